@@ -1,0 +1,160 @@
+// The main job: the seed's LightningModule, ported line by line, trained on
+// Fashion-MNIST from Debian's dataset-fashion-mnist package.
+//
+//   ./fashion_mnist [--epochs N] [--batch-size N] [--lr X] [--data-dir DIR] [--workers N]
+#include <lightning/lightning.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/optim/adam.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+namespace L = lightning;
+namespace F = torch::nn::functional;
+
+// class MyModel(L.LightningModule):
+class MyModel : public L::LightningModule {
+ public:
+  //   def __init__(self, learning_rate=0.001):
+  //       self.save_hyperparameters()
+  //       self.model = YourNeuralNetwork()
+  explicit MyModel(L::HParams hp) {
+    save_hyperparameters(hp);
+    const int64_t hidden = hparams().get<int64_t>("hidden");
+    model_ = register_module(
+        "model", torch::nn::Sequential(torch::nn::Flatten(), torch::nn::Linear(784, hidden),
+                                       torch::nn::ReLU(), torch::nn::Dropout(0.2),
+                                       torch::nn::Linear(hidden, hidden / 2), torch::nn::ReLU(),
+                                       torch::nn::Linear(hidden / 2, 10)));
+  }
+
+  torch::Tensor forward(torch::Tensor x) { return model_->forward(x); }
+
+  //   def training_step(self, batch, batch_idx):
+  L::StepOutput training_step(L::Batch& batch, int64_t batch_idx) override {
+    auto [x, y] = batch.unpack<2>();
+    auto logits = forward(x);
+    auto loss = F::cross_entropy(logits, y);
+    log("train_loss", loss, L::LogOptions().prog_bar(true));
+    return loss;
+  }
+
+  //   def validation_step(self, batch, batch_idx):
+  L::StepOutput validation_step(L::Batch& batch, int64_t batch_idx) override {
+    auto [x, y] = batch.unpack<2>();
+    auto logits = forward(x);
+    log("val_loss", F::cross_entropy(logits, y));
+    log("val_acc", (logits.argmax(1) == y).to(torch::kFloat).mean(),
+        L::LogOptions().prog_bar(true));
+    return {};
+  }
+
+  //   def test_step(self, batch, batch_idx):
+  L::StepOutput test_step(L::Batch& batch, int64_t batch_idx) override {
+    auto [x, y] = batch.unpack<2>();
+    auto logits = forward(x);
+    log("test_loss", F::cross_entropy(logits, y));
+    log("test_acc", (logits.argmax(1) == y).to(torch::kFloat).mean());
+    return {};
+  }
+
+  //   def configure_optimizers(self):
+  //       return torch.optim.Adam(self.parameters(), lr=self.hparams.learning_rate)
+  L::OptimizerConfig configure_optimizers() override {
+    return std::make_shared<torch::optim::Adam>(
+        parameters(), torch::optim::AdamOptions(hparams().get<double>("learning_rate")));
+  }
+
+ private:
+  torch::nn::Sequential model_{nullptr};
+};
+
+namespace {
+
+std::string active_blas() {
+  // Which libblas.so.3 the dynamic linker resolved (Debian's alternatives pick it).
+  FILE* maps = std::fopen("/proc/self/maps", "r");
+  if (!maps) return "unknown";
+  char line[4096];
+  std::string found = "unknown";
+  while (std::fgets(line, sizeof line, maps)) {
+    const char* path = std::strchr(line, '/');
+    if (path && (std::strstr(path, "libblas") || std::strstr(path, "libopenblas"))) {
+      found = path;
+      found.erase(found.find_last_not_of("\n") + 1);
+      if (std::strstr(path, "openblas")) break;
+    }
+  }
+  std::fclose(maps);
+  return found;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int64_t epochs = 5, batch_size = 64, workers = 0, hidden = 256;
+  double lr = 1e-3;
+  std::string data_dir = L::kFashionMNISTDefaultDir;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::cerr << "missing value after " << arg << "\n";
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (arg == "--epochs")
+      epochs = std::stoll(next());
+    else if (arg == "--batch-size")
+      batch_size = std::stoll(next());
+    else if (arg == "--lr")
+      lr = std::stod(next());
+    else if (arg == "--data-dir")
+      data_dir = next();
+    else if (arg == "--workers")
+      workers = std::stoll(next());
+    else if (arg == "--hidden")
+      hidden = std::stoll(next());
+    else {
+      std::cerr << "usage: fashion_mnist [--epochs N] [--batch-size N] [--lr X] [--hidden N] "
+                   "[--data-dir DIR] [--workers N]\n";
+      return 2;
+    }
+  }
+
+  try {
+    std::cout << "BLAS: " << active_blas() << "\n";
+    std::cout << "libtorch threads: " << at::get_num_threads() << "\n";
+    L::seed_everything(42);
+    auto model = std::make_shared<MyModel>(
+        L::HParams{{"learning_rate", lr}, {"hidden", hidden}, {"batch_size", batch_size}});
+    L::FashionMNISTDataModule data(
+        L::FashionMNISTOptions().data_dir(data_dir).batch_size(batch_size).num_workers(workers));
+    L::Trainer trainer(L::TrainerOptions().max_epochs(epochs));
+
+    const auto start = std::chrono::steady_clock::now();
+    trainer.fit(model, data);
+    const double fit_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    auto results = trainer.test(model, data);
+
+    std::cout << "\nfit: " << epochs << " epochs in " << fit_seconds << " s\n";
+    std::cout << "val_acc (last epoch): " << trainer.callback_metrics().at("val_acc").item<double>()
+              << "\n";
+    std::cout << "test_loss: " << results[0].at("test_loss") << "\n";
+    std::cout << "test_acc: " << results[0].at("test_acc") << "\n";
+  } catch (const L::Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,52 @@
+// lightning/callbacks/model_summary.h — the table printed at fit start.
+//
+//     | Name  | Type       | Params
+//   ----------------------------------
+//   0 | model | Sequential | 235 K
+//   ----------------------------------
+//   235 K     Trainable params
+//   0         Non-trainable params
+//   235 K     Total params
+//   0.941     Total estimated model params size (MB)
+//
+// Added automatically when `TrainerOptions().enable_model_summary(true)` (the
+// default) and no ModelSummary is among the callbacks.
+#pragma once
+
+#include <torch/arg.h>
+#include <torch/nn/module.h>
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+
+#include "lightning/callbacks/callback.h"
+
+namespace lightning {
+
+/// Options of the model summary.
+struct ModelSummaryOptions {
+  /// Depth of submodules listed; 0 prints only the totals, -1 every level. Default 1.
+  /// Must be >= -1.
+  TORCH_ARG(int64_t, max_depth) = 1;
+  /// Where to print; nullptr means std::cout. The stream must outlive the callback.
+  TORCH_ARG(OStreamPtr, stream) = nullptr;
+};
+
+/// Prints the module's layers, parameter counts and size on fit start (rank 0).
+class ModelSummary : public Callback {
+ public:
+  explicit ModelSummary(ModelSummaryOptions options = {});
+  void on_fit_start(Trainer& trainer, LightningModule& module) override;
+
+  /// The table for `module` as a string (what on_fit_start prints).
+  static std::string summarize(const torch::nn::Module& module, int64_t max_depth = 1);
+  /// Lightning's `get_human_readable_count`: "999  ", "1.2 K", "235 K", "3.4 M",
+  /// "5.6 B", "7.8 T", "5,000 T" (the unit label is " " below a thousand).
+  static std::string format_count(int64_t count);
+
+ private:
+  ModelSummaryOptions options_;
+};
+
+}  // namespace lightning

@@ -1,0 +1,72 @@
+// lightning/data/dataset.h — map-style datasets, as torch.utils.data.Dataset.
+//
+//   class MyData : public L::Dataset {
+//    public:
+//     L::Batch get(int64_t index) override { return {images_[index], labels_[index]}; }
+//     int64_t size() const override { return images_.size(0); }
+//   };
+//   auto ds = std::make_shared<L::TensorDataset>(std::vector<at::Tensor>{x, y});
+//
+// `get` may be called from DataLoader worker threads at the same time: it must
+// not mutate shared state without a lock.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "lightning/data/batch.h"
+
+namespace lightning {
+
+/// A map-style dataset: `size()` samples, each a Batch of unbatched tensors.
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  /// Sample `index` (0 <= index < size()).
+  virtual Batch get(int64_t index) = 0;
+  /// Number of samples.
+  virtual int64_t size() const = 0;
+  /// The samples `indices`, collated. The default calls `get` for each index and
+  /// stacks with `collate`; datasets backed by big tensors override it with one
+  /// `index_select` per field (TensorDataset does).
+  virtual Batch get_batch(const std::vector<int64_t>& indices);
+};
+
+/// Samples are slices along dim 0 of the given tensors (all with the same dim 0).
+class TensorDataset : public Dataset {
+ public:
+  /// `lightning::Error` when `tensors` is empty or the dim-0 sizes differ.
+  explicit TensorDataset(std::vector<at::Tensor> tensors);
+  Batch get(int64_t index) override;
+  int64_t size() const override;
+  Batch get_batch(const std::vector<int64_t>& indices) override;
+  const std::vector<at::Tensor>& tensors() const { return tensors_; }
+
+ private:
+  std::vector<at::Tensor> tensors_;
+};
+
+/// A view of `indices` of another dataset, as torch.utils.data.Subset.
+class Subset : public Dataset {
+ public:
+  Subset(std::shared_ptr<Dataset> dataset, std::vector<int64_t> indices);
+  Batch get(int64_t index) override;
+  int64_t size() const override;
+  Batch get_batch(const std::vector<int64_t>& indices) override;
+
+ private:
+  std::shared_ptr<Dataset> dataset_;
+  std::vector<int64_t> indices_;
+};
+
+/// Splits `dataset` into non-overlapping Subsets of the given lengths, shuffled
+/// with a generator seeded by `seed` (torch.utils.data.random_split).
+/// `lightning::Error` when the lengths do not add up to the dataset size.
+std::vector<std::shared_ptr<Dataset>> random_split(std::shared_ptr<Dataset> dataset,
+                                                   const std::vector<int64_t>& lengths,
+                                                   uint64_t seed = 42);
+
+}  // namespace lightning

@@ -1,0 +1,48 @@
+// lightning/datamodule.h — LightningDataModule: all the data steps in one class.
+//
+//   class MyData : public L::LightningDataModule {
+//    public:
+//     void setup(L::Stage stage) override { train_ = ...; val_ = ...; }
+//     L::DataLoaders train_dataloader() override {
+//       return L::DataLoader(train_, L::DataLoaderOptions().batch_size(64).shuffle(true));
+//     }
+//     L::DataLoaders val_dataloader() override { return L::DataLoader(val_, {}); }
+//   };
+//   trainer.fit(model, data);
+//
+// A dataloader hook that is not overridden returns no loader: the Trainer then
+// skips that loop (a missing train loader is an error in `fit`).
+#pragma once
+
+#include "lightning/data/dataloader.h"
+#include "lightning/hparams.h"
+#include "lightning/stage.h"
+
+namespace lightning {
+
+/// Groups prepare_data, setup, the four dataloaders and teardown.
+class LightningDataModule {
+ public:
+  virtual ~LightningDataModule() = default;
+
+  /// Once per node, before `setup`: download or unpack data. Default: nothing.
+  virtual void prepare_data() {}
+  /// Every process, at the start of each Trainer entry point. Default: nothing.
+  virtual void setup(Stage stage) {}
+  /// At the end of each Trainer entry point. Default: nothing.
+  virtual void teardown(Stage stage) {}
+
+  virtual DataLoaders train_dataloader() { return {}; }
+  virtual DataLoaders val_dataloader() { return {}; }
+  virtual DataLoaders test_dataloader() { return {}; }
+  virtual DataLoaders predict_dataloader() { return {}; }
+
+  /// As LightningModule::save_hyperparameters.
+  void save_hyperparameters(const HParams& hparams) { hparams_ = hparams; }
+  const HParams& hparams() const { return hparams_; }
+
+ private:
+  HParams hparams_;
+};
+
+}  // namespace lightning

@@ -1,0 +1,28 @@
+// lightning/lightning.h — the whole public API of lightning.cpp.
+//
+//   #include <lightning/lightning.h>
+//   namespace L = lightning;
+//
+// Include the narrower headers (lightning/trainer.h, lightning/module.h, ...)
+// where compile time matters.
+#pragma once
+
+#include "lightning/callbacks/callback.h"
+#include "lightning/callbacks/model_summary.h"
+#include "lightning/callbacks/progress_bar.h"
+#include "lightning/data/batch.h"
+#include "lightning/data/dataloader.h"
+#include "lightning/data/dataset.h"
+#include "lightning/data/datasets/fashion_mnist.h"
+#include "lightning/data/step_output.h"
+#include "lightning/datamodule.h"
+#include "lightning/error.h"
+#include "lightning/hparams.h"
+#include "lightning/loggers/logger.h"
+#include "lightning/logging.h"
+#include "lightning/loop_state.h"
+#include "lightning/module.h"
+#include "lightning/optim/optimizer_config.h"
+#include "lightning/seed.h"
+#include "lightning/stage.h"
+#include "lightning/trainer.h"

@@ -1,0 +1,187 @@
+// lightning/module.h — LightningModule: a torch::nn::Module that organises
+// training code into Lightning's hooks.
+//
+//   class MyModel : public L::LightningModule {
+//    public:
+//     explicit MyModel(L::HParams hp) {
+//       save_hyperparameters(hp);
+//       net_ = register_module("net", torch::nn::Linear(784, 10));
+//     }
+//     torch::Tensor forward(torch::Tensor x) { return net_->forward(x.flatten(1)); }
+//     L::StepOutput training_step(L::Batch& batch, int64_t batch_idx) override {
+//       auto [x, y] = batch.unpack<2>();
+//       auto loss = torch::nn::functional::cross_entropy(forward(x), y);
+//       log("train_loss", loss);
+//       return loss;
+//     }
+//     L::OptimizerConfig configure_optimizers() override {
+//       return std::make_shared<torch::optim::Adam>(
+//           parameters(), torch::optim::AdamOptions(hparams().get<double>("learning_rate")));
+//     }
+//    private:
+//     torch::nn::Linear net_{nullptr};
+//   };
+//
+// Every hook is a virtual member with Lightning's name and a no-op default.
+// Hooks are called by the Trainer; a module belongs to one Trainer at a time
+// (`trainer()` is valid while that Trainer lives).
+#pragma once
+
+#include <ATen/ATen.h>
+#include <ATen/core/ivalue.h>
+#include <torch/nn/module.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lightning/callbacks/callback.h"
+#include "lightning/data/batch.h"
+#include "lightning/data/dataloader.h"
+#include "lightning/data/step_output.h"
+#include "lightning/hparams.h"
+#include "lightning/logging.h"
+#include "lightning/optim/optimizer_config.h"
+#include "lightning/stage.h"
+
+namespace lightning {
+
+class Trainer;
+class Checkpoint;
+
+/// Base class of models trained by the Trainer.
+class LightningModule : public torch::nn::Module {
+ public:
+  LightningModule();
+  ~LightningModule() override;
+
+  // ---- The steps -----------------------------------------------------------
+
+  /// One training batch: return the loss (or {"loss": ...}, or {} to skip the
+  /// batch). Must be overridden to call `fit`.
+  virtual StepOutput training_step(Batch& batch, int64_t batch_idx);
+  /// One validation batch (no grad, eval mode). Not overriding it disables validation.
+  virtual StepOutput validation_step(Batch& batch, int64_t batch_idx);
+  /// With several val dataloaders; the default calls the two-argument form.
+  virtual StepOutput validation_step(Batch& batch, int64_t batch_idx, int64_t dataloader_idx);
+  /// One test batch (no grad, eval mode). Must be overridden to call `test`.
+  virtual StepOutput test_step(Batch& batch, int64_t batch_idx);
+  virtual StepOutput test_step(Batch& batch, int64_t batch_idx, int64_t dataloader_idx);
+  /// One prediction batch: return anything (a tensor converts implicitly).
+  /// Must be overridden to call `predict`.
+  virtual c10::IValue predict_step(Batch& batch, int64_t batch_idx);
+  virtual c10::IValue predict_step(Batch& batch, int64_t batch_idx, int64_t dataloader_idx);
+
+  // ---- Configuration -------------------------------------------------------
+
+  /// The optimizer(s). Default: none (Lightning warns and trains without steps).
+  virtual OptimizerConfig configure_optimizers();
+  /// Extra callbacks; they replace Trainer callbacks of the same type.
+  virtual std::vector<std::shared_ptr<Callback>> configure_callbacks();
+  /// Called before each optimizer step to clip gradients. Default: nothing.
+  virtual void configure_gradient_clipping(torch::optim::Optimizer& optimizer,
+                                           std::optional<double> gradient_clip_val,
+                                           std::optional<std::string> gradient_clip_algorithm);
+
+  // ---- Data hooks ----------------------------------------------------------
+
+  virtual void prepare_data() {}
+  virtual void setup(Stage stage) {}
+  virtual void teardown(Stage stage) {}
+  /// Dataloaders defined on the module (used when `fit`/`test` get no data).
+  virtual DataLoaders train_dataloader() { return {}; }
+  virtual DataLoaders val_dataloader() { return {}; }
+  virtual DataLoaders test_dataloader() { return {}; }
+  virtual DataLoaders predict_dataloader() { return {}; }
+  /// Before the batch moves to the device. Default: returns it unchanged.
+  virtual Batch on_before_batch_transfer(Batch batch, int64_t dataloader_idx) { return batch; }
+  /// Moves the batch to `device`. Default: `batch.to(device)`.
+  virtual Batch transfer_batch_to_device(Batch batch, const at::Device& device,
+                                         int64_t dataloader_idx);
+  /// After the batch is on the device. Default: returns it unchanged.
+  virtual Batch on_after_batch_transfer(Batch batch, int64_t dataloader_idx) { return batch; }
+
+  // ---- Lifecycle hooks -----------------------------------------------------
+
+  virtual void on_fit_start() {}
+  virtual void on_fit_end() {}
+  virtual void on_train_start() {}
+  virtual void on_train_end() {}
+  virtual void on_validation_start() {}
+  virtual void on_validation_end() {}
+  virtual void on_test_start() {}
+  virtual void on_test_end() {}
+  virtual void on_predict_start() {}
+  virtual void on_predict_end() {}
+
+  virtual void on_train_epoch_start() {}
+  virtual void on_train_epoch_end() {}
+  virtual void on_validation_epoch_start() {}
+  virtual void on_validation_epoch_end() {}
+  virtual void on_test_epoch_start() {}
+  virtual void on_test_epoch_end() {}
+  virtual void on_predict_epoch_start() {}
+  virtual void on_predict_epoch_end() {}
+
+  /// Return -1 to end the current training epoch early. Default 0.
+  virtual int64_t on_train_batch_start(Batch& batch, int64_t batch_idx) { return 0; }
+  virtual void on_train_batch_end(const StepOutput& outputs, Batch& batch, int64_t batch_idx) {}
+  virtual void on_validation_batch_start(Batch& batch, int64_t batch_idx, int64_t dataloader_idx) {}
+  virtual void on_validation_batch_end(const StepOutput& outputs, Batch& batch, int64_t batch_idx,
+                                       int64_t dataloader_idx) {}
+  virtual void on_test_batch_start(Batch& batch, int64_t batch_idx, int64_t dataloader_idx) {}
+  virtual void on_test_batch_end(const StepOutput& outputs, Batch& batch, int64_t batch_idx,
+                                 int64_t dataloader_idx) {}
+  virtual void on_predict_batch_start(Batch& batch, int64_t batch_idx, int64_t dataloader_idx) {}
+  virtual void on_predict_batch_end(const c10::IValue& outputs, Batch& batch, int64_t batch_idx,
+                                    int64_t dataloader_idx) {}
+
+  virtual void on_before_zero_grad(torch::optim::Optimizer& optimizer) {}
+  virtual void on_before_backward(const at::Tensor& loss) {}
+  virtual void on_after_backward() {}
+  virtual void on_before_optimizer_step(torch::optim::Optimizer& optimizer) {}
+
+  virtual void on_save_checkpoint(Checkpoint& checkpoint) {}
+  virtual void on_load_checkpoint(Checkpoint& checkpoint) {}
+
+  // ---- Logging -------------------------------------------------------------
+
+  /// Records a scalar metric; see lightning/logging.h for the rules.
+  /// `value` must have one element. `lightning::Error` when called from a hook
+  /// that cannot log, or with a non-scalar value or invalid options.
+  void log(const std::string& name, const at::Tensor& value, const LogOptions& options = {});
+  void log(const std::string& name, double value, const LogOptions& options = {});
+  /// `log` for each entry, with the same options.
+  void log_dict(const std::map<std::string, at::Tensor>& metrics, const LogOptions& options = {});
+  void log_dict(const std::map<std::string, double>& metrics, const LogOptions& options = {});
+
+  // ---- Properties ----------------------------------------------------------
+
+  /// Epoch index, 0-based (0 before training).
+  int64_t current_epoch() const;
+  /// Optimizer steps taken so far.
+  int64_t global_step() const;
+  /// Where the module's parameters live (the Trainer's device while attached).
+  at::Device device() const;
+  int64_t global_rank() const;
+  int64_t local_rank() const;
+  /// The hyperparameters given to `save_hyperparameters`.
+  const HParams& hparams() const { return hparams_; }
+  void save_hyperparameters(const HParams& hparams) { hparams_ = hparams; }
+  /// The Trainer running this module; `lightning::Error` when none is attached.
+  Trainer& trainer() const;
+  bool has_trainer() const { return trainer_ != nullptr; }
+  bool automatic_optimization() const { return automatic_optimization_; }
+  void set_automatic_optimization(bool value) { automatic_optimization_ = value; }
+
+ private:
+  friend class Trainer;
+  Trainer* trainer_ = nullptr;
+  HParams hparams_;
+  bool automatic_optimization_ = true;
+};
+
+}  // namespace lightning

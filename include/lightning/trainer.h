@@ -1,0 +1,285 @@
+// lightning/trainer.h — the Trainer: runs a LightningModule's loops.
+//
+//   L::Trainer trainer(L::TrainerOptions().max_epochs(5).limit_val_batches(0.25));
+//   trainer.fit(model, data);                           // train + validate
+//   std::vector<L::Metrics> results = trainer.test(model, data);
+//   double acc = results[0].at("test_acc");
+//   auto predictions = trainer.predict(model, data);    // one IValue per batch
+//
+// `fit` calls the hooks in Lightning's order (docs/hooks.md lists it; a golden
+// test enforces it). Options have Lightning's names and defaults and are
+// validated when the Trainer is constructed.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <ATen/core/ivalue.h>
+#include <torch/arg.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lightning/callbacks/callback.h"
+#include "lightning/data/dataloader.h"
+#include "lightning/datamodule.h"
+#include "lightning/loggers/logger.h"
+#include "lightning/logging.h"
+#include "lightning/loop_state.h"
+#include "lightning/module.h"
+
+namespace torch::optim {
+class Optimizer;
+}
+
+namespace lightning {
+
+namespace detail {
+class ResultCollection;
+struct EvalLoop;
+}  // namespace detail
+
+/// A batch count (int) or a fraction of the dataloader (float), as Lightning's
+/// `limit_*_batches`, `overfit_batches` and `val_check_interval` take.
+class BatchLimit {
+ public:
+  BatchLimit(int value) : BatchLimit(static_cast<int64_t>(value)) {}
+  BatchLimit(int64_t value) : count_(value) {}
+  BatchLimit(double value) : fraction_(value), is_fraction_(true) {}
+  bool is_fraction() const { return is_fraction_; }
+  int64_t count() const { return count_; }
+  double fraction() const { return fraction_; }
+  /// Batches out of `available` (fractions round down, with at least one
+  /// batch when the fraction is positive).
+  int64_t resolve(int64_t available) const;
+
+ private:
+  int64_t count_ = 0;
+  double fraction_ = 0.0;
+  bool is_fraction_ = false;
+};
+
+/// `fast_dev_run`: false, true (1 batch) or a number of batches.
+class FastDevRun {
+ public:
+  FastDevRun(bool value) : batches_(value ? 1 : 0) {}
+  FastDevRun(int value) : batches_(value) {}
+  FastDevRun(int64_t value) : batches_(value) {}
+  int64_t batches() const { return batches_; }
+  bool enabled() const { return batches_ != 0; }
+
+ private:
+  int64_t batches_ = 0;
+};
+
+/// Options of the Trainer, with Lightning's names and defaults.
+struct TrainerOptions {
+  /// "auto", "cpu", "cuda" or "gpu". Default "auto" (cuda when available).
+  TORCH_ARG(std::string, accelerator) = "auto";
+  /// Number of devices; -1 or unset means "auto" (one). Default unset.
+  TORCH_ARG(std::optional<int64_t>, devices) = std::nullopt;
+  /// "32-true" (default), or its legacy spelling "32".
+  TORCH_ARG(std::string, precision) = "32-true";
+  /// Stop after this many epochs; -1 means no limit. Default: 1000 when
+  /// max_steps is -1, else no limit.
+  TORCH_ARG(std::optional<int64_t>, max_epochs) = std::nullopt;
+  /// Train at least this many epochs even when asked to stop. Default unset.
+  TORCH_ARG(std::optional<int64_t>, min_epochs) = std::nullopt;
+  /// Stop after this many optimizer steps; -1 means no limit. Default -1.
+  TORCH_ARG(int64_t, max_steps) = -1;
+  /// Train at least this many steps even when asked to stop. Default unset.
+  TORCH_ARG(std::optional<int64_t>, min_steps) = std::nullopt;
+  /// Batches per training epoch (int) or fraction of the loader. Default 1.0.
+  TORCH_ARG(BatchLimit, limit_train_batches) = 1.0;
+  TORCH_ARG(BatchLimit, limit_val_batches) = 1.0;
+  TORCH_ARG(BatchLimit, limit_test_batches) = 1.0;
+  TORCH_ARG(BatchLimit, limit_predict_batches) = 1.0;
+  /// Overfit on this many (or this fraction of) training batches: limits train
+  /// and val to it, turns train shuffling off. Default 0.0 (off).
+  TORCH_ARG(BatchLimit, overfit_batches) = 0.0;
+  /// Validate every this many training batches (int) or at this fraction of
+  /// the epoch (float). Default 1.0 (end of the epoch).
+  TORCH_ARG(BatchLimit, val_check_interval) = 1.0;
+  /// Validate every N epochs. Default 1.
+  TORCH_ARG(int64_t, check_val_every_n_epoch) = 1;
+  /// Validation batches run before training as a sanity check; -1 for all. Default 2.
+  TORCH_ARG(int64_t, num_sanity_val_steps) = 2;
+  /// Send step metrics to the loggers every N optimizer steps. Default 50.
+  TORCH_ARG(int64_t, log_every_n_steps) = 50;
+  /// Run N batches of each loop once (true = 1) to find bugs; no sanity
+  /// check, no loggers. Default false.
+  TORCH_ARG(FastDevRun, fast_dev_run) = false;
+  /// Draw a progress bar. Default true.
+  TORCH_ARG(bool, enable_progress_bar) = true;
+  /// Print the model summary at fit start. Default true.
+  TORCH_ARG(bool, enable_model_summary) = true;
+  /// Directory for logs and checkpoints. Default: the working directory.
+  TORCH_ARG(std::string, default_root_dir) = "";
+  /// Use deterministic algorithms (at::globalContext().setDeterministicAlgorithms). Default false.
+  TORCH_ARG(bool, deterministic) = false;
+  /// libtorch intra-op threads; unset leaves libtorch's setting. Default unset.
+  TORCH_ARG(std::optional<int64_t>, num_threads) = std::nullopt;
+  /// Callbacks, run in this order before the module at each hook.
+  TORCH_ARG(std::vector<std::shared_ptr<Callback>>, callbacks) = {};
+  /// Experiment loggers. Default: none.
+  TORCH_ARG(std::vector<std::shared_ptr<Logger>>, loggers) = {};
+};
+
+/// Runs fit / validate / test / predict for a LightningModule.
+class Trainer {
+ public:
+  /// Validates every option; `lightning::Error` names the bad one.
+  explicit Trainer(TrainerOptions options = {});
+  ~Trainer();
+  Trainer(const Trainer&) = delete;  // owns loop state and the module's back-reference
+  Trainer& operator=(const Trainer&) = delete;
+
+  /// Trains with the datamodule's train/val loaders.
+  void fit(std::shared_ptr<LightningModule> model, LightningDataModule& datamodule);
+  /// Trains with the given loaders (val may be empty).
+  void fit(std::shared_ptr<LightningModule> model, DataLoaders train_dataloaders,
+           DataLoaders val_dataloaders = {});
+  /// Trains with the module's own dataloader hooks.
+  void fit(std::shared_ptr<LightningModule> model);
+
+  /// One validation pass; returns one metrics map per dataloader.
+  std::vector<Metrics> validate(std::shared_ptr<LightningModule> model,
+                                LightningDataModule& datamodule);
+  std::vector<Metrics> validate(std::shared_ptr<LightningModule> model, DataLoaders dataloaders);
+  std::vector<Metrics> validate(std::shared_ptr<LightningModule> model);
+
+  /// One test pass; returns one metrics map per dataloader.
+  std::vector<Metrics> test(std::shared_ptr<LightningModule> model,
+                            LightningDataModule& datamodule);
+  std::vector<Metrics> test(std::shared_ptr<LightningModule> model, DataLoaders dataloaders);
+  std::vector<Metrics> test(std::shared_ptr<LightningModule> model);
+
+  /// Runs `predict_step` over the predict loader(s). With one loader: one
+  /// output per batch. With several: one element per loader, each a list of
+  /// that loader's batch outputs.
+  std::vector<c10::IValue> predict(std::shared_ptr<LightningModule> model,
+                                   LightningDataModule& datamodule);
+  std::vector<c10::IValue> predict(std::shared_ptr<LightningModule> model, DataLoaders dataloaders);
+  std::vector<c10::IValue> predict(std::shared_ptr<LightningModule> model);
+
+  // ---- State ---------------------------------------------------------------
+
+  const TrainerOptions& options() const { return options_; }
+  int64_t current_epoch() const { return loop_.epoch; }
+  int64_t global_step() const { return loop_.global_step; }
+  const LoopState& loop_state() const { return loop_; }
+  /// Set to true (by a callback or the module) to stop after the current batch.
+  bool should_stop() const { return should_stop_; }
+  void set_should_stop(bool value) { should_stop_ = value; }
+  /// The running entry point (valid inside hooks).
+  Stage state() const { return stage_; }
+  bool training() const { return training_; }
+  bool sanity_checking() const { return sanity_checking_; }
+
+  /// Latest value of every metric, for callbacks and schedulers.
+  const TensorMetrics& callback_metrics() const { return callback_metrics_; }
+  /// What was last sent to the loggers.
+  const TensorMetrics& logged_metrics() const { return logged_metrics_; }
+  /// What the progress bar shows (`prog_bar=true` metrics).
+  const TensorMetrics& progress_bar_metrics() const { return progress_bar_metrics_; }
+
+  /// Training batches per epoch after limits (known once fit has started).
+  int64_t num_training_batches() const { return num_training_batches_; }
+  /// Batches per val / sanity / test / predict loader after limits.
+  const std::vector<int64_t>& num_val_batches() const { return num_val_batches_; }
+  const std::vector<int64_t>& num_sanity_val_batches() const { return num_sanity_val_batches_; }
+  const std::vector<int64_t>& num_test_batches() const { return num_test_batches_; }
+  const std::vector<int64_t>& num_predict_batches() const { return num_predict_batches_; }
+
+  const std::vector<std::shared_ptr<Callback>>& callbacks() const { return callbacks_; }
+  const std::vector<std::shared_ptr<Logger>>& loggers() const { return loggers_; }
+  /// The module being run; `lightning::Error` outside an entry point.
+  LightningModule& lightning_module() const;
+  const std::vector<std::shared_ptr<torch::optim::Optimizer>>& optimizers() const {
+    return optimizers_;
+  }
+  at::Device root_device() const { return device_; }
+  std::string default_root_dir() const;
+  int64_t global_rank() const { return 0; }
+  int64_t local_rank() const { return 0; }
+  int64_t world_size() const { return 1; }
+  bool is_global_zero() const { return global_rank() == 0; }
+  /// The effective max_epochs (after Lightning's defaulting); -1 = no limit.
+  int64_t max_epochs() const { return max_epochs_; }
+
+ private:
+  friend class LightningModule;
+  struct Loaders;
+
+  // fit, top to bottom (src/trainer.cpp); each helper one level deep.
+  void run_fit(LightningModule& model, LightningDataModule* datamodule, Loaders loaders);
+  void setup_callbacks(LightningModule& model);
+  void setup_stage(LightningModule& model, LightningDataModule* datamodule, Stage stage);
+  bool prepare_validation(LightningModule& model);
+  void sanity_check(LightningModule& model);
+  void prepare_training();
+  bool fit_done() const;
+  bool min_reached() const;
+  void train_epoch(LightningModule& model, bool has_validation);
+  bool training_batch(LightningModule& model, Batch batch, int64_t batch_idx);
+  const at::Tensor& checked_loss(const StepOutput& output) const;
+  void zero_grad(LightningModule& model, torch::optim::Optimizer& optimizer);
+  void optimizer_step(LightningModule& model, torch::optim::Optimizer* optimizer,
+                      const at::Tensor& loss);
+  Batch transfer_batch(LightningModule& model, Batch batch, int64_t dataloader_idx);
+  void teardown_stage(LightningModule& model, LightningDataModule* datamodule, Stage stage);
+
+  // validate / test / predict
+  std::vector<Metrics> evaluate_stage(std::shared_ptr<LightningModule> model, Stage stage,
+                                      LightningDataModule* datamodule, DataLoaders given);
+  std::vector<Metrics> run_evaluation(LightningModule& model, Stage stage,
+                                      const std::vector<int64_t>& limits, bool log);
+  std::vector<c10::IValue> predict_stage(std::shared_ptr<LightningModule> model,
+                                         LightningDataModule* datamodule, DataLoaders given);
+  std::vector<c10::IValue> run_predict(LightningModule& model);
+
+  template <typename Body>
+  auto run_stage(std::shared_ptr<LightningModule> model, Stage stage,
+                 LightningDataModule* datamodule, Body body);
+  void attach(std::shared_ptr<LightningModule> model, Stage stage);
+
+  // self.log plumbing
+  void log_step_metrics(bool force);
+  void send_to_loggers(const TensorMetrics& metrics, int64_t step);
+  void module_log(const std::string& name, const at::Tensor& value, const LogOptions& options);
+
+  TrainerOptions options_;
+  at::Device device_{at::kCPU};
+  int64_t max_epochs_ = 1000;
+  int64_t max_steps_ = -1;
+
+  std::shared_ptr<LightningModule> model_;
+  std::vector<std::shared_ptr<Callback>> base_callbacks_;  // options + default callbacks
+  std::vector<std::shared_ptr<Callback>> callbacks_;       // + configure_callbacks()
+  std::vector<std::shared_ptr<Logger>> loggers_;
+  std::vector<std::shared_ptr<torch::optim::Optimizer>> optimizers_;
+  std::unique_ptr<Loaders> loaders_;
+
+  LoopState loop_;
+  Stage stage_ = Stage::Fit;
+  bool training_ = false;
+  bool sanity_checking_ = false;
+  bool should_stop_ = false;
+  int64_t num_training_batches_ = 0;
+  int64_t val_check_batch_ = 1;
+  std::vector<int64_t> num_val_batches_, num_sanity_val_batches_, num_test_batches_,
+      num_predict_batches_;
+
+  std::unique_ptr<detail::ResultCollection> train_results_;
+  std::unique_ptr<detail::ResultCollection> eval_results_;
+  detail::ResultCollection* active_results_ = nullptr;
+  int current_hook_ = 0;  // a detail::Hook, the hook running now (for self.log rules)
+  int64_t current_batch_size_ = 0;
+  int64_t current_dataloader_idx_ = 0;
+  std::string current_dataloader_suffix_;  // "/dataloader_idx_N" with several eval loaders
+
+  TensorMetrics callback_metrics_, logged_metrics_, progress_bar_metrics_;
+};
+
+}  // namespace lightning

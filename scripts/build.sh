@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Configures and builds lightning.cpp into ./build (Release).
+#
+#   bash scripts/build.sh                          # everything: library, tests, examples, benchmarks
+#   bash scripts/build.sh --target fashion_mnist   # only some targets (repeatable)
+#   bash scripts/build.sh -DLIGHTNING_BUILD_BENCHMARKS=OFF   # other arguments go to cmake
+#   CMAKE_PREFIX_PATH=/path/to/libtorch bash scripts/build.sh   # another libtorch
+#
+# Compiles through ccache when it is installed. The cache lives outside the
+# repository (default $HOME/.cache/ccache, override with CCACHE_DIR) and paths
+# are taken relative to the repository, so a fresh clone in another folder
+# (as CI makes) reuses the objects of earlier builds.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+build_dir=build
+
+targets=()
+cmake_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --target)
+      [ $# -ge 2 ] || { echo "build.sh: --target needs a name" >&2; exit 2; }
+      targets+=("$2")
+      shift 2
+      ;;
+    --target=*)
+      targets+=("${1#--target=}")
+      shift
+      ;;
+    *)
+      cmake_args+=("$1")
+      shift
+      ;;
+  esac
+done
+
+if command -v ccache >/dev/null 2>&1; then
+  if [ -z "${CCACHE_DIR:-}" ]; then
+    if [ -n "${HOME:-}" ] && mkdir -p "$HOME/.cache/ccache" 2>/dev/null; then
+      export CCACHE_DIR="$HOME/.cache/ccache"
+    else
+      export CCACHE_DIR="$root/.cache/ccache"  # .cache/ is git-ignored
+    fi
+  fi
+  export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$root}"
+  # Without these ccache refuses every compile that uses a precompiled header.
+  export CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}"
+  cmake_args=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache "${cmake_args[@]}")
+fi
+
+# Ninja when available; an existing build dir keeps the generator it was made with.
+if [ ! -f "$build_dir/CMakeCache.txt" ] && command -v ninja >/dev/null 2>&1; then
+  cmake_args=(-G Ninja "${cmake_args[@]}")
+fi
+
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release "${cmake_args[@]}"
+
+build_args=(--build "$build_dir" --parallel "$(nproc)")
+if [ ${#targets[@]} -gt 0 ]; then
+  build_args+=(--target "${targets[@]}")
+fi
+cmake "${build_args[@]}"

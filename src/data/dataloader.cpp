@@ -1,0 +1,252 @@
+#include "lightning/data/dataloader.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <numeric>
+#include <thread>
+
+#include "lightning/error.h"
+
+namespace lightning {
+namespace {
+
+// A seed for this epoch's shuffle: derived from `generator_seed` when set, else
+// drawn from libtorch's default generator so that torch::manual_seed decides it.
+uint64_t shuffle_seed(const DataLoaderOptions& options, int64_t epoch) {
+  if (options.generator_seed()) return *options.generator_seed() + static_cast<uint64_t>(epoch);
+  at::Generator global = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(global.mutex());
+  return global.get<at::CPUGeneratorImpl>()->random64();
+}
+
+}  // namespace
+
+// One pass over the dataset. With workers, batch k is built by worker
+// k % num_workers into slot k % capacity; the consumer takes the slots in order,
+// and a worker may start batch k only once batch k - capacity has been taken, so
+// at most `capacity` batches exist ahead of the consumer. Workers hold a raw
+// pointer to the Epoch: the last Iterator's destruction stops and joins them.
+struct DataLoader::Epoch {
+  struct Slot {
+    Batch batch;
+    std::exception_ptr error;
+    bool ready = false;
+  };
+
+  Epoch(std::shared_ptr<Dataset> dataset_in, const DataLoaderOptions& options_in, int64_t epoch)
+      : dataset(std::move(dataset_in)), options(options_in) {
+    const int64_t n = dataset->size();
+    const int64_t bs = options.batch_size();
+    num_batches = options.drop_last() ? n / bs : (n + bs - 1) / bs;
+    if (options.shuffle() && n > 0) {
+      at::Generator generator =
+          at::make_generator<at::CPUGeneratorImpl>(shuffle_seed(options, epoch));
+      const at::Tensor perm = at::randperm(n, generator, at::TensorOptions(at::kLong));
+      const int64_t* p = perm.data_ptr<int64_t>();
+      order.assign(p, p + n);
+    } else {
+      order.resize(n);
+      std::iota(order.begin(), order.end(), int64_t{0});
+    }
+    indices.reserve(bs);
+    if (options.num_workers() > 0 && num_batches > 0) start_workers();
+  }
+
+  ~Epoch() { shutdown(); }
+
+  void shutdown() {
+    if (workers.empty()) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stop = true;
+    }
+    worker_cv.notify_all();
+    for (auto& w : workers) w.join();
+    workers.clear();
+  }
+
+  Epoch(const Epoch&) = delete;
+  Epoch& operator=(const Epoch&) = delete;
+
+  bool exhausted() const { return index >= num_batches; }
+
+  Batch build(int64_t k, std::vector<int64_t>& buffer) const {
+    const int64_t bs = options.batch_size();
+    const int64_t first = k * bs;
+    const int64_t last = std::min<int64_t>(first + bs, static_cast<int64_t>(order.size()));
+    buffer.assign(order.begin() + first, order.begin() + last);
+    if (!options.collate_fn()) return dataset->get_batch(buffer);
+    std::vector<Batch> samples;
+    samples.reserve(buffer.size());
+    for (int64_t i : buffer) samples.push_back(dataset->get(i));
+    return options.collate_fn()(samples);
+  }
+
+  // Makes `current` hold batch `index`, or `error` the exception building it raised.
+  void fetch() {
+    fetched = true;
+    if (workers.empty()) {
+      try {
+        current = build(index, indices);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      return;
+    }
+    Slot& slot = slots[index % capacity];
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      consumer_cv.wait(lock, [&] { return slot.ready; });
+      current = std::move(slot.batch);
+      error = slot.error;
+      slot.batch = Batch();
+      slot.error = nullptr;
+      slot.ready = false;
+      ++consumed;
+    }
+    worker_cv.notify_all();
+  }
+
+  Batch& get() {
+    LIGHTNING_CHECK(!exhausted(), "dereferenced a DataLoader iterator past the end of the epoch.");
+    if (!fetched) fetch();
+    if (error) std::rethrow_exception(error);
+    return current;
+  }
+
+  void advance() {
+    LIGHTNING_CHECK(!exhausted(), "advanced a DataLoader iterator past the end of the epoch.");
+    // A skipped batch still has to be taken off its worker's slot.
+    if (!fetched && !workers.empty()) fetch();
+    ++index;
+    fetched = false;
+    error = nullptr;
+    current = Batch();
+  }
+
+  void start_workers() {
+    const int64_t num_workers = std::min(options.num_workers(), num_batches);
+    capacity = std::min(options.num_workers() * options.prefetch_factor(), num_batches);
+    slots.resize(capacity);
+    workers.reserve(num_workers);
+    try {
+      for (int64_t w = 0; w < num_workers; ++w) {
+        workers.emplace_back([this, w, num_workers] { work(w, num_workers); });
+      }
+    } catch (...) {
+      // The destructor does not run for a half-built Epoch: join what started.
+      shutdown();
+      throw;
+    }
+  }
+
+  // Worker threads run with libtorch's thread-local defaults (grad mode on,
+  // inference mode off), so their tensors are ordinary tensors for autograd.
+  void work(int64_t w, int64_t num_workers) {
+    std::vector<int64_t> buffer;
+    buffer.reserve(options.batch_size());
+    for (int64_t k = w; k < num_batches; k += num_workers) {
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        worker_cv.wait(lock, [&] { return stop || k < consumed + capacity; });
+        if (stop) return;
+      }
+      Slot result;
+      try {
+        result.batch = build(k, buffer);
+      } catch (...) {
+        result.error = std::current_exception();
+      }
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (stop) return;
+        Slot& slot = slots[k % capacity];
+        slot.batch = std::move(result.batch);
+        slot.error = result.error;
+        slot.ready = true;
+      }
+      consumer_cv.notify_one();
+    }
+  }
+
+  std::shared_ptr<Dataset> dataset;
+  DataLoaderOptions options;
+  std::vector<int64_t> order;
+  int64_t num_batches = 0;
+
+  // Consumer state.
+  int64_t index = 0;
+  bool fetched = false;
+  Batch current;
+  std::exception_ptr error;
+  std::vector<int64_t> indices;
+
+  // Worker state, guarded by `mutex`.
+  std::vector<std::thread> workers;
+  std::vector<Slot> slots;
+  int64_t capacity = 0;
+  int64_t consumed = 0;
+  bool stop = false;
+  std::mutex mutex;
+  std::condition_variable consumer_cv;
+  std::condition_variable worker_cv;
+};
+
+DataLoader::DataLoader(std::shared_ptr<Dataset> dataset, DataLoaderOptions options)
+    : dataset_(std::move(dataset)),
+      options_(std::move(options)),
+      epochs_started_(std::make_shared<int64_t>(0)) {
+  LIGHTNING_CHECK(dataset_ != nullptr, "DataLoader got a null dataset.");
+  LIGHTNING_CHECK(options_.batch_size() >= 1, "DataLoader batch_size must be >= 1, got ",
+                  options_.batch_size(), ".");
+  LIGHTNING_CHECK(options_.num_workers() >= 0, "DataLoader num_workers must be >= 0, got ",
+                  options_.num_workers(), " (0 loads batches in the calling thread).");
+  LIGHTNING_CHECK(options_.prefetch_factor() >= 1, "DataLoader prefetch_factor must be >= 1, got ",
+                  options_.prefetch_factor(), ".");
+}
+
+DataLoader::Iterator DataLoader::begin() {
+  const int64_t epoch = (*epochs_started_)++;
+  return Iterator(std::make_shared<Epoch>(dataset_, options_, epoch));
+}
+
+DataLoader::Iterator DataLoader::end() { return Iterator(); }
+
+int64_t DataLoader::size() const {
+  const int64_t n = dataset_->size();
+  const int64_t bs = options_.batch_size();
+  return options_.drop_last() ? n / bs : (n + bs - 1) / bs;
+}
+
+int64_t DataLoader::epochs_started() const { return *epochs_started_; }
+
+DataLoader DataLoader::with_options(DataLoaderOptions options) const {
+  DataLoader copy(dataset_, std::move(options));
+  copy.epochs_started_ = epochs_started_;
+  return copy;
+}
+
+DataLoader::Iterator::Iterator(std::shared_ptr<Epoch> epoch) : epoch_(std::move(epoch)) {}
+
+Batch& DataLoader::Iterator::operator*() {
+  LIGHTNING_CHECK(epoch_ != nullptr, "dereferenced an end (or default) DataLoader iterator.");
+  return epoch_->get();
+}
+
+DataLoader::Iterator& DataLoader::Iterator::operator++() {
+  LIGHTNING_CHECK(epoch_ != nullptr, "advanced an end (or default) DataLoader iterator.");
+  epoch_->advance();
+  return *this;
+}
+
+bool DataLoader::Iterator::operator==(const Iterator& other) const {
+  const bool this_end = !epoch_ || epoch_->exhausted();
+  const bool other_end = !other.epoch_ || other.epoch_->exhausted();
+  if (this_end || other_end) return this_end == other_end;
+  return epoch_ == other.epoch_;
+}
+
+}  // namespace lightning

@@ -1,0 +1,65 @@
+// Internal: what `self.log` stores between the step and the epoch end
+// (Lightning's _ResultCollection), one collection per loop.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lightning/logging.h"
+
+namespace lightning::detail {
+
+enum class Reduce { Mean, Sum, Max, Min };
+
+/// Parses "mean" | "sum" | "max" | "min"; `lightning::Error` otherwise.
+Reduce parse_reduce(const std::string& reduce_fx, const std::string& metric);
+
+/// The metric maps a Trainer exposes that `self.log` updates directly.
+struct MetricSinks {
+  TensorMetrics* callback;  // for callbacks and schedulers
+  TensorMetrics* progress_bar;
+};
+
+class ResultCollection {
+ public:
+  struct Entry {
+    std::string name;  // as logged, with "/dataloader_idx_N" when needed
+    bool on_step = false;
+    bool on_epoch = false;
+    bool prog_bar = false;
+    bool logger = true;
+    Reduce reduce = Reduce::Mean;
+    int64_t dataloader_idx = 0;
+    at::Tensor step_value;    // latest value, detached, float32
+    bool step_fresh = false;  // logged since the last `take_step_metrics`
+    at::Tensor accumulator;   // epoch reduction so far (float64), undefined before the first value
+    double weight = 0.0;      // sum of batch sizes, for Mean
+  };
+
+  /// Records one value (already validated, scalar, detached). `training` says
+  /// whether callback metrics get step values (Lightning: training loop only).
+  void log(const std::string& name, const at::Tensor& value, bool on_step, bool on_epoch,
+           bool prog_bar, bool logger, Reduce reduce, int64_t batch_size, int64_t dataloader_idx,
+           bool training, const MetricSinks& sinks);
+
+  /// The fresh step values for the loggers ("name" or "name_step"); clears freshness.
+  TensorMetrics take_step_metrics();
+
+  /// Epoch reductions of every on_epoch entry, written to the sinks
+  /// ("name" and "name_epoch" when forked). Returns the logger=true ones per
+  /// dataloader, under their logged names.
+  std::vector<TensorMetrics> epoch_metrics(const MetricSinks& sinks, size_t num_dataloaders) const;
+
+  void reset() { entries_.clear(); }
+  bool empty() const { return entries_.empty(); }
+  const std::vector<Entry>& entries() const { return entries_; }
+
+ private:
+  Entry& find_or_add(const std::string& name);
+  std::vector<Entry> entries_;
+};
+
+}  // namespace lightning::detail

@@ -1,0 +1,102 @@
+#include "lightning/module.h"
+
+#include "detail/hooks.h"
+#include "lightning/error.h"
+#include "lightning/trainer.h"
+
+namespace lightning {
+
+LightningModule::LightningModule() = default;
+
+LightningModule::~LightningModule() = default;
+
+StepOutput LightningModule::training_step(Batch&, int64_t) {
+  LIGHTNING_FAIL(name(), " does not override training_step(batch, batch_idx), which `fit` needs. ",
+                 "Override it and return the loss.");
+}
+
+StepOutput LightningModule::validation_step(Batch&, int64_t) {
+  LIGHTNING_FAIL(name(), " does not override validation_step(batch, batch_idx). ",
+                 "Override it to run `validate`.");
+}
+
+StepOutput LightningModule::validation_step(Batch& batch, int64_t batch_idx, int64_t) {
+  return validation_step(batch, batch_idx);
+}
+
+StepOutput LightningModule::test_step(Batch&, int64_t) {
+  LIGHTNING_FAIL(name(), " does not override test_step(batch, batch_idx). ",
+                 "Override it to run `test`.");
+}
+
+StepOutput LightningModule::test_step(Batch& batch, int64_t batch_idx, int64_t) {
+  return test_step(batch, batch_idx);
+}
+
+c10::IValue LightningModule::predict_step(Batch&, int64_t) {
+  LIGHTNING_FAIL(name(), " does not override predict_step(batch, batch_idx). ",
+                 "Override it to run `predict` (return e.g. forward(x)).");
+}
+
+c10::IValue LightningModule::predict_step(Batch& batch, int64_t batch_idx, int64_t) {
+  return predict_step(batch, batch_idx);
+}
+
+OptimizerConfig LightningModule::configure_optimizers() { return {}; }
+
+std::vector<std::shared_ptr<Callback>> LightningModule::configure_callbacks() { return {}; }
+
+void LightningModule::configure_gradient_clipping(torch::optim::Optimizer&, std::optional<double>,
+                                                  std::optional<std::string>) {}
+
+Batch LightningModule::transfer_batch_to_device(Batch batch, const at::Device& device, int64_t) {
+  return batch.to(device);
+}
+
+void LightningModule::log(const std::string& name, const at::Tensor& value,
+                          const LogOptions& options) {
+  if (trainer_ == nullptr) {
+    detail::warn_once("self.log('" + name +
+                      "') was called but this module is not attached to a Trainer; the value is "
+                      "ignored. Log from inside the Trainer's hooks.");
+    return;
+  }
+  trainer_->module_log(name, value, options);
+}
+
+void LightningModule::log(const std::string& name, double value, const LogOptions& options) {
+  log(name, at::scalar_tensor(value, at::kDouble), options);
+}
+
+void LightningModule::log_dict(const std::map<std::string, at::Tensor>& metrics,
+                               const LogOptions& options) {
+  for (const auto& [name, value] : metrics) log(name, value, options);
+}
+
+void LightningModule::log_dict(const std::map<std::string, double>& metrics,
+                               const LogOptions& options) {
+  for (const auto& [name, value] : metrics) log(name, value, options);
+}
+
+int64_t LightningModule::current_epoch() const { return trainer_ ? trainer_->current_epoch() : 0; }
+
+int64_t LightningModule::global_step() const { return trainer_ ? trainer_->global_step() : 0; }
+
+at::Device LightningModule::device() const {
+  if (trainer_) return trainer_->root_device();
+  for (const auto& p : parameters()) return p.device();
+  return at::kCPU;
+}
+
+int64_t LightningModule::global_rank() const { return trainer_ ? trainer_->global_rank() : 0; }
+
+int64_t LightningModule::local_rank() const { return trainer_ ? trainer_->local_rank() : 0; }
+
+Trainer& LightningModule::trainer() const {
+  LIGHTNING_CHECK(trainer_ != nullptr, name(),
+                  " is not attached to a Trainer. trainer() is available inside hooks called by ",
+                  "Trainer::fit/validate/test/predict, and afterwards while that Trainer lives.");
+  return *trainer_;
+}
+
+}  // namespace lightning

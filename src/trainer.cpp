@@ -1,0 +1,938 @@
+// The Trainer's loops. `run_fit` reads top to bottom like the hook order in
+// DESIGN.md §4; each helper it calls is one level deep.
+#include "lightning/trainer.h"
+
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#include <torch/cuda.h>
+#include <torch/optim/optimizer.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <typeinfo>
+
+#include "detail/hooks.h"
+#include "detail/result_collection.h"
+#include "lightning/callbacks/model_summary.h"
+#include "lightning/callbacks/progress_bar.h"
+#include "lightning/error.h"
+
+namespace lightning {
+
+using detail::Hook;
+
+namespace {
+
+// Marks the hook running now, so `self.log` can apply that hook's rules.
+class HookScope {
+ public:
+  HookScope(int& current, Hook hook) : current_(current), saved_(current) {
+    current_ = static_cast<int>(hook);
+  }
+  ~HookScope() { current_ = saved_; }
+  HookScope(const HookScope&) = delete;
+  HookScope& operator=(const HookScope&) = delete;
+
+ private:
+  int& current_;
+  int saved_;
+};
+
+// The one dispatch helper: every callback in order, then the module.
+template <typename OnCallback, typename OnModule>
+void dispatch(int& current, Hook hook, const std::vector<std::shared_ptr<Callback>>& callbacks,
+              OnCallback&& on_callback, OnModule&& on_module) {
+  HookScope scope(current, hook);
+  for (const auto& callback : callbacks) on_callback(*callback);
+  on_module();
+}
+
+// Module-only hooks (data and step hooks) go through here to set the hook.
+template <typename Fn>
+auto call_module(int& current, Hook hook, Fn&& fn) {
+  HookScope scope(current, hook);
+  return fn();
+}
+
+void check_limit(const BatchLimit& limit, const char* name) {
+  if (limit.is_fraction()) {
+    LIGHTNING_CHECK(limit.fraction() >= 0.0 && limit.fraction() <= 1.0, name,
+                    " must be an int >= 0 (batches) or a float in [0.0, 1.0] (fraction of the "
+                    "dataloader), got ",
+                    limit.fraction(), ". Use e.g. ", name, "(0.25) or ", name, "(10).");
+  } else {
+    LIGHTNING_CHECK(limit.count() >= 0, name,
+                    " must be an int >= 0 (batches) or a float in [0.0, 1.0] (fraction of the "
+                    "dataloader), got ",
+                    limit.count(), ".");
+  }
+}
+
+std::string loader_suffix(size_t num_loaders, int64_t dataloader_idx) {
+  return num_loaders > 1 ? "/dataloader_idx_" + std::to_string(dataloader_idx) : std::string();
+}
+
+// Metrics as plain numbers per dataloader, for validate()/test() results.
+std::vector<Metrics> to_numbers(const std::vector<TensorMetrics>& per_loader) {
+  std::vector<Metrics> out;
+  out.reserve(per_loader.size());
+  for (const auto& m : per_loader) out.push_back(lightning::to_numbers(m));
+  return out;
+}
+
+const std::vector<std::string> kKnownPrecisions = {"32-true",    "32",     "64-true",   "64",
+                                                   "bf16-mixed", "bf16",   "bf16-true", "16-mixed",
+                                                   "16",         "16-true"};
+
+}  // namespace
+
+// ---- Options ---------------------------------------------------------------
+
+int64_t BatchLimit::resolve(int64_t available) const {
+  if (!is_fraction_) return std::min(count_, available);
+  if (fraction_ >= 1.0) return available;
+  auto n = static_cast<int64_t>(static_cast<double>(available) * fraction_);
+  return (n == 0 && fraction_ > 0.0 && available > 0) ? 1 : n;
+}
+
+struct Trainer::Loaders {
+  DataLoaders train, val, test, predict;
+};
+
+Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
+  const auto& o = options_;
+  const std::string& acc = o.accelerator();
+  LIGHTNING_CHECK(acc == "auto" || acc == "cpu" || acc == "cuda" || acc == "gpu",
+                  "accelerator must be \"auto\", \"cpu\", \"cuda\" or \"gpu\", got \"", acc, "\".");
+  const bool cuda = torch::cuda::is_available();
+  LIGHTNING_CHECK(
+      cuda || acc == "auto" || acc == "cpu", "accelerator(\"", acc,
+      "\") needs a CUDA device, but this libtorch sees none (CPU-only build or no GPU). ",
+      "Use accelerator(\"cpu\") or \"auto\".");
+  device_ = (acc == "cpu" || !cuda) ? at::Device(at::kCPU) : at::Device(at::kCUDA, 0);
+
+  if (o.devices()) {
+    const int64_t d = *o.devices();
+    LIGHTNING_CHECK(d == -1 || d >= 1, "devices must be >= 1 (or -1 for auto), got ", d, ".");
+    LIGHTNING_CHECK(d <= 1, "devices(", d,
+                    ") needs a distributed strategy (DDP), which this version of lightning.cpp "
+                    "does not have yet. Use devices(1).");
+  }
+
+  const std::string& p = o.precision();
+  LIGHTNING_CHECK(
+      std::find(kKnownPrecisions.begin(), kKnownPrecisions.end(), p) != kKnownPrecisions.end(),
+      "precision must be one of \"32-true\", \"64-true\", \"bf16-mixed\", \"bf16-true\", ",
+      "\"16-mixed\", \"16-true\" (or the legacy \"32\", \"64\", \"bf16\", \"16\"), got \"", p,
+      "\".");
+  LIGHTNING_CHECK(
+      p == "32-true" || p == "32", "precision(\"", p,
+      "\") is not supported by this version of lightning.cpp yet; only \"32-true\" is. ",
+      "Remove the precision option or use \"32-true\".");
+
+  if (o.max_epochs()) {
+    LIGHTNING_CHECK(*o.max_epochs() >= -1, "max_epochs must be >= -1 (-1 means no limit), got ",
+                    *o.max_epochs(), ".");
+  }
+  if (o.min_epochs()) {
+    LIGHTNING_CHECK(*o.min_epochs() >= 0, "min_epochs must be >= 0, got ", *o.min_epochs(), ".");
+  }
+  LIGHTNING_CHECK(o.max_steps() >= -1, "max_steps must be >= -1 (-1 means no limit), got ",
+                  o.max_steps(), ".");
+  if (o.min_steps()) {
+    LIGHTNING_CHECK(*o.min_steps() >= 0, "min_steps must be >= 0, got ", *o.min_steps(), ".");
+  }
+  check_limit(o.limit_train_batches(), "limit_train_batches");
+  check_limit(o.limit_val_batches(), "limit_val_batches");
+  check_limit(o.limit_test_batches(), "limit_test_batches");
+  check_limit(o.limit_predict_batches(), "limit_predict_batches");
+  check_limit(o.overfit_batches(), "overfit_batches");
+  const auto& vci = o.val_check_interval();
+  if (vci.is_fraction()) {
+    LIGHTNING_CHECK(
+        vci.fraction() > 0.0 && vci.fraction() <= 1.0,
+        "val_check_interval as a float is a fraction of the training epoch in (0.0, 1.0], "
+        "got ",
+        vci.fraction(), ". Pass an int to validate every N training batches.");
+  } else {
+    LIGHTNING_CHECK(vci.count() >= 1,
+                    "val_check_interval as an int is a number of training batches >= 1, got ",
+                    vci.count(), ".");
+  }
+  LIGHTNING_CHECK(o.check_val_every_n_epoch() >= 1, "check_val_every_n_epoch must be >= 1, got ",
+                  o.check_val_every_n_epoch(), ".");
+  LIGHTNING_CHECK(o.num_sanity_val_steps() >= -1,
+                  "num_sanity_val_steps must be >= 0, or -1 to run every validation batch, got ",
+                  o.num_sanity_val_steps(), ".");
+  LIGHTNING_CHECK(o.log_every_n_steps() >= 1, "log_every_n_steps must be >= 1, got ",
+                  o.log_every_n_steps(), ".");
+  LIGHTNING_CHECK(o.fast_dev_run().batches() >= 0,
+                  "fast_dev_run must be true/false or a number of batches >= 0, got ",
+                  o.fast_dev_run().batches(), ".");
+  if (o.num_threads()) {
+    LIGHTNING_CHECK(*o.num_threads() >= 1, "num_threads must be >= 1, got ", *o.num_threads(), ".");
+  }
+  for (size_t i = 0; i < o.callbacks().size(); ++i) {
+    LIGHTNING_CHECK(o.callbacks()[i] != nullptr, "callbacks[", i, "] is a null pointer.");
+  }
+  for (size_t i = 0; i < o.loggers().size(); ++i) {
+    LIGHTNING_CHECK(o.loggers()[i] != nullptr, "loggers[", i, "] is a null pointer.");
+  }
+
+  // fast_dev_run: N batches of every loop, one epoch, no sanity check, no loggers.
+  if (o.fast_dev_run().enabled()) {
+    const int64_t n = o.fast_dev_run().batches();
+    options_.max_epochs(1).max_steps(n).num_sanity_val_steps(0).val_check_interval(1.0);
+    options_.limit_train_batches(n).limit_val_batches(n).limit_test_batches(n);
+    options_.limit_predict_batches(n).check_val_every_n_epoch(1).loggers({});
+  }
+  // Lightning's defaulting: max_epochs=1000 unless max_steps bounds the run.
+  max_steps_ = options_.max_steps();
+  max_epochs_ = options_.max_epochs() ? *options_.max_epochs() : (max_steps_ == -1 ? 1000 : -1);
+
+  if (options_.num_threads()) at::set_num_threads(static_cast<int>(*options_.num_threads()));
+  if (options_.deterministic()) at::globalContext().setDeterministicAlgorithms(true, false);
+
+  base_callbacks_ = options_.callbacks();
+  auto has = [this](auto* probe) {
+    using T = std::remove_pointer_t<decltype(probe)>;
+    return std::any_of(base_callbacks_.begin(), base_callbacks_.end(),
+                       [](const auto& c) { return dynamic_cast<T*>(c.get()) != nullptr; });
+  };
+  if (options_.enable_progress_bar() && !has(static_cast<ProgressBar*>(nullptr))) {
+    base_callbacks_.push_back(std::make_shared<ProgressBar>());
+  }
+  if (options_.enable_model_summary() && !has(static_cast<ModelSummary*>(nullptr))) {
+    base_callbacks_.push_back(std::make_shared<ModelSummary>());
+  }
+  callbacks_ = base_callbacks_;
+  loggers_ = options_.loggers();
+}
+
+Trainer::~Trainer() {
+  if (model_ && model_->trainer_ == this) model_->trainer_ = nullptr;
+}
+
+std::string Trainer::default_root_dir() const {
+  return options_.default_root_dir().empty() ? std::filesystem::current_path().string()
+                                             : options_.default_root_dir();
+}
+
+LightningModule& Trainer::lightning_module() const {
+  LIGHTNING_CHECK(model_ != nullptr,
+                  "trainer.lightning_module() is only available once fit/validate/test/predict "
+                  "has been called with a module.");
+  return *model_;
+}
+
+// ---- Entry points ----------------------------------------------------------
+
+// Attaches the module, runs `body`, and on an exception tells the callbacks
+// and loggers before re-throwing.
+template <typename Body>
+auto Trainer::run_stage(std::shared_ptr<LightningModule> model, Stage stage,
+                        LightningDataModule* datamodule, Body body) {
+  LIGHTNING_CHECK(model != nullptr, "Trainer::", to_string(stage), " got a null module.");
+  attach(std::move(model), stage);
+  try {
+    auto result = body(*model_);
+    for (auto& logger : loggers_) logger->finalize("success");
+    return result;
+  } catch (const std::exception& error) {
+    HookScope scope(current_hook_, Hook::OnException);
+    for (auto& callback : callbacks_) callback->on_exception(*this, *model_, error);
+    for (auto& logger : loggers_) logger->finalize("failed");
+    training_ = sanity_checking_ = false;
+    throw;
+  }
+}
+
+void Trainer::attach(std::shared_ptr<LightningModule> model, Stage stage) {
+  if (model_ && model_ != model && model_->trainer_ == this) model_->trainer_ = nullptr;
+  model_ = std::move(model);
+  model_->trainer_ = this;
+  stage_ = stage;
+  should_stop_ = false;
+  callback_metrics_.clear();
+  logged_metrics_.clear();
+  progress_bar_metrics_.clear();
+  if (!train_results_) train_results_ = std::make_unique<detail::ResultCollection>();
+  if (!eval_results_) eval_results_ = std::make_unique<detail::ResultCollection>();
+  active_results_ = nullptr;
+}
+
+void Trainer::fit(std::shared_ptr<LightningModule> model, LightningDataModule& datamodule) {
+  run_stage(std::move(model), Stage::Fit, &datamodule, [&](LightningModule& m) {
+    run_fit(m, &datamodule, Loaders{});
+    return 0;
+  });
+}
+
+void Trainer::fit(std::shared_ptr<LightningModule> model, DataLoaders train_dataloaders,
+                  DataLoaders val_dataloaders) {
+  run_stage(std::move(model), Stage::Fit, nullptr, [&](LightningModule& m) {
+    run_fit(m, nullptr, Loaders{std::move(train_dataloaders), std::move(val_dataloaders), {}, {}});
+    return 0;
+  });
+}
+
+void Trainer::fit(std::shared_ptr<LightningModule> model) {
+  run_stage(std::move(model), Stage::Fit, nullptr, [&](LightningModule& m) {
+    run_fit(m, nullptr, Loaders{});
+    return 0;
+  });
+}
+
+// Fetches the loaders of `stage` from (in order of precedence) what the
+// caller passed, the datamodule, or the module's own dataloader hooks.
+static DataLoaders resolve_loaders(DataLoaders given, LightningDataModule* datamodule,
+                                   LightningModule& model, int& current_hook,
+                                   DataLoaders (LightningDataModule::*from_dm)(),
+                                   DataLoaders (LightningModule::*from_module)()) {
+  if (!given.empty()) return given;
+  HookScope scope(current_hook, Hook::Dataloader);
+  if (datamodule) return (datamodule->*from_dm)();
+  return (model.*from_module)();
+}
+
+void Trainer::run_fit(LightningModule& model, LightningDataModule* datamodule, Loaders loaders) {
+  LIGHTNING_CHECK(detail::overrides_training_step(model), model.name(),
+                  " does not override training_step(batch, batch_idx), which `fit` needs. ",
+                  "Override it and return the loss.");
+  loaders_ = std::make_unique<Loaders>(std::move(loaders));
+  loop_ = LoopState{};
+  setup_callbacks(model);
+  setup_stage(model, datamodule, Stage::Fit);
+
+  optimizers_ = call_module(current_hook_, Hook::ConfigureOptimizers,
+                            [&] { return model.configure_optimizers().optimizers(); });
+  LIGHTNING_CHECK(optimizers_.size() <= 1 || !model.automatic_optimization(),
+                  "configure_optimizers returned ", optimizers_.size(),
+                  " optimizers, but automatic optimization drives exactly one. Call "
+                  "set_automatic_optimization(false) in the module's constructor and step them "
+                  "yourself in training_step (manual optimization).");
+  LIGHTNING_CHECK(model.automatic_optimization(),
+                  "set_automatic_optimization(false) (manual optimization) is not supported by "
+                  "this version of lightning.cpp yet. Leave automatic optimization on.");
+  if (optimizers_.empty()) {
+    detail::warn_once(
+        "configure_optimizers returned no optimizer: fit runs training_step and backward but "
+        "never updates the weights.");
+  }
+  for (auto& logger : loggers_) {
+    HParams hp = model.hparams();
+    if (datamodule) hp.update(datamodule->hparams());
+    logger->log_hyperparams(hp);
+  }
+
+  dispatch(
+      current_hook_, Hook::OnFitStart, callbacks_,
+      [&](Callback& c) { c.on_fit_start(*this, model); }, [&] { model.on_fit_start(); });
+
+  loaders_->val =
+      resolve_loaders(std::move(loaders_->val), datamodule, model, current_hook_,
+                      &LightningDataModule::val_dataloader, &LightningModule::val_dataloader);
+  const bool has_validation = prepare_validation(model);
+  if (has_validation && options_.num_sanity_val_steps() != 0) {
+    sanity_check(model);
+  }
+
+  loaders_->train =
+      resolve_loaders(std::move(loaders_->train), datamodule, model, current_hook_,
+                      &LightningDataModule::train_dataloader, &LightningModule::train_dataloader);
+  prepare_training();
+
+  training_ = true;
+  active_results_ = train_results_.get();
+  model.train();
+  dispatch(
+      current_hook_, Hook::OnTrainStart, callbacks_,
+      [&](Callback& c) { c.on_train_start(*this, model); }, [&] { model.on_train_start(); });
+  while (!fit_done()) {
+    train_epoch(model, has_validation);
+  }
+  dispatch(
+      current_hook_, Hook::OnTrainEnd, callbacks_,
+      [&](Callback& c) { c.on_train_end(*this, model); }, [&] { model.on_train_end(); });
+  training_ = false;
+
+  dispatch(
+      current_hook_, Hook::OnFitEnd, callbacks_, [&](Callback& c) { c.on_fit_end(*this, model); },
+      [&] { model.on_fit_end(); });
+  teardown_stage(model, datamodule, Stage::Fit);
+}
+
+// ---- Fit helpers -----------------------------------------------------------
+
+void Trainer::setup_callbacks(LightningModule& model) {
+  callbacks_ = base_callbacks_;
+  auto extra = call_module(current_hook_, Hook::ConfigureCallbacks,
+                           [&] { return model.configure_callbacks(); });
+  for (auto& cb : extra) {
+    LIGHTNING_CHECK(cb != nullptr, "configure_callbacks returned a null callback.");
+    // Lightning: a module's callback replaces Trainer callbacks of the same type.
+    callbacks_.erase(std::remove_if(callbacks_.begin(), callbacks_.end(),
+                                    [&](const auto& c) { return typeid(*c) == typeid(*cb); }),
+                     callbacks_.end());
+    callbacks_.push_back(cb);
+  }
+  // Checkpointing/early-stopping callbacks run last, as in Lightning.
+  std::stable_partition(callbacks_.begin(), callbacks_.end(),
+                        [](const auto& c) { return !c->is_monitoring_callback(); });
+}
+
+void Trainer::setup_stage(LightningModule& model, LightningDataModule* datamodule, Stage stage) {
+  {
+    HookScope scope(current_hook_, Hook::PrepareData);
+    if (datamodule) datamodule->prepare_data();
+    model.prepare_data();
+  }
+  dispatch(
+      current_hook_, Hook::Setup, callbacks_, [&](Callback& c) { c.setup(*this, model, stage); },
+      [&] {
+        if (datamodule) datamodule->setup(stage);
+        model.setup(stage);
+      });
+  model.to(device_);
+}
+
+void Trainer::teardown_stage(LightningModule& model, LightningDataModule* datamodule, Stage stage) {
+  dispatch(
+      current_hook_, Hook::Teardown, callbacks_,
+      [&](Callback& c) { c.teardown(*this, model, stage); },
+      [&] {
+        if (datamodule) datamodule->teardown(stage);
+        model.teardown(stage);
+      });
+}
+
+bool Trainer::prepare_validation(LightningModule& model) {
+  num_val_batches_.clear();
+  num_sanity_val_batches_.clear();
+  const bool has_step = detail::overrides_validation_step(model);
+  if (loaders_->val.empty()) {
+    if (has_step) {
+      detail::warn(
+          "validation_step is overridden but there is no val dataloader: validation is skipped. "
+          "Return a loader from val_dataloader() (module or datamodule) or pass one to fit().");
+    }
+    return false;
+  }
+  if (!has_step) {
+    detail::warn("a val dataloader was given but " + model.name() +
+                 " does not override validation_step: validation is skipped.");
+    return false;
+  }
+  BatchLimit limit = options_.limit_val_batches();
+  if (options_.overfit_batches().is_fraction() ? options_.overfit_batches().fraction() > 0
+                                               : options_.overfit_batches().count() > 0) {
+    limit = options_.overfit_batches();
+  }
+  int64_t total = 0;
+  for (auto& loader : loaders_->val) {
+    const int64_t n = limit.resolve(loader.size());
+    num_val_batches_.push_back(n);
+    const int64_t sanity = options_.num_sanity_val_steps();
+    num_sanity_val_batches_.push_back(sanity == -1 ? n : std::min(n, sanity));
+    total += n;
+  }
+  return total > 0;
+}
+
+void Trainer::sanity_check(LightningModule& model) {
+  // Sanity-check metrics are not kept: Lightning resets them afterwards.
+  const TensorMetrics callback_before = callback_metrics_;
+  const TensorMetrics progress_before = progress_bar_metrics_;
+  sanity_checking_ = true;
+  {
+    HookScope scope(current_hook_, Hook::OnSanityCheckStart);
+    for (auto& c : callbacks_) c->on_sanity_check_start(*this, model);
+  }
+  run_evaluation(model, Stage::Validate, num_sanity_val_batches_, /*log=*/false);
+  {
+    HookScope scope(current_hook_, Hook::OnSanityCheckEnd);
+    for (auto& c : callbacks_) c->on_sanity_check_end(*this, model);
+  }
+  sanity_checking_ = false;
+  callback_metrics_ = callback_before;
+  progress_bar_metrics_ = progress_before;
+}
+
+void Trainer::prepare_training() {
+  LIGHTNING_CHECK(!loaders_->train.empty(),
+                  "fit needs a training dataloader: return one from train_dataloader() (module or "
+                  "datamodule) or pass it to Trainer::fit(model, train_loader).");
+  LIGHTNING_CHECK(loaders_->train.size() == 1, "fit got ", loaders_->train.size(),
+                  " training dataloaders; lightning.cpp trains from exactly one.");
+  const auto& overfit = options_.overfit_batches();
+  const bool overfitting = overfit.is_fraction() ? overfit.fraction() > 0 : overfit.count() > 0;
+  DataLoader& loader = loaders_->train[0];
+  if (overfitting && loader.options().shuffle()) {
+    detail::warn_once("overfit_batches turns shuffling of the training dataloader off.");
+    loader = loader.with_options(DataLoaderOptions(loader.options()).shuffle(false));
+  }
+  num_training_batches_ =
+      (overfitting ? overfit : options_.limit_train_batches()).resolve(loader.size());
+
+  const auto& vci = options_.val_check_interval();
+  if (vci.is_fraction()) {
+    val_check_batch_ = std::max<int64_t>(
+        1, static_cast<int64_t>(static_cast<double>(num_training_batches_) * vci.fraction()));
+  } else {
+    LIGHTNING_CHECK(vci.count() <= num_training_batches_, "val_check_interval (", vci.count(),
+                    ") must be <= the number of training batches per epoch (",
+                    num_training_batches_,
+                    "). Use a smaller int, or a float for a fraction of the epoch.");
+    val_check_batch_ = vci.count();
+  }
+}
+
+bool Trainer::fit_done() const {
+  if (max_steps_ != -1 && loop_.global_step >= max_steps_) return true;
+  if (max_epochs_ != -1 && loop_.epoch >= max_epochs_) return true;
+  if (num_training_batches_ == 0) return true;
+  return should_stop_ && min_reached();
+}
+
+bool Trainer::min_reached() const {
+  const bool epochs_ok = !options_.min_epochs() || loop_.epoch >= *options_.min_epochs();
+  const bool steps_ok = !options_.min_steps() || loop_.global_step >= *options_.min_steps();
+  return epochs_ok && steps_ok;
+}
+
+void Trainer::train_epoch(LightningModule& model, bool has_validation) {
+  train_results_->reset();
+  dispatch(
+      current_hook_, Hook::OnTrainEpochStart, callbacks_,
+      [&](Callback& c) { c.on_train_epoch_start(*this, model); },
+      [&] { model.on_train_epoch_start(); });
+
+  const bool validate_this_epoch =
+      has_validation && (loop_.epoch + 1) % options_.check_val_every_n_epoch() == 0;
+  auto it = loaders_->train[0].begin();
+  const auto end = loaders_->train[0].end();
+  for (int64_t batch_idx = 0; batch_idx < num_training_batches_ && it != end;) {
+    loop_.batch_idx = batch_idx;
+    const bool keep_going = training_batch(model, std::move(*it), batch_idx);
+    if (!keep_going) break;
+    ++loop_.total_batch_idx;
+    ++loop_.batches_that_stepped;  // every batch until gradient accumulation exists
+    ++batch_idx;
+    const bool step_limit = max_steps_ != -1 && loop_.global_step >= max_steps_;
+    log_step_metrics(step_limit || (should_stop_ && min_reached()));
+    if (validate_this_epoch && batch_idx % val_check_batch_ == 0) {
+      run_evaluation(model, Stage::Validate, num_val_batches_, /*log=*/true);
+    }
+    if (step_limit || (should_stop_ && min_reached())) break;
+    if (batch_idx < num_training_batches_) ++it;
+  }
+
+  // Epoch-level training metrics are visible to the on_train_epoch_end hooks;
+  // what those hooks log is added before the loggers see the epoch row.
+  detail::MetricSinks sinks{&callback_metrics_, &progress_bar_metrics_};
+  train_results_->epoch_metrics(sinks, 1);
+  {
+    HookScope scope(current_hook_, Hook::OnTrainEpochEnd);
+    for (auto& c : callbacks_) {
+      if (!c->is_monitoring_callback()) c->on_train_epoch_end(*this, model);
+    }
+    model.on_train_epoch_end();
+    for (auto& c : callbacks_) {
+      if (c->is_monitoring_callback()) c->on_train_epoch_end(*this, model);
+    }
+  }
+  auto per_loader = train_results_->epoch_metrics(sinks, 1);
+  if (!per_loader[0].empty()) send_to_loggers(per_loader[0], loop_.batches_that_stepped - 1);
+  ++loop_.epoch;
+}
+
+bool Trainer::training_batch(LightningModule& model, Batch batch, int64_t batch_idx) {
+  batch = transfer_batch(model, std::move(batch), 0);
+  current_batch_size_ = batch.batch_size();
+  current_dataloader_idx_ = 0;
+
+  int64_t response = 0;
+  dispatch(
+      current_hook_, Hook::OnTrainBatchStart, callbacks_,
+      [&](Callback& c) { c.on_train_batch_start(*this, model, batch, batch_idx); },
+      [&] { response = model.on_train_batch_start(batch, batch_idx); });
+  if (response == -1) return false;
+
+  StepOutput output = call_module(current_hook_, Hook::TrainingStep,
+                                  [&] { return model.training_step(batch, batch_idx); });
+  torch::optim::Optimizer* optimizer = optimizers_.empty() ? nullptr : optimizers_[0].get();
+  if (output.empty()) {
+    detail::warn_once(
+        "training_step returned nothing: the batch is skipped (no backward, no optimizer "
+        "step). If this was on purpose, ignore this warning.");
+    if (optimizer) zero_grad(model, *optimizer);
+  } else {
+    optimizer_step(model, optimizer, checked_loss(output));
+  }
+
+  dispatch(
+      current_hook_, Hook::OnTrainBatchEnd, callbacks_,
+      [&](Callback& c) { c.on_train_batch_end(*this, model, output, batch, batch_idx); },
+      [&] { model.on_train_batch_end(output, batch, batch_idx); });
+  return true;
+}
+
+const at::Tensor& Trainer::checked_loss(const StepOutput& output) const {
+  LIGHTNING_CHECK(output.has_loss(), "training_step returned named outputs without a \"loss\" ",
+                  "entry. Return the loss tensor, or {{\"loss\", loss}, ...}.");
+  const at::Tensor& loss = output.loss();
+  LIGHTNING_CHECK(loss.defined(), "training_step returned an undefined tensor as its loss. ",
+                  "Return the scalar loss tensor, or {} to skip the batch.");
+  LIGHTNING_CHECK(loss.numel() == 1, "training_step must return a scalar loss, got a tensor of ",
+                  "shape ", loss.sizes(), ". Reduce it, e.g. loss.mean().");
+  LIGHTNING_CHECK(loss.is_floating_point(), "training_step must return a floating-point loss, ",
+                  "got dtype ", loss.scalar_type(), ".");
+  LIGHTNING_CHECK(loss.requires_grad(), "training_step returned a loss that does not require grad ",
+                  "(value ", loss.item<double>(), "): it was computed without autograd (under ",
+                  "NoGradGuard/InferenceMode, from .detach(), or from parameters with "
+                  "requires_grad=false). Compute it from the module's outputs.");
+  return loss;
+}
+
+void Trainer::zero_grad(LightningModule& model, torch::optim::Optimizer& optimizer) {
+  dispatch(
+      current_hook_, Hook::OnBeforeZeroGrad, callbacks_,
+      [&](Callback& c) { c.on_before_zero_grad(*this, model, optimizer); },
+      [&] { model.on_before_zero_grad(optimizer); });
+  optimizer.zero_grad();
+}
+
+void Trainer::optimizer_step(LightningModule& model, torch::optim::Optimizer* optimizer,
+                             const at::Tensor& loss) {
+  if (optimizer) zero_grad(model, *optimizer);
+  dispatch(
+      current_hook_, Hook::OnBeforeBackward, callbacks_,
+      [&](Callback& c) { c.on_before_backward(*this, model, loss); },
+      [&] { model.on_before_backward(loss); });
+  loss.backward();
+  dispatch(
+      current_hook_, Hook::OnAfterBackward, callbacks_,
+      [&](Callback& c) { c.on_after_backward(*this, model); }, [&] { model.on_after_backward(); });
+  if (optimizer) {
+    dispatch(
+        current_hook_, Hook::OnBeforeOptimizerStep, callbacks_,
+        [&](Callback& c) { c.on_before_optimizer_step(*this, model, *optimizer); },
+        [&] { model.on_before_optimizer_step(*optimizer); });
+    call_module(current_hook_, Hook::ConfigureGradientClipping, [&] {
+      model.configure_gradient_clipping(*optimizer, std::nullopt, std::nullopt);
+      return 0;
+    });
+    optimizer->step();
+  }
+  ++loop_.global_step;
+}
+
+Batch Trainer::transfer_batch(LightningModule& model, Batch batch, int64_t dataloader_idx) {
+  batch = call_module(current_hook_, Hook::OnBeforeBatchTransfer, [&] {
+    return model.on_before_batch_transfer(std::move(batch), dataloader_idx);
+  });
+  batch = call_module(current_hook_, Hook::TransferBatchToDevice, [&] {
+    return model.transfer_batch_to_device(std::move(batch), device_, dataloader_idx);
+  });
+  return call_module(current_hook_, Hook::OnAfterBatchTransfer, [&] {
+    return model.on_after_batch_transfer(std::move(batch), dataloader_idx);
+  });
+}
+
+void Trainer::log_step_metrics(bool force) {
+  // Lightning's rule: every log_every_n_steps-th batch, or when training stops.
+  if (!force && loop_.batches_that_stepped % options_.log_every_n_steps() != 0) return;
+  TensorMetrics metrics = train_results_->take_step_metrics();
+  if (!metrics.empty()) send_to_loggers(metrics, loop_.batches_that_stepped - 1);
+}
+
+void Trainer::send_to_loggers(const TensorMetrics& metrics, int64_t step) {
+  for (const auto& [name, value] : metrics) logged_metrics_[name] = value;
+  if (loggers_.empty() || !is_global_zero()) return;
+  Metrics row = lightning::to_numbers(metrics);
+  row["epoch"] = static_cast<double>(loop_.epoch);
+  for (auto& logger : loggers_) {
+    logger->log_metrics(row, std::max<int64_t>(step, 0));
+    logger->save();
+  }
+}
+
+// ---- Evaluation ------------------------------------------------------------
+
+std::vector<Metrics> Trainer::run_evaluation(LightningModule& model, Stage stage,
+                                             const std::vector<int64_t>& limits, bool log) {
+  const bool is_test = stage == Stage::Test;
+  DataLoaders& loaders = is_test ? loaders_->test : loaders_->val;
+  auto* previous_results = active_results_;
+  eval_results_->reset();
+  active_results_ = eval_results_.get();
+  const bool was_training = model.is_training();
+  model.eval();
+  std::vector<TensorMetrics> per_loader;
+  {
+    c10::InferenceMode inference;
+    auto epoch_hook = [&](Hook val_hook, Hook test_hook, auto cb_val, auto cb_test, auto m_val,
+                          auto m_test) {
+      dispatch(
+          current_hook_, is_test ? test_hook : val_hook, callbacks_,
+          [&](Callback& c) { (c.*(is_test ? cb_test : cb_val))(*this, model); },
+          [&] { (model.*(is_test ? m_test : m_val))(); });
+    };
+    epoch_hook(Hook::OnValidationStart, Hook::OnTestStart, &Callback::on_validation_start,
+               &Callback::on_test_start, &LightningModule::on_validation_start,
+               &LightningModule::on_test_start);
+    epoch_hook(Hook::OnValidationEpochStart, Hook::OnTestEpochStart,
+               &Callback::on_validation_epoch_start, &Callback::on_test_epoch_start,
+               &LightningModule::on_validation_epoch_start, &LightningModule::on_test_epoch_start);
+
+    for (size_t dl = 0; dl < loaders.size(); ++dl) {
+      const auto dl_idx = static_cast<int64_t>(dl);
+      current_dataloader_suffix_ = loader_suffix(loaders.size(), dl_idx);
+      int64_t batch_idx = 0;
+      for (auto it = loaders[dl].begin(), end = loaders[dl].end();
+           batch_idx < limits[dl] && it != end;) {
+        Batch batch = transfer_batch(model, std::move(*it), dl_idx);
+        current_batch_size_ = batch.batch_size();
+        current_dataloader_idx_ = dl_idx;
+        dispatch(
+            current_hook_, is_test ? Hook::OnTestBatchStart : Hook::OnValidationBatchStart,
+            callbacks_,
+            [&](Callback& c) {
+              is_test ? c.on_test_batch_start(*this, model, batch, batch_idx, dl_idx)
+                      : c.on_validation_batch_start(*this, model, batch, batch_idx, dl_idx);
+            },
+            [&] {
+              is_test ? model.on_test_batch_start(batch, batch_idx, dl_idx)
+                      : model.on_validation_batch_start(batch, batch_idx, dl_idx);
+            });
+        StepOutput output =
+            call_module(current_hook_, is_test ? Hook::TestStep : Hook::ValidationStep, [&] {
+              return is_test ? model.test_step(batch, batch_idx, dl_idx)
+                             : model.validation_step(batch, batch_idx, dl_idx);
+            });
+        dispatch(
+            current_hook_, is_test ? Hook::OnTestBatchEnd : Hook::OnValidationBatchEnd, callbacks_,
+            [&](Callback& c) {
+              is_test ? c.on_test_batch_end(*this, model, output, batch, batch_idx, dl_idx)
+                      : c.on_validation_batch_end(*this, model, output, batch, batch_idx, dl_idx);
+            },
+            [&] {
+              is_test ? model.on_test_batch_end(output, batch, batch_idx, dl_idx)
+                      : model.on_validation_batch_end(output, batch, batch_idx, dl_idx);
+            });
+        ++batch_idx;
+        if (batch_idx < limits[dl]) ++it;
+      }
+    }
+    current_dataloader_suffix_.clear();
+    current_dataloader_idx_ = 0;
+
+    epoch_hook(Hook::OnValidationEpochEnd, Hook::OnTestEpochEnd, &Callback::on_validation_epoch_end,
+               &Callback::on_test_epoch_end, &LightningModule::on_validation_epoch_end,
+               &LightningModule::on_test_epoch_end);
+    detail::MetricSinks sinks{&callback_metrics_, &progress_bar_metrics_};
+    per_loader = eval_results_->epoch_metrics(sinks, loaders.size());
+    if (log) {
+      TensorMetrics all;
+      for (const auto& m : per_loader) all.insert(m.begin(), m.end());
+      if (!all.empty()) send_to_loggers(all, std::max<int64_t>(loop_.batches_that_stepped - 1, 0));
+    }
+    epoch_hook(Hook::OnValidationEnd, Hook::OnTestEnd, &Callback::on_validation_end,
+               &Callback::on_test_end, &LightningModule::on_validation_end,
+               &LightningModule::on_test_end);
+  }
+  model.train(was_training);
+  active_results_ = previous_results;
+  return to_numbers(per_loader);
+}
+
+std::vector<Metrics> Trainer::evaluate_stage(std::shared_ptr<LightningModule> model, Stage stage,
+                                             LightningDataModule* datamodule, DataLoaders given) {
+  return run_stage(std::move(model), stage, datamodule, [&](LightningModule& m) {
+    const bool is_test = stage == Stage::Test;
+    loaders_ = std::make_unique<Loaders>();
+    setup_callbacks(m);
+    setup_stage(m, datamodule, stage);
+    DataLoaders loaders = is_test ? resolve_loaders(std::move(given), datamodule, m, current_hook_,
+                                                    &LightningDataModule::test_dataloader,
+                                                    &LightningModule::test_dataloader)
+                                  : resolve_loaders(std::move(given), datamodule, m, current_hook_,
+                                                    &LightningDataModule::val_dataloader,
+                                                    &LightningModule::val_dataloader);
+    const char* fn = is_test ? "test" : "validate";
+    LIGHTNING_CHECK(is_test ? detail::overrides_test_step(m) : detail::overrides_validation_step(m),
+                    "No ", is_test ? "test_step()" : "validation_step()", " method is defined on ",
+                    m.name(), " to run Trainer::", fn, ". Override it.");
+    LIGHTNING_CHECK(!loaders.empty(), "Trainer::", fn, " needs a ", is_test ? "test" : "val",
+                    " dataloader: return one from ", is_test ? "test" : "val",
+                    "_dataloader() (module or datamodule) or pass it to ", fn, "().");
+    const BatchLimit& limit =
+        is_test ? options_.limit_test_batches() : options_.limit_val_batches();
+    std::vector<int64_t>& counts = is_test ? num_test_batches_ : num_val_batches_;
+    counts.clear();
+    for (auto& loader : loaders) counts.push_back(limit.resolve(loader.size()));
+    (is_test ? loaders_->test : loaders_->val) = std::move(loaders);
+    auto results = run_evaluation(m, stage, counts, /*log=*/true);
+    teardown_stage(m, datamodule, stage);
+    return results;
+  });
+}
+
+std::vector<Metrics> Trainer::validate(std::shared_ptr<LightningModule> model,
+                                       LightningDataModule& datamodule) {
+  return evaluate_stage(std::move(model), Stage::Validate, &datamodule, {});
+}
+std::vector<Metrics> Trainer::validate(std::shared_ptr<LightningModule> model,
+                                       DataLoaders dataloaders) {
+  return evaluate_stage(std::move(model), Stage::Validate, nullptr, std::move(dataloaders));
+}
+std::vector<Metrics> Trainer::validate(std::shared_ptr<LightningModule> model) {
+  return evaluate_stage(std::move(model), Stage::Validate, nullptr, {});
+}
+std::vector<Metrics> Trainer::test(std::shared_ptr<LightningModule> model,
+                                   LightningDataModule& datamodule) {
+  return evaluate_stage(std::move(model), Stage::Test, &datamodule, {});
+}
+std::vector<Metrics> Trainer::test(std::shared_ptr<LightningModule> model,
+                                   DataLoaders dataloaders) {
+  return evaluate_stage(std::move(model), Stage::Test, nullptr, std::move(dataloaders));
+}
+std::vector<Metrics> Trainer::test(std::shared_ptr<LightningModule> model) {
+  return evaluate_stage(std::move(model), Stage::Test, nullptr, {});
+}
+
+// ---- Prediction ------------------------------------------------------------
+
+std::vector<c10::IValue> Trainer::predict_stage(std::shared_ptr<LightningModule> model,
+                                                LightningDataModule* datamodule,
+                                                DataLoaders given) {
+  return run_stage(std::move(model), Stage::Predict, datamodule, [&](LightningModule& m) {
+    loaders_ = std::make_unique<Loaders>();
+    setup_callbacks(m);
+    setup_stage(m, datamodule, Stage::Predict);
+    DataLoaders loaders = resolve_loaders(std::move(given), datamodule, m, current_hook_,
+                                          &LightningDataModule::predict_dataloader,
+                                          &LightningModule::predict_dataloader);
+    LIGHTNING_CHECK(detail::overrides_predict_step(m), "No predict_step() method is defined on ",
+                    m.name(), " to run Trainer::predict. Override it (return e.g. forward(x)).");
+    LIGHTNING_CHECK(!loaders.empty(),
+                    "Trainer::predict needs a predict dataloader: return one from "
+                    "predict_dataloader() (module or datamodule) or pass it to predict().");
+    num_predict_batches_.clear();
+    for (auto& loader : loaders) {
+      num_predict_batches_.push_back(options_.limit_predict_batches().resolve(loader.size()));
+    }
+    loaders_->predict = std::move(loaders);
+    auto outputs = run_predict(m);
+    teardown_stage(m, datamodule, Stage::Predict);
+    return outputs;
+  });
+}
+
+std::vector<c10::IValue> Trainer::run_predict(LightningModule& model) {
+  DataLoaders& loaders = loaders_->predict;
+  const bool was_training = model.is_training();
+  model.eval();
+  std::vector<std::vector<c10::IValue>> per_loader(loaders.size());
+  {
+    c10::InferenceMode inference;
+    dispatch(
+        current_hook_, Hook::OnPredictStart, callbacks_,
+        [&](Callback& c) { c.on_predict_start(*this, model); }, [&] { model.on_predict_start(); });
+    dispatch(
+        current_hook_, Hook::OnPredictEpochStart, callbacks_,
+        [&](Callback& c) { c.on_predict_epoch_start(*this, model); },
+        [&] { model.on_predict_epoch_start(); });
+    for (size_t dl = 0; dl < loaders.size(); ++dl) {
+      const auto dl_idx = static_cast<int64_t>(dl);
+      int64_t batch_idx = 0;
+      for (auto it = loaders[dl].begin(), end = loaders[dl].end();
+           batch_idx < num_predict_batches_[dl] && it != end;) {
+        Batch batch = transfer_batch(model, std::move(*it), dl_idx);
+        dispatch(
+            current_hook_, Hook::OnPredictBatchStart, callbacks_,
+            [&](Callback& c) { c.on_predict_batch_start(*this, model, batch, batch_idx, dl_idx); },
+            [&] { model.on_predict_batch_start(batch, batch_idx, dl_idx); });
+        c10::IValue output = call_module(current_hook_, Hook::PredictStep, [&] {
+          return model.predict_step(batch, batch_idx, dl_idx);
+        });
+        dispatch(
+            current_hook_, Hook::OnPredictBatchEnd, callbacks_,
+            [&](Callback& c) {
+              c.on_predict_batch_end(*this, model, output, batch, batch_idx, dl_idx);
+            },
+            [&] { model.on_predict_batch_end(output, batch, batch_idx, dl_idx); });
+        per_loader[dl].push_back(std::move(output));
+        ++batch_idx;
+        if (batch_idx < num_predict_batches_[dl]) ++it;
+      }
+    }
+    dispatch(
+        current_hook_, Hook::OnPredictEpochEnd, callbacks_,
+        [&](Callback& c) { c.on_predict_epoch_end(*this, model); },
+        [&] { model.on_predict_epoch_end(); });
+    dispatch(
+        current_hook_, Hook::OnPredictEnd, callbacks_,
+        [&](Callback& c) { c.on_predict_end(*this, model); }, [&] { model.on_predict_end(); });
+  }
+  model.train(was_training);
+  if (per_loader.size() == 1) return std::move(per_loader[0]);
+  std::vector<c10::IValue> nested;
+  for (auto& outputs : per_loader) {
+    c10::impl::GenericList list(c10::AnyType::get());
+    for (auto& o : outputs) list.push_back(std::move(o));
+    nested.emplace_back(std::move(list));
+  }
+  return nested;
+}
+
+std::vector<c10::IValue> Trainer::predict(std::shared_ptr<LightningModule> model,
+                                          LightningDataModule& datamodule) {
+  return predict_stage(std::move(model), &datamodule, {});
+}
+std::vector<c10::IValue> Trainer::predict(std::shared_ptr<LightningModule> model,
+                                          DataLoaders dataloaders) {
+  return predict_stage(std::move(model), nullptr, std::move(dataloaders));
+}
+std::vector<c10::IValue> Trainer::predict(std::shared_ptr<LightningModule> model) {
+  return predict_stage(std::move(model), nullptr, {});
+}
+
+// ---- self.log --------------------------------------------------------------
+
+void Trainer::module_log(const std::string& name, const at::Tensor& value,
+                         const LogOptions& options) {
+  const auto hook = static_cast<Hook>(current_hook_);
+  const detail::LogRule rule = detail::log_rule(hook);
+  LIGHTNING_CHECK(rule.allowed, "You can't self.log('", name, "') inside `",
+                  detail::hook_name(hook),
+                  "`: Lightning only logs from the training/validation/test steps and their "
+                  "batch- and epoch-level hooks.");
+  const bool on_step = options.on_step().value_or(rule.default_on_step);
+  const bool on_epoch = options.on_epoch().value_or(rule.default_on_epoch);
+  LIGHTNING_CHECK(!on_step || rule.step_allowed, "You can't self.log('", name,
+                  "', on_step=true) inside `", detail::hook_name(hook),
+                  "`: it runs once per epoch. Use on_step=false.");
+  LIGHTNING_CHECK(on_step || on_epoch, "self.log('", name,
+                  "') with on_step=false and on_epoch=false logs nothing. Set one of them.");
+  LIGHTNING_CHECK(value.defined(), "self.log('", name, "') got an undefined tensor.");
+  LIGHTNING_CHECK(value.numel() == 1, "self.log('", name,
+                  "') needs a scalar (one-element) tensor, got shape ", value.sizes(),
+                  ". Reduce it first (e.g. .mean()) or log each element under its own name.");
+  const detail::Reduce reduce = detail::parse_reduce(options.reduce_fx(), name);
+  int64_t batch_size = current_batch_size_;
+  if (options.batch_size()) {
+    LIGHTNING_CHECK(*options.batch_size() >= 1, "self.log('", name,
+                    "'): batch_size must be >= 1, got ", *options.batch_size(), ".");
+    batch_size = *options.batch_size();
+  }
+  LIGHTNING_CHECK(active_results_ != nullptr, "self.log('", name,
+                  "') was called outside of a running loop.");
+  detail::MetricSinks sinks{&callback_metrics_, &progress_bar_metrics_};
+  active_results_->log(name + current_dataloader_suffix_, value.detach().reshape({}), on_step,
+                       on_epoch, options.prog_bar(), options.logger(), reduce,
+                       std::max<int64_t>(batch_size, 1), current_dataloader_idx_,
+                       active_results_ == train_results_.get(), sinks);
+}
+
+}  // namespace lightning

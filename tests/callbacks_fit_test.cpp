@@ -1,0 +1,176 @@
+// Tests of ProgressBar and ModelSummary inside a running Trainer: what a fit,
+// test and predict print, in plain (log) and terminal mode.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/optim/sgd.h>
+
+#include <algorithm>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "lightning/lightning.h"
+
+namespace L = lightning;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+namespace {
+
+// Linear(4, 2) with MSE; shows its losses in the bar.
+class TinyModule : public L::LightningModule {
+ public:
+  TinyModule() { layer = register_module("layer", torch::nn::Linear(4, 2)); }
+  at::Tensor loss(L::Batch& batch) {
+    auto [x, y] = batch.unpack<2>();
+    return torch::nn::functional::mse_loss(layer->forward(x), y);
+  }
+  L::StepOutput training_step(L::Batch& batch, int64_t) override {
+    auto value = loss(batch);
+    log("train_loss", value, L::LogOptions().prog_bar(true));
+    return value;
+  }
+  L::StepOutput validation_step(L::Batch& batch, int64_t) override {
+    log("val_loss", loss(batch), L::LogOptions().prog_bar(true));
+    return {};
+  }
+  L::StepOutput test_step(L::Batch& batch, int64_t) override {
+    log("test_loss", loss(batch));
+    return {};
+  }
+  c10::IValue predict_step(L::Batch& batch, int64_t) override { return layer->forward(batch[0]); }
+  L::OptimizerConfig configure_optimizers() override {
+    return std::make_shared<torch::optim::SGD>(parameters(), torch::optim::SGDOptions(0.1));
+  }
+  torch::nn::Linear layer{nullptr};
+};
+
+// 64 random samples in batches of 8: 8 batches per epoch.
+L::DataLoader tiny_loader() {
+  auto x = at::randn({64, 4});
+  auto y = at::randn({64, 2});
+  return L::DataLoader(std::make_shared<L::TensorDataset>(std::vector<at::Tensor>{x, y}),
+                       L::DataLoaderOptions().batch_size(8));
+}
+
+std::shared_ptr<L::ProgressBar> bar_to(std::ostringstream& out, bool interactive,
+                                       int64_t refresh_rate = 1) {
+  return std::make_shared<L::ProgressBar>(
+      L::ProgressBarOptions().interactive(interactive).refresh_rate(refresh_rate).stream(&out));
+}
+
+std::vector<std::string> lines_starting_with(const std::string& text, const std::string& prefix) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(prefix, 0) == 0) lines.push_back(line);
+  }
+  return lines;
+}
+
+TEST(ProgressBarFit, PlainModePrintsQuartersAndTheSummary) {
+  std::ostringstream out;
+  auto summary = std::make_shared<L::ModelSummary>(L::ModelSummaryOptions().stream(&out));
+  L::Trainer trainer(L::TrainerOptions().max_epochs(2).enable_model_summary(true).callbacks(
+      {bar_to(out, /*interactive=*/false), summary}));
+  trainer.fit(std::make_shared<TinyModule>(), tiny_loader());
+  const std::string text = out.str();
+
+  EXPECT_THAT(text, HasSubstr("  | Name  | Type   | Params\n"
+                              "------------------------------\n"
+                              "0 | layer | Linear | 10    \n"
+                              "------------------------------\n"
+                              "10        Trainable params\n"
+                              "0         Non-trainable params\n"
+                              "10        Total params\n"
+                              "0.000     Total estimated model params size (MB)\n"));
+  EXPECT_THAT(text, Not(HasSubstr("\r")));
+  for (const std::string epoch : {"Epoch 0:", "Epoch 1:"}) {
+    auto lines = lines_starting_with(text, epoch);
+    ASSERT_EQ(lines.size(), 4u) << text;  // 25, 50, 75 and 100%: no validation ran
+    EXPECT_THAT(lines[0], HasSubstr(epoch + "  25%|██▌       | 2/8 ["));
+    EXPECT_THAT(lines[1], HasSubstr(epoch + "  50%|█████     | 4/8 ["));
+    EXPECT_THAT(lines[2], HasSubstr(epoch + "  75%|███████▌  | 6/8 ["));
+    EXPECT_THAT(lines[3], HasSubstr(epoch + " 100%|██████████| 8/8 ["));
+    EXPECT_THAT(lines[3], HasSubstr(", train_loss="));
+  }
+  EXPECT_THAT(text, Not(HasSubstr("Epoch 2")));
+}
+
+TEST(ProgressBarFit, TerminalModeRedrawsInPlace) {
+  std::ostringstream out;
+  L::Trainer trainer(L::TrainerOptions().max_epochs(2).enable_model_summary(false).callbacks(
+      {bar_to(out, /*interactive=*/true, /*refresh_rate=*/4)}));
+  trainer.fit(std::make_shared<TinyModule>(), tiny_loader());
+  const std::string text = out.str();
+
+  // Per epoch: the empty bar at start, batches 4 and 8, the closing draw; then one newline.
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\r'), 8) << text;
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2) << text;
+  EXPECT_THAT(text, HasSubstr("\rEpoch 0:   0%|"));
+  EXPECT_THAT(text, HasSubstr("\rEpoch 0:  50%|"));
+  EXPECT_THAT(text, HasSubstr("\rEpoch 1: 100%|"));
+  EXPECT_EQ(text.back(), '\n');
+}
+
+TEST(ProgressBarFit, SanityCheckAndValidationBars) {
+  std::ostringstream out;
+  L::Trainer trainer(L::TrainerOptions().max_epochs(1).enable_model_summary(false).callbacks(
+      {bar_to(out, /*interactive=*/false)}));
+  trainer.fit(std::make_shared<TinyModule>(), tiny_loader(), tiny_loader());
+  const std::string text = out.str();
+
+  EXPECT_THAT(text, HasSubstr("Sanity Checking: 100%|██████████| 2/2 ["));
+  EXPECT_THAT(text, HasSubstr("Validation: 100%|██████████| 8/8 ["));
+  // The epoch line is printed once more after validation, with val_loss.
+  auto lines = lines_starting_with(text, "Epoch 0:");
+  ASSERT_EQ(lines.size(), 5u) << text;
+  EXPECT_THAT(lines[3], Not(HasSubstr("val_loss=")));
+  EXPECT_THAT(lines[4], HasSubstr(" 100%|██████████| 8/8 ["));
+  EXPECT_THAT(lines[4], HasSubstr("val_loss="));
+}
+
+TEST(ProgressBarFit, TerminalModeErasesTheValidationLine) {
+  std::ostringstream out;
+  L::Trainer trainer(L::TrainerOptions().max_epochs(1).enable_model_summary(false).callbacks(
+      {bar_to(out, /*interactive=*/true)}));
+  trainer.fit(std::make_shared<TinyModule>(), tiny_loader(), tiny_loader());
+  const std::string text = out.str();
+
+  EXPECT_THAT(text, HasSubstr("\rSanity Checking:   0%|"));
+  EXPECT_THAT(text, HasSubstr("\rValidation: 100%|"));
+  // Only the epoch line stays: sanity and validation lines are temporary.
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
+  auto last = text.rfind('\r');
+  ASSERT_NE(last, std::string::npos);
+  EXPECT_THAT(text.substr(last), HasSubstr("Epoch 0: 100%|"));
+  EXPECT_THAT(text.substr(last), HasSubstr("val_loss="));
+}
+
+TEST(ProgressBarFit, TestAndPredictBars) {
+  std::ostringstream out;
+  L::Trainer trainer(L::TrainerOptions().enable_model_summary(false).callbacks(
+      {bar_to(out, /*interactive=*/false)}));
+  auto model = std::make_shared<TinyModule>();
+  trainer.test(model, tiny_loader());
+  trainer.predict(model, tiny_loader());
+  const std::string text = out.str();
+
+  EXPECT_EQ(lines_starting_with(text, "Testing:").size(), 4u) << text;
+  EXPECT_THAT(text, HasSubstr("Testing: 100%|██████████| 8/8 ["));
+  EXPECT_EQ(lines_starting_with(text, "Predicting:").size(), 4u) << text;
+  EXPECT_THAT(text, HasSubstr("Predicting: 100%|██████████| 8/8 ["));
+}
+
+TEST(ProgressBarFit, RefreshRateZeroDisablesTheBar) {
+  std::ostringstream out;
+  L::Trainer trainer(L::TrainerOptions().max_epochs(1).enable_model_summary(false).callbacks(
+      {bar_to(out, /*interactive=*/true, /*refresh_rate=*/0)}));
+  trainer.fit(std::make_shared<TinyModule>(), tiny_loader());
+  EXPECT_EQ(out.str(), "");
+}
+
+}  // namespace

@@ -1,0 +1,1 @@
+// Compiled only to own the tests' precompiled header.
