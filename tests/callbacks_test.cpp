@@ -13,22 +13,12 @@
 #include "lightning/callbacks/model_summary.h"
 #include "lightning/callbacks/progress_bar.h"
 #include "lightning/error.h"
+#include "support/errors.h"
 
 namespace L = lightning;
 using ::testing::HasSubstr;
 
 namespace {
-
-// The message of the lightning::Error that `f` throws, or a marker when it throws none.
-template <typename F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const L::Error& e) {
-    return e.what();
-  }
-  return "<no lightning::Error>";
-}
 
 // Code points: what a terminal shows (each bar glyph is one column).
 size_t display_length(const std::string& s) {
@@ -120,7 +110,7 @@ TEST(ProgressBarFormat, PostfixFollowsLightningsFormatNum) {
 }
 
 TEST(ProgressBarOptionsTest, NegativeRefreshRateIsRejected) {
-  EXPECT_EQ(error_message([] { L::ProgressBar(L::ProgressBarOptions().refresh_rate(-1)); }),
+  EXPECT_EQ(L::testing::error_of([] { L::ProgressBar(L::ProgressBarOptions().refresh_rate(-1)); }),
             "ProgressBar refresh_rate must be >= 0, got -1. Use 0 to disable the bar.");
   EXPECT_NO_THROW(L::ProgressBar(L::ProgressBarOptions().refresh_rate(0)));
 }
@@ -143,7 +133,7 @@ TEST(ModelSummaryFormat, CountLikeGetHumanReadableCount) {
   EXPECT_EQ(L::ModelSummary::format_count(400000000000000), "400 T");
   EXPECT_EQ(L::ModelSummary::format_count(5000000000000000), "5,000 T");
   EXPECT_EQ(L::ModelSummary::format_count(123456789012345678), "123,456 T");
-  EXPECT_EQ(error_message([] { L::ModelSummary::format_count(-1); }),
+  EXPECT_EQ(L::testing::error_of([] { L::ModelSummary::format_count(-1); }),
             "format_count needs a count >= 0, got -1.");
 }
 
@@ -231,8 +221,8 @@ TEST(ModelSummaryTest, InvalidDepthIsRejected) {
   const std::string message =
       "ModelSummary max_depth must be >= -1, got -2. Use -1 to list every level, 0 to print "
       "only the totals.";
-  EXPECT_EQ(error_message([&] { L::ModelSummary::summarize(net, -2); }), message);
-  EXPECT_EQ(error_message([] { L::ModelSummary(L::ModelSummaryOptions().max_depth(-2)); }),
+  EXPECT_EQ(L::testing::error_of([&] { L::ModelSummary::summarize(net, -2); }), message);
+  EXPECT_EQ(L::testing::error_of([] { L::ModelSummary(L::ModelSummaryOptions().max_depth(-2)); }),
             message);
 }
 

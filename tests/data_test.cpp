@@ -20,24 +20,12 @@
 #include "lightning/data/datasets/fashion_mnist.h"
 #include "lightning/data/step_output.h"
 #include "lightning/error.h"
+#include "support/errors.h"
 
 namespace L = lightning;
 using ::testing::HasSubstr;
 
 namespace {
-
-// The message of the lightning::Error that `f` throws, or a marker when it throws none.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const L::Error& e) {
-    return e.what();
-  }
-  return "<no lightning::Error thrown>";
-}
-
-#define EXPECT_ERROR(statement, text) EXPECT_THAT(error_of([&] { statement; }), HasSubstr(text))
 
 std::vector<int64_t> to_vector(const at::Tensor& t) {
   at::Tensor c = t.to(at::kLong).contiguous();
@@ -112,16 +100,17 @@ TEST(BatchTest, UnpackAndIndex) {
 
 TEST(BatchTest, UnpackTooManyIsAnError) {
   L::Batch batch{at::ones({2}), at::ones({2})};
-  EXPECT_ERROR(batch.unpack<3>(),
-               "batch.unpack<3>() needs at least 3 tensors but the batch holds 2. Unpack fewer "
-               "(batch.unpack<2>())");
+  EXPECT_LIGHTNING_ERROR(
+      batch.unpack<3>(),
+      "batch.unpack<3>() needs at least 3 tensors but the batch holds 2. Unpack fewer "
+      "(batch.unpack<2>())");
 }
 
 TEST(BatchTest, IndexOutOfRange) {
   L::Batch batch{at::ones({2})};
-  EXPECT_ERROR(batch[1], "batch[1] is out of range: the batch holds 1 tensors.");
+  EXPECT_LIGHTNING_ERROR(batch[1], "batch[1] is out of range: the batch holds 1 tensors.");
   const L::Batch& cbatch = batch;
-  EXPECT_ERROR(cbatch[5], "batch[5] is out of range");
+  EXPECT_LIGHTNING_ERROR(cbatch[5], "batch[5] is out of range");
 }
 
 TEST(BatchTest, Names) {
@@ -129,23 +118,25 @@ TEST(BatchTest, Names) {
   EXPECT_EQ(batch.names(), (std::vector<std::string>{"image", "label"}));
   EXPECT_TRUE(batch.contains("label"));
   EXPECT_EQ(batch["image"].size(1), 2);
-  EXPECT_ERROR(batch["mask"], "batch['mask']: no such field; the batch has 'image', 'label'.");
+  EXPECT_LIGHTNING_ERROR(batch["mask"],
+                         "batch['mask']: no such field; the batch has 'image', 'label'.");
   L::Batch unnamed{at::ones({1})};
-  EXPECT_ERROR(unnamed["image"], "batch['image']: the batch has no field names");
+  EXPECT_LIGHTNING_ERROR(unnamed["image"], "batch['image']: the batch has no field names");
 }
 
 TEST(BatchTest, NamedConstructorErrors) {
-  EXPECT_ERROR(L::Batch({"a"}, {at::ones({1}), at::ones({1})}),
-               "Batch got 1 names for 2 tensors; pass one name per tensor.");
-  EXPECT_ERROR(L::Batch({"a", "a"}, {at::ones({1}), at::ones({1})}),
-               "Batch field name 'a' appears twice (positions 0 and 1)");
+  EXPECT_LIGHTNING_ERROR(L::Batch({"a"}, {at::ones({1}), at::ones({1})}),
+                         "Batch got 1 names for 2 tensors; pass one name per tensor.");
+  EXPECT_LIGHTNING_ERROR(L::Batch({"a", "a"}, {at::ones({1}), at::ones({1})}),
+                         "Batch field name 'a' appears twice (positions 0 and 1)");
 }
 
 TEST(BatchTest, BatchSize) {
   EXPECT_EQ(L::Batch().batch_size(), 0);
   EXPECT_EQ(L::Batch({at::scalar_tensor(1.0)}).batch_size(), 1);
   EXPECT_EQ(L::Batch({at::ones({7, 2}), at::ones({7})}).batch_size(), 7);
-  EXPECT_ERROR(L::Batch({at::Tensor()}).batch_size(), "the first tensor of the batch is undefined");
+  EXPECT_LIGHTNING_ERROR(L::Batch({at::Tensor()}).batch_size(),
+                         "the first tensor of the batch is undefined");
 }
 
 TEST(BatchTest, ToDtypeCastsOnlyFloatingTensors) {
@@ -155,9 +146,10 @@ TEST(BatchTest, ToDtypeCastsOnlyFloatingTensors) {
   EXPECT_EQ(half[1].scalar_type(), at::kLong);
   EXPECT_EQ(half.names(), batch.names());
   EXPECT_EQ(batch[0].scalar_type(), at::kFloat);
-  EXPECT_ERROR(batch.to(at::kLong),
-               "Batch::to(dtype) casts the floating-point tensors of a batch and needs a floating "
-               "dtype, got Long");
+  EXPECT_LIGHTNING_ERROR(
+      batch.to(at::kLong),
+      "Batch::to(dtype) casts the floating-point tensors of a batch and needs a floating "
+      "dtype, got Long");
 }
 
 TEST(BatchTest, ToDevice) {
@@ -191,19 +183,22 @@ TEST(CollateTest, StacksEachField) {
 }
 
 TEST(CollateTest, Errors) {
-  EXPECT_ERROR(L::collate({}), "collate() got no samples");
-  EXPECT_ERROR(L::collate({L::Batch{at::ones({1}), at::ones({1})}, L::Batch{at::ones({1})}}),
-               "collate(): sample 1 holds 1 tensors but sample 0 holds 2; every sample must have "
-               "the same fields.");
-  EXPECT_ERROR(L::collate({L::Batch({"a"}, {at::ones({1})}), L::Batch({"b"}, {at::ones({1})})}),
-               "collate(): sample 1 has field names ['b'] but sample 0 has ['a']");
-  EXPECT_ERROR(L::collate({L::Batch{at::ones({2})}, L::Batch{at::ones({3})}}),
-               "collate(): field 0 of sample 1 has shape [3] but sample 0 has [2]; samples must "
-               "have equal shapes");
-  EXPECT_ERROR(L::collate({L::Batch{at::ones({2})}, L::Batch{at::Tensor()}}),
-               "field 0 of sample 1 has shape <undefined>");
-  EXPECT_ERROR(L::collate({L::Batch{at::Tensor()}}),
-               "collate(): field 0 of sample 0 is an undefined tensor");
+  EXPECT_LIGHTNING_ERROR(L::collate({}), "collate() got no samples");
+  EXPECT_LIGHTNING_ERROR(
+      L::collate({L::Batch{at::ones({1}), at::ones({1})}, L::Batch{at::ones({1})}}),
+      "collate(): sample 1 holds 1 tensors but sample 0 holds 2; every sample must have "
+      "the same fields.");
+  EXPECT_LIGHTNING_ERROR(
+      L::collate({L::Batch({"a"}, {at::ones({1})}), L::Batch({"b"}, {at::ones({1})})}),
+      "collate(): sample 1 has field names ['b'] but sample 0 has ['a']");
+  EXPECT_LIGHTNING_ERROR(
+      L::collate({L::Batch{at::ones({2})}, L::Batch{at::ones({3})}}),
+      "collate(): field 0 of sample 1 has shape [3] but sample 0 has [2]; samples must "
+      "have equal shapes");
+  EXPECT_LIGHTNING_ERROR(L::collate({L::Batch{at::ones({2})}, L::Batch{at::Tensor()}}),
+                         "field 0 of sample 1 has shape <undefined>");
+  EXPECT_LIGHTNING_ERROR(L::collate({L::Batch{at::Tensor()}}),
+                         "collate(): field 0 of sample 0 is an undefined tensor");
 }
 
 // ---------------------------------------------------------------- StepOutput
@@ -230,14 +225,18 @@ TEST(StepOutputTest, Forms) {
 TEST(StepOutputTest, Errors) {
   L::StepOutput logits_only{{"logits", at::ones({1})}};
   EXPECT_FALSE(logits_only.has_loss());
-  EXPECT_ERROR(logits_only.loss(),
-               "the step output has no 'loss' (it has entries 'logits'); return the loss tensor "
-               "itself or {{\"loss\", loss}, ...}.");
-  EXPECT_ERROR(L::StepOutput().loss(), "the step output has no 'loss' (it has no entries)");
-  EXPECT_ERROR(logits_only["acc"], "the step output has no entry 'acc' (it has entries 'logits').");
-  EXPECT_ERROR((L::StepOutput{{"loss", at::ones({})}, {"loss", at::ones({})}}),
-               "StepOutput entry 'loss' appears twice; names must be unique.");
-  EXPECT_ERROR((L::StepOutput{{"", at::ones({})}}), "StepOutput entry 0 has an empty name");
+  EXPECT_LIGHTNING_ERROR(
+      logits_only.loss(),
+      "the step output has no 'loss' (it has entries 'logits'); return the loss tensor "
+      "itself or {{\"loss\", loss}, ...}.");
+  EXPECT_LIGHTNING_ERROR(L::StepOutput().loss(),
+                         "the step output has no 'loss' (it has no entries)");
+  EXPECT_LIGHTNING_ERROR(logits_only["acc"],
+                         "the step output has no entry 'acc' (it has entries 'logits').");
+  EXPECT_LIGHTNING_ERROR((L::StepOutput{{"loss", at::ones({})}, {"loss", at::ones({})}}),
+                         "StepOutput entry 'loss' appears twice; names must be unique.");
+  EXPECT_LIGHTNING_ERROR((L::StepOutput{{"", at::ones({})}}),
+                         "StepOutput entry 0 has an empty name");
 }
 
 // ---------------------------------------------------------------- datasets
@@ -263,17 +262,19 @@ TEST(TensorDatasetTest, GetAndGetBatch) {
 }
 
 TEST(TensorDatasetTest, Errors) {
-  EXPECT_ERROR(L::TensorDataset({at::ones({5, 2}), at::ones({4})}),
-               "TensorDataset: size mismatch between tensors: tensor 0 has 5 samples (dim 0) but "
-               "tensor 1 has 4.");
-  EXPECT_ERROR(L::TensorDataset(std::vector<at::Tensor>{}),
-               "TensorDataset needs at least one tensor");
-  EXPECT_ERROR(L::TensorDataset({at::ones({2}), at::Tensor()}),
-               "TensorDataset: tensor 1 is undefined.");
-  EXPECT_ERROR(L::TensorDataset({at::scalar_tensor(1.0)}),
-               "TensorDataset: tensor 0 is 0-dimensional");
+  EXPECT_LIGHTNING_ERROR(
+      L::TensorDataset({at::ones({5, 2}), at::ones({4})}),
+      "TensorDataset: size mismatch between tensors: tensor 0 has 5 samples (dim 0) but "
+      "tensor 1 has 4.");
+  EXPECT_LIGHTNING_ERROR(L::TensorDataset(std::vector<at::Tensor>{}),
+                         "TensorDataset needs at least one tensor");
+  EXPECT_LIGHTNING_ERROR(L::TensorDataset({at::ones({2}), at::Tensor()}),
+                         "TensorDataset: tensor 1 is undefined.");
+  EXPECT_LIGHTNING_ERROR(L::TensorDataset({at::scalar_tensor(1.0)}),
+                         "TensorDataset: tensor 0 is 0-dimensional");
   L::TensorDataset ds({at::ones({3})});
-  EXPECT_ERROR(ds.get(3), "TensorDataset index 3 is out of range for a dataset of size 3.");
+  EXPECT_LIGHTNING_ERROR(ds.get(3),
+                         "TensorDataset index 3 is out of range for a dataset of size 3.");
 }
 
 TEST(DatasetTest, DefaultGetBatchCollates) {
@@ -290,11 +291,12 @@ TEST(SubsetTest, MapsIndices) {
   EXPECT_EQ(subset.size(), 3);
   EXPECT_EQ(subset.get(1)[0].item<int64_t>(), 2);
   EXPECT_EQ(to_vector(subset.get_batch({2, 0})[0]), (std::vector<int64_t>{5, 7}));
-  EXPECT_ERROR(subset.get(3), "Subset index 3 is out of range for a subset of size 3.");
-  EXPECT_ERROR(subset.get_batch({0, 4}), "Subset index 4 is out of range for a subset of size 3.");
-  EXPECT_ERROR(L::Subset(base, {1, 10}),
-               "Subset index 10 (position 1) is out of range for a dataset of size 10.");
-  EXPECT_ERROR(L::Subset(nullptr, {}), "Subset got a null dataset.");
+  EXPECT_LIGHTNING_ERROR(subset.get(3), "Subset index 3 is out of range for a subset of size 3.");
+  EXPECT_LIGHTNING_ERROR(subset.get_batch({0, 4}),
+                         "Subset index 4 is out of range for a subset of size 3.");
+  EXPECT_LIGHTNING_ERROR(L::Subset(base, {1, 10}),
+                         "Subset index 10 (position 1) is out of range for a dataset of size 10.");
+  EXPECT_LIGHTNING_ERROR(L::Subset(nullptr, {}), "Subset got a null dataset.");
 }
 
 TEST(RandomSplitTest, SizesAndDisjointness) {
@@ -323,12 +325,13 @@ TEST(RandomSplitTest, SizesAndDisjointness) {
 
 TEST(RandomSplitTest, Errors) {
   auto base = index_dataset(10);
-  EXPECT_ERROR(L::random_split(base, {5, 4}),
-               "random_split: the lengths add up to 9 but the dataset has 10 samples; make them "
-               "sum to 10.");
-  EXPECT_ERROR(L::random_split(base, {12, -2}),
-               "random_split: length 1 is negative (-2); lengths must be >= 0.");
-  EXPECT_ERROR(L::random_split(nullptr, {1}), "random_split got a null dataset.");
+  EXPECT_LIGHTNING_ERROR(
+      L::random_split(base, {5, 4}),
+      "random_split: the lengths add up to 9 but the dataset has 10 samples; make them "
+      "sum to 10.");
+  EXPECT_LIGHTNING_ERROR(L::random_split(base, {12, -2}),
+                         "random_split: length 1 is negative (-2); lengths must be >= 0.");
+  EXPECT_LIGHTNING_ERROR(L::random_split(nullptr, {1}), "random_split got a null dataset.");
 }
 
 // ---------------------------------------------------------------- DataLoader
@@ -462,12 +465,12 @@ TEST(DataLoaderTest, AdvancingWithoutDereferencing) {
     int64_t count = 0;
     for (; it != loader.end(); ++it) ++count;
     EXPECT_EQ(count, 6);
-    EXPECT_ERROR(*it, "dereferenced a DataLoader iterator past the end of the epoch.");
-    EXPECT_ERROR(++it, "advanced a DataLoader iterator past the end of the epoch.");
+    EXPECT_LIGHTNING_ERROR(*it, "dereferenced a DataLoader iterator past the end of the epoch.");
+    EXPECT_LIGHTNING_ERROR(++it, "advanced a DataLoader iterator past the end of the epoch.");
   }
   L::DataLoader::Iterator end;
-  EXPECT_ERROR(*end, "dereferenced an end (or default) DataLoader iterator.");
-  EXPECT_ERROR(++end, "advanced an end (or default) DataLoader iterator.");
+  EXPECT_LIGHTNING_ERROR(*end, "dereferenced an end (or default) DataLoader iterator.");
+  EXPECT_LIGHTNING_ERROR(++end, "advanced an end (or default) DataLoader iterator.");
 }
 
 TEST(DataLoaderTest, WorkerExceptionPropagatesAtItsBatch) {
@@ -479,13 +482,13 @@ TEST(DataLoaderTest, WorkerExceptionPropagatesAtItsBatch) {
     int64_t failed_at = -1;
     int64_t k = 0;
     for (auto it = loader.begin(); it != loader.end(); ++it, ++k) {
-      std::string message = error_of([&] { it->batch_size(); });
+      std::string message = L::testing::error_of([&] { it->batch_size(); });
       if (message == "<no lightning::Error thrown>") {
         EXPECT_EQ(to_vector((*it)[0]).front(), k * 10);
         ++good;
       } else {
         EXPECT_EQ(message, "bad sample 37");
-        EXPECT_EQ(error_of([&] { *it; }), "bad sample 37");  // sticky until ++
+        EXPECT_EQ(L::testing::error_of([&] { *it; }), "bad sample 37");  // sticky until ++
         failed_at = k;
       }
     }
@@ -494,14 +497,14 @@ TEST(DataLoaderTest, WorkerExceptionPropagatesAtItsBatch) {
     // Dropping the epoch right after the failure does not hang.
     auto it = loader.begin();
     for (int i = 0; i < 3; ++i) ++it;
-    EXPECT_ERROR(*it, "bad sample 37");
+    EXPECT_LIGHTNING_ERROR(*it, "bad sample 37");
   }
 }
 
 TEST(DataLoaderTest, ExceptionThenBreakDoesNotHang) {
   L::DataLoader loader(std::make_shared<ThrowingDataset>(1000, 5),
                        L::DataLoaderOptions().num_workers(4));
-  EXPECT_ERROR(
+  EXPECT_LIGHTNING_ERROR(
       {
         for (L::Batch& batch : loader) (void)batch;
       },
@@ -546,13 +549,13 @@ TEST(DataLoaderTest, WithOptionsAndSize) {
 
 TEST(DataLoaderTest, OptionErrors) {
   auto ds = index_dataset(4);
-  EXPECT_ERROR(L::DataLoader(nullptr), "DataLoader got a null dataset.");
-  EXPECT_ERROR(L::DataLoader(ds, L::DataLoaderOptions().batch_size(0)),
-               "DataLoader batch_size must be >= 1, got 0.");
-  EXPECT_ERROR(L::DataLoader(ds, L::DataLoaderOptions().num_workers(-1)),
-               "DataLoader num_workers must be >= 0, got -1");
-  EXPECT_ERROR(L::DataLoader(ds, L::DataLoaderOptions().prefetch_factor(0)),
-               "DataLoader prefetch_factor must be >= 1, got 0.");
+  EXPECT_LIGHTNING_ERROR(L::DataLoader(nullptr), "DataLoader got a null dataset.");
+  EXPECT_LIGHTNING_ERROR(L::DataLoader(ds, L::DataLoaderOptions().batch_size(0)),
+                         "DataLoader batch_size must be >= 1, got 0.");
+  EXPECT_LIGHTNING_ERROR(L::DataLoader(ds, L::DataLoaderOptions().num_workers(-1)),
+                         "DataLoader num_workers must be >= 0, got -1");
+  EXPECT_LIGHTNING_ERROR(L::DataLoader(ds, L::DataLoaderOptions().prefetch_factor(0)),
+                         "DataLoader prefetch_factor must be >= 1, got 0.");
 }
 
 // ---------------------------------------------------------------- Fashion-MNIST
@@ -631,7 +634,7 @@ TEST(FashionMNISTTest, LoadsDebianPackage) {
 }
 
 TEST(FashionMNISTTest, MissingDirectoryNamesThePackage) {
-  std::string message = error_of([] { L::FashionMNIST("/nonexistent/fmnist"); });
+  std::string message = L::testing::error_of([] { L::FashionMNIST("/nonexistent/fmnist"); });
   EXPECT_THAT(message, HasSubstr("Fashion-MNIST directory '/nonexistent/fmnist' does not exist"));
   EXPECT_THAT(message, HasSubstr("install Debian's dataset-fashion-mnist package (apt-get install "
                                  "dataset-fashion-mnist) or pass the directory with "
@@ -641,7 +644,7 @@ TEST(FashionMNISTTest, MissingDirectoryNamesThePackage) {
 TEST(FashionMNISTTest, MissingFileNamesThePath) {
   FakeFashionMNIST fake;
   fake.images("train", 2);
-  std::string message = error_of([&] { L::FashionMNIST(fake.dir()); });
+  std::string message = L::testing::error_of([&] { L::FashionMNIST(fake.dir()); });
   EXPECT_THAT(message, HasSubstr("Fashion-MNIST file '" + fake.dir() +
                                  "/train-labels-idx1-ubyte.gz' not found; install Debian's "
                                  "dataset-fashion-mnist package"));
@@ -662,64 +665,72 @@ TEST(FashionMNISTTest, CorruptFiles) {
     FakeFashionMNIST fake;
     fake.images("train", 2, /*magic=*/1234);
     fake.labels("train", 2);
-    EXPECT_ERROR(L::FashionMNIST(fake.dir()),
-                 "train-images-idx3-ubyte.gz' is not an IDX image file: magic number 1234, "
-                 "expected 2051.");
+    EXPECT_LIGHTNING_ERROR(
+        L::FashionMNIST(fake.dir()),
+        "train-images-idx3-ubyte.gz' is not an IDX image file: magic number 1234, "
+        "expected 2051.");
   }
   {
     FakeFashionMNIST fake;
     fake.images("train", 2);
     fake.labels("train", 2, /*magic=*/2051);
-    EXPECT_ERROR(L::FashionMNIST(fake.dir()),
-                 "train-labels-idx1-ubyte.gz' is not an IDX label file: magic number 2051, "
-                 "expected 2049.");
+    EXPECT_LIGHTNING_ERROR(
+        L::FashionMNIST(fake.dir()),
+        "train-labels-idx1-ubyte.gz' is not an IDX label file: magic number 2051, "
+        "expected 2049.");
   }
   {
     FakeFashionMNIST fake;
     fake.images("train", 2, 2051, /*side=*/27);
     fake.labels("train", 2);
-    EXPECT_ERROR(L::FashionMNIST(fake.dir()),
-                 "holds 27x27 images; Fashion-MNIST images are 28x28.");
+    EXPECT_LIGHTNING_ERROR(L::FashionMNIST(fake.dir()),
+                           "holds 27x27 images; Fashion-MNIST images are 28x28.");
   }
   {
     FakeFashionMNIST fake;
     fake.images("train", 2, 2051, 28, /*missing=*/10);
     fake.labels("train", 2);
-    EXPECT_ERROR(L::FashionMNIST(fake.dir()),
-                 "train-images-idx3-ubyte.gz' is truncated: expected 1568 bytes of pixels, read "
-                 "1558");
+    EXPECT_LIGHTNING_ERROR(
+        L::FashionMNIST(fake.dir()),
+        "train-images-idx3-ubyte.gz' is truncated: expected 1568 bytes of pixels, read "
+        "1558");
   }
   {
     FakeFashionMNIST fake;
     fake.write("train-images-idx3-ubyte.gz", {2051, 2}, {});
-    EXPECT_ERROR(L::FashionMNIST(fake.dir()), "is truncated: expected 16 bytes of header, read 8");
+    EXPECT_LIGHTNING_ERROR(L::FashionMNIST(fake.dir()),
+                           "is truncated: expected 16 bytes of header, read 8");
   }
   {
     FakeFashionMNIST fake;
     fake.write("train-images-idx3-ubyte.gz", {2051, 20000000, 28, 28}, {});
-    EXPECT_ERROR(L::FashionMNIST(fake.dir()),
-                 "claims 20000000 images, more than any Fashion-MNIST file; the file is corrupt.");
+    EXPECT_LIGHTNING_ERROR(
+        L::FashionMNIST(fake.dir()),
+        "claims 20000000 images, more than any Fashion-MNIST file; the file is corrupt.");
   }
   {
     FakeFashionMNIST fake;
     fake.images("train", 2);
     fake.write("train-labels-idx1-ubyte.gz", {2049, 20000000}, {});
-    EXPECT_ERROR(L::FashionMNIST(fake.dir()),
-                 "claims 20000000 labels, more than any Fashion-MNIST file; the file is corrupt.");
+    EXPECT_LIGHTNING_ERROR(
+        L::FashionMNIST(fake.dir()),
+        "claims 20000000 labels, more than any Fashion-MNIST file; the file is corrupt.");
   }
   {
     FakeFashionMNIST fake;
     fake.images("train", 2);
     fake.labels("train", 3);
-    EXPECT_ERROR(L::FashionMNIST(fake.dir()),
-                 "train-labels-idx1-ubyte.gz' holds 3 labels but the image file holds 2 images");
+    EXPECT_LIGHTNING_ERROR(
+        L::FashionMNIST(fake.dir()),
+        "train-labels-idx1-ubyte.gz' holds 3 labels but the image file holds 2 images");
   }
   {
     FakeFashionMNIST fake;
     fake.images("train", 2);
     fake.labels("train", 2, 2049, /*value=*/12);
-    EXPECT_ERROR(L::FashionMNIST(fake.dir()),
-                 "holds label 12; Fashion-MNIST labels are 0..9, so the file is corrupt.");
+    EXPECT_LIGHTNING_ERROR(
+        L::FashionMNIST(fake.dir()),
+        "holds label 12; Fashion-MNIST labels are 0..9, so the file is corrupt.");
   }
   {
     FakeFashionMNIST fake;
@@ -728,7 +739,7 @@ TEST(FashionMNISTTest, CorruptFiles) {
     bytes.insert(bytes.end(), 64, 0xff);
     fake.write("train-images-idx3-ubyte.gz", {}, bytes);
     fake.labels("train", 2);
-    EXPECT_ERROR(L::FashionMNIST(fake.dir()), "train-images-idx3-ubyte.gz' is corrupt (");
+    EXPECT_LIGHTNING_ERROR(L::FashionMNIST(fake.dir()), "train-images-idx3-ubyte.gz' is corrupt (");
   }
 }
 
@@ -791,36 +802,42 @@ TEST(FashionMNISTDataModuleTest, OptionsAndReproducibleSplit) {
 }
 
 TEST(FashionMNISTDataModuleTest, Errors) {
-  EXPECT_ERROR(L::FashionMNISTDataModule(L::FashionMNISTOptions().batch_size(0)),
-               "FashionMNISTOptions batch_size must be >= 1, got 0.");
-  EXPECT_ERROR(L::FashionMNISTDataModule(L::FashionMNISTOptions().num_workers(-2)),
-               "FashionMNISTOptions num_workers must be >= 0, got -2");
-  EXPECT_ERROR(L::FashionMNISTDataModule(L::FashionMNISTOptions().val_size(60000)),
-               "FashionMNISTOptions val_size must be in [0, 60000), got 60000 (the training set "
-               "has 60000 images).");
-  EXPECT_ERROR(L::FashionMNISTDataModule(L::FashionMNISTOptions().val_size(-1)),
-               "FashionMNISTOptions val_size must be in [0, 60000), got -1");
+  EXPECT_LIGHTNING_ERROR(L::FashionMNISTDataModule(L::FashionMNISTOptions().batch_size(0)),
+                         "FashionMNISTOptions batch_size must be >= 1, got 0.");
+  EXPECT_LIGHTNING_ERROR(L::FashionMNISTDataModule(L::FashionMNISTOptions().num_workers(-2)),
+                         "FashionMNISTOptions num_workers must be >= 0, got -2");
+  EXPECT_LIGHTNING_ERROR(
+      L::FashionMNISTDataModule(L::FashionMNISTOptions().val_size(60000)),
+      "FashionMNISTOptions val_size must be in [0, 60000), got 60000 (the training set "
+      "has 60000 images).");
+  EXPECT_LIGHTNING_ERROR(L::FashionMNISTDataModule(L::FashionMNISTOptions().val_size(-1)),
+                         "FashionMNISTOptions val_size must be in [0, 60000), got -1");
 
   L::FashionMNISTDataModule data;
-  EXPECT_ERROR(data.train_dataloader(),
-               "FashionMNISTDataModule::train_dataloader() was called before setup(Stage::Fit); "
-               "the Trainer calls setup, or call data.setup(L::Stage::Fit) yourself.");
-  EXPECT_ERROR(data.val_dataloader(), "val_dataloader() was called before setup(Stage::Fit)");
-  EXPECT_ERROR(data.test_dataloader(), "test_dataloader() was called before setup(Stage::Test)");
-  EXPECT_ERROR(data.predict_dataloader(),
-               "predict_dataloader() was called before setup(Stage::Predict)");
+  EXPECT_LIGHTNING_ERROR(
+      data.train_dataloader(),
+      "FashionMNISTDataModule::train_dataloader() was called before setup(Stage::Fit); "
+      "the Trainer calls setup, or call data.setup(L::Stage::Fit) yourself.");
+  EXPECT_LIGHTNING_ERROR(data.val_dataloader(),
+                         "val_dataloader() was called before setup(Stage::Fit)");
+  EXPECT_LIGHTNING_ERROR(data.test_dataloader(),
+                         "test_dataloader() was called before setup(Stage::Test)");
+  EXPECT_LIGHTNING_ERROR(data.predict_dataloader(),
+                         "predict_dataloader() was called before setup(Stage::Predict)");
 
   L::FashionMNISTDataModule missing(L::FashionMNISTOptions().data_dir("/nonexistent/fmnist"));
-  EXPECT_ERROR(missing.prepare_data(), "apt-get install dataset-fashion-mnist");
-  EXPECT_ERROR(missing.setup(L::Stage::Fit), "Fashion-MNIST directory '/nonexistent/fmnist'");
-  EXPECT_ERROR(missing.setup(L::Stage::Test), "dataset-fashion-mnist");
+  EXPECT_LIGHTNING_ERROR(missing.prepare_data(), "apt-get install dataset-fashion-mnist");
+  EXPECT_LIGHTNING_ERROR(missing.setup(L::Stage::Fit),
+                         "Fashion-MNIST directory '/nonexistent/fmnist'");
+  EXPECT_LIGHTNING_ERROR(missing.setup(L::Stage::Test), "dataset-fashion-mnist");
 
   FakeFashionMNIST partial;
   partial.images("train", 2);
   partial.labels("train", 2);
   L::FashionMNISTDataModule small(L::FashionMNISTOptions().data_dir(partial.dir()).val_size(5));
-  EXPECT_ERROR(small.prepare_data(), "t10k-images-idx3-ubyte.gz' not found");
-  EXPECT_ERROR(small.setup(L::Stage::Fit),
-               "FashionMNISTOptions val_size (5) must be smaller than the training set (2 "
-               "images).");
+  EXPECT_LIGHTNING_ERROR(small.prepare_data(), "t10k-images-idx3-ubyte.gz' not found");
+  EXPECT_LIGHTNING_ERROR(
+      small.setup(L::Stage::Fit),
+      "FashionMNISTOptions val_size (5) must be smaller than the training set (2 "
+      "images).");
 }

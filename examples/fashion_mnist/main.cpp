@@ -100,7 +100,7 @@ std::string active_blas() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int64_t epochs = 5, batch_size = 64, workers = 0, hidden = 256;
+  int64_t epochs = 15, batch_size = 64, workers = 0, hidden = 256;
   double lr = 1e-3;
   std::string data_dir = L::kFashionMNISTDefaultDir;
   for (int i = 1; i < argc; ++i) {
@@ -145,11 +145,11 @@ int main(int argc, char** argv) {
     trainer.fit(model, data);
     const double fit_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double val_acc = trainer.callback_metrics().at("val_acc").item<double>();
     auto results = trainer.test(model, data);
 
     std::cout << "\nfit: " << epochs << " epochs in " << fit_seconds << " s\n";
-    std::cout << "val_acc (last epoch): " << trainer.callback_metrics().at("val_acc").item<double>()
-              << "\n";
+    std::cout << "val_acc (last epoch): " << val_acc << "\n";
     std::cout << "test_loss: " << results[0].at("test_loss") << "\n";
     std::cout << "test_acc: " << results[0].at("test_acc") << "\n";
   } catch (const L::Error& e) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "lightning/lightning.h"
+#include "support/errors.h"
 
 namespace lightning::testing {
 
@@ -93,16 +94,5 @@ class RecordingLogger : public Logger {
   HParams hparams;
   std::string status;
 };
-
-/// Asserts that `statement` throws lightning::Error whose message contains `text`.
-#define EXPECT_LIGHTNING_ERROR(statement, text)                            \
-  do {                                                                     \
-    try {                                                                  \
-      statement;                                                           \
-      ADD_FAILURE() << "expected lightning::Error containing: " << (text); \
-    } catch (const ::lightning::Error& e) {                                \
-      EXPECT_THAT(std::string(e.what()), ::testing::HasSubstr(text));      \
-    }                                                                      \
-  } while (0)
 
 }  // namespace lightning::testing
