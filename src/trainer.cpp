@@ -227,27 +227,21 @@ LightningModule& Trainer::lightning_module() const {
 
 // ---- Entry points ----------------------------------------------------------
 
-// Attaches the module, runs `body`, and on an exception tells the callbacks
-// and loggers before re-throwing.
-template <typename Body>
-auto Trainer::run_stage(std::shared_ptr<LightningModule> model, Stage stage,
-                        LightningDataModule* datamodule, Body body) {
-  LIGHTNING_CHECK(model != nullptr, "Trainer::", to_string(stage), " got a null module.");
-  attach(std::move(model), stage);
-  try {
-    auto result = body(*model_);
-    for (auto& logger : loggers_) logger->finalize("success");
-    return result;
-  } catch (const std::exception& error) {
-    HookScope scope(current_hook_, Hook::OnException);
-    for (auto& callback : callbacks_) callback->on_exception(*this, *model_, error);
-    for (auto& logger : loggers_) logger->finalize("failed");
-    training_ = sanity_checking_ = false;
-    throw;
-  }
+// Tells the callbacks and loggers that the running entry point raised; the
+// caller re-throws.
+void Trainer::fail_stage(const std::exception& error) {
+  HookScope scope(current_hook_, Hook::OnException);
+  for (auto& callback : callbacks_) callback->on_exception(*this, *model_, error);
+  for (auto& logger : loggers_) logger->finalize("failed");
+  training_ = sanity_checking_ = false;
 }
 
-void Trainer::attach(std::shared_ptr<LightningModule> model, Stage stage) {
+void Trainer::finish_stage() {
+  for (auto& logger : loggers_) logger->finalize("success");
+}
+
+LightningModule& Trainer::attach(std::shared_ptr<LightningModule> model, Stage stage) {
+  LIGHTNING_CHECK(model != nullptr, "Trainer::", to_string(stage), " got a null module.");
   if (model_ && model_ != model && model_->trainer_ == this) model_->trainer_ = nullptr;
   model_ = std::move(model);
   model_->trainer_ = this;
@@ -259,28 +253,21 @@ void Trainer::attach(std::shared_ptr<LightningModule> model, Stage stage) {
   if (!train_results_) train_results_ = std::make_unique<detail::ResultCollection>();
   if (!eval_results_) eval_results_ = std::make_unique<detail::ResultCollection>();
   active_results_ = nullptr;
+  return *model_;
 }
 
 void Trainer::fit(std::shared_ptr<LightningModule> model, LightningDataModule& datamodule) {
-  run_stage(std::move(model), Stage::Fit, &datamodule, [&](LightningModule& m) {
-    run_fit(m, &datamodule, Loaders{});
-    return 0;
-  });
+  run_fit(std::move(model), &datamodule, Loaders{});
 }
 
 void Trainer::fit(std::shared_ptr<LightningModule> model, DataLoaders train_dataloaders,
                   DataLoaders val_dataloaders) {
-  run_stage(std::move(model), Stage::Fit, nullptr, [&](LightningModule& m) {
-    run_fit(m, nullptr, Loaders{std::move(train_dataloaders), std::move(val_dataloaders), {}, {}});
-    return 0;
-  });
+  run_fit(std::move(model), nullptr,
+          Loaders{std::move(train_dataloaders), std::move(val_dataloaders), {}, {}});
 }
 
 void Trainer::fit(std::shared_ptr<LightningModule> model) {
-  run_stage(std::move(model), Stage::Fit, nullptr, [&](LightningModule& m) {
-    run_fit(m, nullptr, Loaders{});
-    return 0;
-  });
+  run_fit(std::move(model), nullptr, Loaders{});
 }
 
 // Fetches the loaders of `stage` from (in order of precedence) what the
@@ -295,71 +282,79 @@ static DataLoaders resolve_loaders(DataLoaders given, LightningDataModule* datam
   return (model.*from_module)();
 }
 
-void Trainer::run_fit(LightningModule& model, LightningDataModule* datamodule, Loaders loaders) {
-  LIGHTNING_CHECK(detail::overrides_training_step(model), model.name(),
-                  " does not override training_step(batch, batch_idx), which `fit` needs. ",
-                  "Override it and return the loss.");
-  loaders_ = std::make_unique<Loaders>(std::move(loaders));
-  loop_ = LoopState{};
-  setup_callbacks(model);
-  setup_stage(model, datamodule, Stage::Fit);
+void Trainer::run_fit(std::shared_ptr<LightningModule> module, LightningDataModule* datamodule,
+                      Loaders loaders) {
+  LightningModule& model = attach(std::move(module), Stage::Fit);
+  try {
+    LIGHTNING_CHECK(detail::overrides_training_step(model), model.name(),
+                    " does not override training_step(batch, batch_idx), which `fit` needs. ",
+                    "Override it and return the loss.");
+    loaders_ = std::make_unique<Loaders>(std::move(loaders));
+    loop_ = LoopState{};
+    setup_callbacks(model);
+    setup_stage(model, datamodule, Stage::Fit);
 
-  optimizers_ = call_module(current_hook_, Hook::ConfigureOptimizers,
-                            [&] { return model.configure_optimizers().optimizers(); });
-  LIGHTNING_CHECK(optimizers_.size() <= 1 || !model.automatic_optimization(),
-                  "configure_optimizers returned ", optimizers_.size(),
-                  " optimizers, but automatic optimization drives exactly one. Call "
-                  "set_automatic_optimization(false) in the module's constructor and step them "
-                  "yourself in training_step (manual optimization).");
-  LIGHTNING_CHECK(model.automatic_optimization(),
-                  "set_automatic_optimization(false) (manual optimization) is not supported by "
-                  "this version of lightning.cpp yet. Leave automatic optimization on.");
-  if (optimizers_.empty()) {
-    detail::warn_once(
-        "configure_optimizers returned no optimizer: fit runs training_step and backward but "
-        "never updates the weights.");
+    optimizers_ = call_module(current_hook_, Hook::ConfigureOptimizers,
+                              [&] { return model.configure_optimizers().optimizers(); });
+    LIGHTNING_CHECK(optimizers_.size() <= 1 || !model.automatic_optimization(),
+                    "configure_optimizers returned ", optimizers_.size(),
+                    " optimizers, but automatic optimization drives exactly one. Call "
+                    "set_automatic_optimization(false) in the module's constructor and step them "
+                    "yourself in training_step (manual optimization).");
+    LIGHTNING_CHECK(model.automatic_optimization(),
+                    "set_automatic_optimization(false) (manual optimization) is not supported by "
+                    "this version of lightning.cpp yet. Leave automatic optimization on.");
+    if (optimizers_.empty()) {
+      detail::warn_once(
+          "configure_optimizers returned no optimizer: fit runs training_step and backward but "
+          "never updates the weights.");
+    }
+    for (auto& logger : loggers_) {
+      HParams hp = model.hparams();
+      if (datamodule) hp.update(datamodule->hparams());
+      logger->log_hyperparams(hp);
+    }
+
+    dispatch(
+        current_hook_, Hook::OnFitStart, callbacks_,
+        [&](Callback& c) { c.on_fit_start(*this, model); }, [&] { model.on_fit_start(); });
+
+    loaders_->val =
+        resolve_loaders(std::move(loaders_->val), datamodule, model, current_hook_,
+                        &LightningDataModule::val_dataloader, &LightningModule::val_dataloader);
+    const bool has_validation = prepare_validation(model);
+    if (has_validation && options_.num_sanity_val_steps() != 0) {
+      sanity_check(model);
+    }
+
+    loaders_->train =
+        resolve_loaders(std::move(loaders_->train), datamodule, model, current_hook_,
+                        &LightningDataModule::train_dataloader, &LightningModule::train_dataloader);
+    prepare_training();
+
+    training_ = true;
+    active_results_ = train_results_.get();
+    model.train();
+    dispatch(
+        current_hook_, Hook::OnTrainStart, callbacks_,
+        [&](Callback& c) { c.on_train_start(*this, model); }, [&] { model.on_train_start(); });
+    while (!fit_done()) {
+      train_epoch(model, has_validation);
+    }
+    dispatch(
+        current_hook_, Hook::OnTrainEnd, callbacks_,
+        [&](Callback& c) { c.on_train_end(*this, model); }, [&] { model.on_train_end(); });
+    training_ = false;
+
+    dispatch(
+        current_hook_, Hook::OnFitEnd, callbacks_, [&](Callback& c) { c.on_fit_end(*this, model); },
+        [&] { model.on_fit_end(); });
+    teardown_stage(model, datamodule, Stage::Fit);
+  } catch (const std::exception& error) {
+    fail_stage(error);
+    throw;
   }
-  for (auto& logger : loggers_) {
-    HParams hp = model.hparams();
-    if (datamodule) hp.update(datamodule->hparams());
-    logger->log_hyperparams(hp);
-  }
-
-  dispatch(
-      current_hook_, Hook::OnFitStart, callbacks_,
-      [&](Callback& c) { c.on_fit_start(*this, model); }, [&] { model.on_fit_start(); });
-
-  loaders_->val =
-      resolve_loaders(std::move(loaders_->val), datamodule, model, current_hook_,
-                      &LightningDataModule::val_dataloader, &LightningModule::val_dataloader);
-  const bool has_validation = prepare_validation(model);
-  if (has_validation && options_.num_sanity_val_steps() != 0) {
-    sanity_check(model);
-  }
-
-  loaders_->train =
-      resolve_loaders(std::move(loaders_->train), datamodule, model, current_hook_,
-                      &LightningDataModule::train_dataloader, &LightningModule::train_dataloader);
-  prepare_training();
-
-  training_ = true;
-  active_results_ = train_results_.get();
-  model.train();
-  dispatch(
-      current_hook_, Hook::OnTrainStart, callbacks_,
-      [&](Callback& c) { c.on_train_start(*this, model); }, [&] { model.on_train_start(); });
-  while (!fit_done()) {
-    train_epoch(model, has_validation);
-  }
-  dispatch(
-      current_hook_, Hook::OnTrainEnd, callbacks_,
-      [&](Callback& c) { c.on_train_end(*this, model); }, [&] { model.on_train_end(); });
-  training_ = false;
-
-  dispatch(
-      current_hook_, Hook::OnFitEnd, callbacks_, [&](Callback& c) { c.on_fit_end(*this, model); },
-      [&] { model.on_fit_end(); });
-  teardown_stage(model, datamodule, Stage::Fit);
+  finish_stage();
 }
 
 // ---- Fit helpers -----------------------------------------------------------
@@ -558,8 +553,11 @@ bool Trainer::training_batch(LightningModule& model, Batch batch, int64_t batch_
       [&] { response = model.on_train_batch_start(batch, batch_idx); });
   if (response == -1) return false;
 
-  StepOutput output = call_module(current_hook_, Hook::TrainingStep,
-                                  [&] { return model.training_step(batch, batch_idx); });
+  StepOutput output;
+  {
+    HookScope scope(current_hook_, Hook::TrainingStep);
+    output = model.training_step(batch, batch_idx);
+  }
   torch::optim::Optimizer* optimizer = optimizers_.empty() ? nullptr : optimizers_[0].get();
   if (output.empty()) {
     detail::warn_once(
@@ -748,7 +746,8 @@ std::vector<Metrics> Trainer::run_evaluation(LightningModule& model, Stage stage
 
 std::vector<Metrics> Trainer::evaluate_stage(std::shared_ptr<LightningModule> model, Stage stage,
                                              LightningDataModule* datamodule, DataLoaders given) {
-  return run_stage(std::move(model), stage, datamodule, [&](LightningModule& m) {
+  LightningModule& m = attach(std::move(model), stage);
+  try {
     const bool is_test = stage == Stage::Test;
     loaders_ = std::make_unique<Loaders>();
     setup_callbacks(m);
@@ -774,8 +773,12 @@ std::vector<Metrics> Trainer::evaluate_stage(std::shared_ptr<LightningModule> mo
     (is_test ? loaders_->test : loaders_->val) = std::move(loaders);
     auto results = run_evaluation(m, stage, counts, /*log=*/true);
     teardown_stage(m, datamodule, stage);
+    finish_stage();
     return results;
-  });
+  } catch (const std::exception& error) {
+    fail_stage(error);
+    throw;
+  }
 }
 
 std::vector<Metrics> Trainer::validate(std::shared_ptr<LightningModule> model,
@@ -806,7 +809,8 @@ std::vector<Metrics> Trainer::test(std::shared_ptr<LightningModule> model) {
 std::vector<c10::IValue> Trainer::predict_stage(std::shared_ptr<LightningModule> model,
                                                 LightningDataModule* datamodule,
                                                 DataLoaders given) {
-  return run_stage(std::move(model), Stage::Predict, datamodule, [&](LightningModule& m) {
+  LightningModule& m = attach(std::move(model), Stage::Predict);
+  try {
     loaders_ = std::make_unique<Loaders>();
     setup_callbacks(m);
     setup_stage(m, datamodule, Stage::Predict);
@@ -825,8 +829,12 @@ std::vector<c10::IValue> Trainer::predict_stage(std::shared_ptr<LightningModule>
     loaders_->predict = std::move(loaders);
     auto outputs = run_predict(m);
     teardown_stage(m, datamodule, Stage::Predict);
+    finish_stage();
     return outputs;
-  });
+  } catch (const std::exception& error) {
+    fail_stage(error);
+    throw;
+  }
 }
 
 std::vector<c10::IValue> Trainer::run_predict(LightningModule& model) {

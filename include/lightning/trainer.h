@@ -213,7 +213,8 @@ class Trainer {
   struct Loaders;
 
   // fit, top to bottom (src/trainer.cpp); each helper one level deep.
-  void run_fit(LightningModule& model, LightningDataModule* datamodule, Loaders loaders);
+  void run_fit(std::shared_ptr<LightningModule> module, LightningDataModule* datamodule,
+               Loaders loaders);
   void setup_callbacks(LightningModule& model);
   void setup_stage(LightningModule& model, LightningDataModule* datamodule, Stage stage);
   bool prepare_validation(LightningModule& model);
@@ -239,10 +240,9 @@ class Trainer {
                                          LightningDataModule* datamodule, DataLoaders given);
   std::vector<c10::IValue> run_predict(LightningModule& model);
 
-  template <typename Body>
-  auto run_stage(std::shared_ptr<LightningModule> model, Stage stage,
-                 LightningDataModule* datamodule, Body body);
-  void attach(std::shared_ptr<LightningModule> model, Stage stage);
+  LightningModule& attach(std::shared_ptr<LightningModule> model, Stage stage);
+  void fail_stage(const std::exception& error);
+  void finish_stage();
 
   // self.log plumbing
   void log_step_metrics(bool force);
