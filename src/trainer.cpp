@@ -936,9 +936,12 @@ void Trainer::module_log(const std::string& name, const at::Tensor& value,
   }
   LIGHTNING_CHECK(active_results_ != nullptr, "self.log('", name,
                   "') was called outside of a running loop.");
+  // A 0-dim value (the usual loss) is stored as is: no extra dispatch or allocation per step.
+  at::Tensor stored = value.detach();
+  if (stored.dim() != 0) stored = stored.reshape({});
   detail::MetricSinks sinks{&callback_metrics_, &progress_bar_metrics_};
-  active_results_->log(name + current_dataloader_suffix_, value.detach().reshape({}), on_step,
-                       on_epoch, options.prog_bar(), options.logger(), reduce,
+  active_results_->log(name + current_dataloader_suffix_, stored, on_step, on_epoch,
+                       options.prog_bar(), options.logger(), reduce,
                        std::max<int64_t>(batch_size, 1), current_dataloader_idx_,
                        active_results_ == train_results_.get(), sinks);
 }

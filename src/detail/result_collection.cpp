@@ -44,7 +44,7 @@ void ResultCollection::log(const std::string& name, const at::Tensor& value, boo
 
   const bool forked = on_step && on_epoch;
   if (on_step) {
-    e.step_value = value.to(at::kFloat);
+    e.step_value = value.scalar_type() == at::kFloat ? value : value.to(at::kFloat);
     e.step_fresh = true;
     const std::string step_name = forked ? name + "_step" : name;
     if (training) {
