@@ -169,6 +169,7 @@ at::Tensor epoch_order(int64_t n) {
                          .max_epochs(s.epochs)
                          .enable_progress_bar(false)
                          .enable_model_summary(false)
+                         .logger(false)
                          .num_sanity_val_steps(0));
   trainer.fit(model, loader);
 }

@@ -25,8 +25,11 @@ packages=(
   googletest
   libfmt-dev
   libyaml-cpp-dev
-  # The tests cross-check numbers against PyTorch.
+  # The tests cross-check numbers against PyTorch, hparams.yaml against
+  # PyYAML and TensorBoard event files against the protobuf runtime.
   python3-torch
+  python3-yaml
+  python3-protobuf
   clang-format
 )
 

@@ -4,6 +4,7 @@
 #include <limits>
 #include <sstream>
 
+#include "detail/float_format.h"
 #include "lightning/error.h"
 
 namespace lightning {
@@ -56,10 +57,16 @@ T HParamValue::as(const std::string& what) const {
   } else if constexpr (std::is_integral_v<T>) {
     if (!is_int()) type_error(what, *this, "int");
     int64_t v = std::get<int64_t>(value_);
-    LIGHTNING_CHECK(
-        v >= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
-            static_cast<uint64_t>(v) <= static_cast<uint64_t>(std::numeric_limits<T>::max()),
-        what, " = ", v, " does not fit the requested integer type; read it as int64_t.");
+    bool fits;
+    if constexpr (std::is_signed_v<T>) {
+      fits = v >= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
+             v <= static_cast<int64_t>(std::numeric_limits<T>::max());
+    } else {
+      fits = v >= 0 &&
+             static_cast<uint64_t>(v) <= static_cast<uint64_t>(std::numeric_limits<T>::max());
+    }
+    LIGHTNING_CHECK(fits, what, " = ", v,
+                    " does not fit the requested integer type; read it as int64_t.");
     return static_cast<T>(v);
   } else if constexpr (std::is_floating_point_v<T>) {
     if (is_int()) return static_cast<T>(std::get<int64_t>(value_));
@@ -156,12 +163,8 @@ std::ostream& operator<<(std::ostream& os, const HParamValue& value) {
       return os << (std::get<bool>(v) ? "True" : "False");
     case 2:
       return os << std::get<int64_t>(v);
-    case 3: {
-      std::ostringstream s;
-      s.precision(17);
-      s << std::get<double>(v);
-      return os << s.str();
-    }
+    case 3:
+      return os << detail::format_float_repr(std::get<double>(v));
     case 4:
       return os << "'" << std::get<std::string>(v) << "'";
     case 5: {

@@ -16,6 +16,8 @@
 #include "lightning/callbacks/model_summary.h"
 #include "lightning/callbacks/progress_bar.h"
 #include "lightning/error.h"
+#include "lightning/loggers/csv_logger.h"
+#include "lightning/loggers/tensorboard_logger.h"
 
 namespace lightning {
 
@@ -175,8 +177,8 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
   for (size_t i = 0; i < o.callbacks().size(); ++i) {
     LIGHTNING_CHECK(o.callbacks()[i] != nullptr, "callbacks[", i, "] is a null pointer.");
   }
-  for (size_t i = 0; i < o.loggers().size(); ++i) {
-    LIGHTNING_CHECK(o.loggers()[i] != nullptr, "loggers[", i, "] is a null pointer.");
+  for (size_t i = 0; i < o.logger().loggers().size(); ++i) {
+    LIGHTNING_CHECK(o.logger().loggers()[i] != nullptr, "logger[", i, "] is a null pointer.");
   }
 
   // fast_dev_run: N batches of every loop, one epoch, no sanity check, no loggers.
@@ -184,7 +186,7 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
     const int64_t n = o.fast_dev_run().batches();
     options_.max_epochs(1).max_steps(n).num_sanity_val_steps(0).val_check_interval(1.0);
     options_.limit_train_batches(n).limit_val_batches(n).limit_test_batches(n);
-    options_.limit_predict_batches(n).check_val_every_n_epoch(1).loggers({});
+    options_.limit_predict_batches(n).check_val_every_n_epoch(1).logger(false);
   }
   // Lightning's defaulting: max_epochs=1000 unless max_steps bounds the run.
   max_steps_ = options_.max_steps();
@@ -206,7 +208,7 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
     base_callbacks_.push_back(std::make_shared<ModelSummary>());
   }
   callbacks_ = base_callbacks_;
-  loggers_ = options_.loggers();
+  loggers_ = options_.logger().loggers();
 }
 
 Trainer::~Trainer() {
@@ -232,12 +234,42 @@ LightningModule& Trainer::lightning_module() const {
 void Trainer::fail_stage(const std::exception& error) {
   HookScope scope(current_hook_, Hook::OnException);
   for (auto& callback : callbacks_) callback->on_exception(*this, *model_, error);
-  for (auto& logger : loggers_) logger->finalize("failed");
+  if (is_global_zero()) {
+    for (auto& logger : loggers_) logger->finalize("failed");
+  }
   training_ = sanity_checking_ = false;
 }
 
 void Trainer::finish_stage() {
+  if (!is_global_zero()) return;
   for (auto& logger : loggers_) logger->finalize("success");
+}
+
+void Trainer::start_loggers(LightningModule& model, LightningDataModule* datamodule) {
+  if (!is_global_zero()) return;
+  if (options_.logger().use_default() && loggers_.empty()) {
+    // Lightning's default run folder, shared by a TensorBoard and a CSV logger:
+    // <default_root_dir>/lightning_logs/version_N/, N resolved once per Trainer.
+    const std::string root = default_root_dir();
+    const LoggerVersion version(next_version(root + "/lightning_logs"));
+    loggers_.push_back(
+        std::make_shared<TensorBoardLogger>(TensorBoardLoggerOptions(root).version(version)));
+    loggers_.push_back(std::make_shared<CSVLogger>(CSVLoggerOptions(root).version(version)));
+  }
+  HParams hparams = model.hparams();
+  if (datamodule) hparams.update(datamodule->hparams());
+  // File loggers create their run folder here: an unwritable one fails now,
+  // before any training.
+  for (auto& logger : loggers_) logger->log_hyperparams(hparams);
+}
+
+std::string Trainer::log_dir() const {
+  if (!loggers_.empty()) {
+    const std::string dir = loggers_[0]->log_dir();
+    if (!dir.empty()) return dir;
+    if (!loggers_[0]->save_dir().empty()) return loggers_[0]->save_dir();
+  }
+  return default_root_dir();
 }
 
 LightningModule& Trainer::attach(std::shared_ptr<LightningModule> model, Stage stage) {
@@ -309,11 +341,7 @@ void Trainer::run_fit(std::shared_ptr<LightningModule> module, LightningDataModu
           "configure_optimizers returned no optimizer: fit runs training_step and backward but "
           "never updates the weights.");
     }
-    for (auto& logger : loggers_) {
-      HParams hp = model.hparams();
-      if (datamodule) hp.update(datamodule->hparams());
-      logger->log_hyperparams(hp);
-    }
+    start_loggers(model, datamodule);
 
     dispatch(
         current_hook_, Hook::OnFitStart, callbacks_,
@@ -537,7 +565,9 @@ void Trainer::train_epoch(LightningModule& model, bool has_validation) {
     }
   }
   auto per_loader = train_results_->epoch_metrics(sinks, 1);
-  if (!per_loader[0].empty()) send_to_loggers(per_loader[0], loop_.batches_that_stepped - 1);
+  if (!per_loader[0].empty()) {
+    send_to_loggers(per_loader[0], loop_.batches_that_stepped - 1, /*epoch_level=*/true);
+  }
   ++loop_.epoch;
 }
 
@@ -641,16 +671,19 @@ void Trainer::log_step_metrics(bool force) {
   // Lightning's rule: every log_every_n_steps-th batch, or when training stops.
   if (!force && loop_.batches_that_stepped % options_.log_every_n_steps() != 0) return;
   TensorMetrics metrics = train_results_->take_step_metrics();
-  if (!metrics.empty()) send_to_loggers(metrics, loop_.batches_that_stepped - 1);
+  if (!metrics.empty()) {
+    send_to_loggers(metrics, loop_.batches_that_stepped - 1, /*epoch_level=*/false);
+  }
 }
 
-void Trainer::send_to_loggers(const TensorMetrics& metrics, int64_t step) {
+void Trainer::send_to_loggers(const TensorMetrics& metrics, int64_t step, bool epoch_level) {
   for (const auto& [name, value] : metrics) logged_metrics_[name] = value;
   if (loggers_.empty() || !is_global_zero()) return;
   Metrics row = lightning::to_numbers(metrics);
   row["epoch"] = static_cast<double>(loop_.epoch);
   for (auto& logger : loggers_) {
     logger->log_metrics(row, std::max<int64_t>(step, 0));
+    if (epoch_level) logger->log_epoch_metrics(row, loop_.epoch);
     logger->save();
   }
 }
@@ -733,7 +766,10 @@ std::vector<Metrics> Trainer::run_evaluation(LightningModule& model, Stage stage
     if (log) {
       TensorMetrics all;
       for (const auto& m : per_loader) all.insert(m.begin(), m.end());
-      if (!all.empty()) send_to_loggers(all, std::max<int64_t>(loop_.batches_that_stepped - 1, 0));
+      if (!all.empty()) {
+        send_to_loggers(all, std::max<int64_t>(loop_.batches_that_stepped - 1, 0),
+                        /*epoch_level=*/true);
+      }
     }
     epoch_hook(Hook::OnValidationEnd, Hook::OnTestEnd, &Callback::on_validation_end,
                &Callback::on_test_end, &LightningModule::on_validation_end,
@@ -752,6 +788,7 @@ std::vector<Metrics> Trainer::evaluate_stage(std::shared_ptr<LightningModule> mo
     loaders_ = std::make_unique<Loaders>();
     setup_callbacks(m);
     setup_stage(m, datamodule, stage);
+    start_loggers(m, datamodule);
     DataLoaders loaders = is_test ? resolve_loaders(std::move(given), datamodule, m, current_hook_,
                                                     &LightningDataModule::test_dataloader,
                                                     &LightningModule::test_dataloader)

@@ -74,8 +74,9 @@ std::vector<std::string> lines_starting_with(const std::string& text, const std:
 TEST(ProgressBarFit, PlainModePrintsQuartersAndTheSummary) {
   std::ostringstream out;
   auto summary = std::make_shared<L::ModelSummary>(L::ModelSummaryOptions().stream(&out));
-  L::Trainer trainer(L::TrainerOptions().max_epochs(2).enable_model_summary(true).callbacks(
-      {bar_to(out, /*interactive=*/false), summary}));
+  L::Trainer trainer(
+      L::TrainerOptions().max_epochs(2).logger(false).enable_model_summary(true).callbacks(
+          {bar_to(out, /*interactive=*/false), summary}));
   trainer.fit(std::make_shared<TinyModule>(), tiny_loader());
   const std::string text = out.str();
 
@@ -102,8 +103,9 @@ TEST(ProgressBarFit, PlainModePrintsQuartersAndTheSummary) {
 
 TEST(ProgressBarFit, TerminalModeRedrawsInPlace) {
   std::ostringstream out;
-  L::Trainer trainer(L::TrainerOptions().max_epochs(2).enable_model_summary(false).callbacks(
-      {bar_to(out, /*interactive=*/true, /*refresh_rate=*/4)}));
+  L::Trainer trainer(
+      L::TrainerOptions().max_epochs(2).logger(false).enable_model_summary(false).callbacks(
+          {bar_to(out, /*interactive=*/true, /*refresh_rate=*/4)}));
   trainer.fit(std::make_shared<TinyModule>(), tiny_loader());
   const std::string text = out.str();
 
@@ -118,8 +120,9 @@ TEST(ProgressBarFit, TerminalModeRedrawsInPlace) {
 
 TEST(ProgressBarFit, SanityCheckAndValidationBars) {
   std::ostringstream out;
-  L::Trainer trainer(L::TrainerOptions().max_epochs(1).enable_model_summary(false).callbacks(
-      {bar_to(out, /*interactive=*/false)}));
+  L::Trainer trainer(
+      L::TrainerOptions().max_epochs(1).logger(false).enable_model_summary(false).callbacks(
+          {bar_to(out, /*interactive=*/false)}));
   trainer.fit(std::make_shared<TinyModule>(), tiny_loader(), tiny_loader());
   const std::string text = out.str();
 
@@ -135,8 +138,9 @@ TEST(ProgressBarFit, SanityCheckAndValidationBars) {
 
 TEST(ProgressBarFit, TerminalModeErasesTheValidationLine) {
   std::ostringstream out;
-  L::Trainer trainer(L::TrainerOptions().max_epochs(1).enable_model_summary(false).callbacks(
-      {bar_to(out, /*interactive=*/true)}));
+  L::Trainer trainer(
+      L::TrainerOptions().max_epochs(1).logger(false).enable_model_summary(false).callbacks(
+          {bar_to(out, /*interactive=*/true)}));
   trainer.fit(std::make_shared<TinyModule>(), tiny_loader(), tiny_loader());
   const std::string text = out.str();
 
@@ -152,7 +156,7 @@ TEST(ProgressBarFit, TerminalModeErasesTheValidationLine) {
 
 TEST(ProgressBarFit, TestAndPredictBars) {
   std::ostringstream out;
-  L::Trainer trainer(L::TrainerOptions().enable_model_summary(false).callbacks(
+  L::Trainer trainer(L::TrainerOptions().logger(false).enable_model_summary(false).callbacks(
       {bar_to(out, /*interactive=*/false)}));
   auto model = std::make_shared<TinyModule>();
   trainer.test(model, tiny_loader());
@@ -167,8 +171,9 @@ TEST(ProgressBarFit, TestAndPredictBars) {
 
 TEST(ProgressBarFit, RefreshRateZeroDisablesTheBar) {
   std::ostringstream out;
-  L::Trainer trainer(L::TrainerOptions().max_epochs(1).enable_model_summary(false).callbacks(
-      {bar_to(out, /*interactive=*/true, /*refresh_rate=*/0)}));
+  L::Trainer trainer(
+      L::TrainerOptions().max_epochs(1).logger(false).enable_model_summary(false).callbacks(
+          {bar_to(out, /*interactive=*/true, /*refresh_rate=*/0)}));
   trainer.fit(std::make_shared<TinyModule>(), tiny_loader());
   EXPECT_EQ(out.str(), "");
 }

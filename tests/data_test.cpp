@@ -21,6 +21,7 @@
 #include "lightning/data/step_output.h"
 #include "lightning/error.h"
 #include "support/errors.h"
+#include "support/temp_dir.h"
 
 namespace L = lightning;
 using ::testing::HasSubstr;
@@ -572,18 +573,11 @@ bool have_fashion_mnist() { return std::filesystem::is_directory(L::kFashionMNIS
 // are, so the fakes need no compression.
 class FakeFashionMNIST {
  public:
-  FakeFashionMNIST() {
-    static std::atomic<int> counter{0};
-    dir_ = std::filesystem::temp_directory_path() /
-           ("lightning_fmnist_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    std::filesystem::create_directories(dir_);
-  }
-  ~FakeFashionMNIST() { std::filesystem::remove_all(dir_); }
-  std::string dir() const { return dir_.string(); }
+  std::string dir() const { return tmp_.str(); }
 
   void write(const std::string& name, const std::vector<uint32_t>& header,
              const std::vector<unsigned char>& body) const {
-    std::ofstream out(dir_ / name, std::ios::binary);
+    std::ofstream out(tmp_.path() / name, std::ios::binary);
     for (uint32_t v : header) {
       const unsigned char be[4] = {
           static_cast<unsigned char>(v >> 24), static_cast<unsigned char>(v >> 16),
@@ -603,7 +597,7 @@ class FakeFashionMNIST {
   }
 
  private:
-  std::filesystem::path dir_;
+  L::testing::TempDir tmp_{"lightning_fmnist"};
 };
 
 }  // namespace

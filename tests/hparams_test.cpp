@@ -1,6 +1,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <sstream>
 
 #include "support/boring.h"
@@ -39,6 +40,10 @@ TEST(HParams, ErrorsNameTheKeyAndTheTypes) {
   EXPECT_LIGHTNING_ERROR(hp.get<int64_t>("learning_rate"),
                          "hparams['learning_rate'] is float (0.001), not int");
   EXPECT_LIGHTNING_ERROR(hp.get<double>("name"), "hparams['name'] is str ('mlp'), not float");
+  L::HParams negative{{"n", -7}, {"min", std::numeric_limits<int64_t>::min()}};
+  EXPECT_EQ(negative.get<int>("n"), -7);
+  EXPECT_EQ(negative.get<int64_t>("min"), std::numeric_limits<int64_t>::min());
+  EXPECT_LIGHTNING_ERROR(negative.get<unsigned>("n"), "does not fit the requested integer type");
   L::HParams big{{"n", int64_t{1} << 40}};
   EXPECT_LIGHTNING_ERROR(big.get<int>("n"), "does not fit the requested integer type");
 }

@@ -46,8 +46,8 @@ TEST(Logging, StepAndEpochValuesWithUnevenLastBatch) {
   auto logger = std::make_shared<RecordingLogger>();
   auto module = std::make_shared<StepLogger>();
   L::Trainer trainer(
-      L::testing::quiet().max_epochs(1).log_every_n_steps(1).num_sanity_val_steps(0).loggers(
-          {logger}));
+      L::testing::quiet().max_epochs(1).log_every_n_steps(1).num_sanity_val_steps(0).logger(
+          logger));
   trainer.fit(module);
 
   // Step rows: batches 0, 1, 2 at steps 0, 1, 2 with "epoch" = 0.
@@ -113,7 +113,7 @@ TEST(Logging, LogEveryNSteps) {
     L::DataLoaders train_dataloader() override { return L::testing::loader(10, 2); }
   };
   auto logger = std::make_shared<RecordingLogger>();
-  L::Trainer trainer(L::testing::quiet().max_epochs(1).log_every_n_steps(2).loggers({logger}));
+  L::Trainer trainer(L::testing::quiet().max_epochs(1).log_every_n_steps(2).logger(logger));
   trainer.fit(std::make_shared<M>());
   // 5 batches: rows after the 2nd and 4th (steps 1 and 3), each with its latest value.
   ASSERT_EQ(logger->rows.size(), 2u);
@@ -132,7 +132,7 @@ TEST(Logging, MaxStepsForcesALastRow) {
     L::DataLoaders train_dataloader() override { return L::testing::loader(10, 2); }
   };
   auto logger = std::make_shared<RecordingLogger>();
-  L::Trainer trainer(L::testing::quiet().max_steps(3).log_every_n_steps(50).loggers({logger}));
+  L::Trainer trainer(L::testing::quiet().max_steps(3).log_every_n_steps(50).logger(logger));
   trainer.fit(std::make_shared<M>());
   ASSERT_EQ(logger->rows.size(), 1u);
   EXPECT_EQ(logger->rows[0].first, 2);
@@ -149,7 +149,7 @@ TEST(Logging, LogDictAndHyperparameters) {
     }
   };
   auto logger = std::make_shared<RecordingLogger>();
-  L::Trainer trainer(L::testing::quiet().loggers({logger}));
+  L::Trainer trainer(L::testing::quiet().logger(logger));
   auto results = trainer.validate(std::make_shared<M>(), L::testing::loader(6, 3));
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0], (L::Metrics{{"a", 1.0}, {"b", 2.0}, {"c", 3.0}}));
@@ -177,7 +177,7 @@ TEST(Logging, EpochEndHookValuesReachTheLoggers) {
     L::DataLoaders train_dataloader() override { return L::testing::loader(4, 2); }
   };
   auto logger = std::make_shared<RecordingLogger>();
-  L::Trainer trainer(L::testing::quiet().max_epochs(2).loggers({logger}));
+  L::Trainer trainer(L::testing::quiet().max_epochs(2).logger(logger));
   trainer.fit(std::make_shared<M>());
   std::vector<std::pair<int64_t, double>> seen;
   for (const auto& [step, row] : logger->rows) {

@@ -105,7 +105,7 @@ TEST(TrainerLimits, LimitValAndTestBatches) {
 
 TEST(TrainerLimits, FastDevRun) {
   auto logger = std::make_shared<L::testing::RecordingLogger>();
-  FitRun r(quiet().fast_dev_run(true).max_epochs(5).loggers({logger}));
+  FitRun r(quiet().fast_dev_run(true).max_epochs(5).logger(logger));
   EXPECT_EQ(r.counter->train_batches, range(1));
   EXPECT_EQ(r.counter->val_batches, 1);
   EXPECT_EQ(r.counter->sanity_runs, 0);
@@ -476,7 +476,7 @@ TEST(TrainerErrors, ExceptionsReachCallbacksAndLoggers) {
   };
   auto seen = std::make_shared<Seen>();
   auto logger = std::make_shared<L::testing::RecordingLogger>();
-  L::Trainer trainer(quiet().max_epochs(1).callbacks({seen}).loggers({logger}));
+  L::Trainer trainer(quiet().max_epochs(1).callbacks({seen}).logger(logger));
   EXPECT_THROW(trainer.fit(std::make_shared<Boom>()), std::runtime_error);
   EXPECT_EQ(seen->message, "boom at 2");
   EXPECT_EQ(logger->status, "failed");

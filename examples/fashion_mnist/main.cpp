@@ -152,6 +152,8 @@ int main(int argc, char** argv) {
     std::cout << "val_acc (last epoch): " << val_acc << "\n";
     std::cout << "test_loss: " << results[0].at("test_loss") << "\n";
     std::cout << "test_acc: " << results[0].at("test_acc") << "\n";
+    std::cout << "run folder: " << trainer.log_dir()
+              << " (metrics.csv, hparams.yaml, TensorBoard events, report.html)\n";
   } catch (const L::Error& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;

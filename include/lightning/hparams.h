@@ -112,6 +112,25 @@ class HParams {
   HParamValue::Map items_;
 };
 
+/// The hyperparameters as a YAML document, as Lightning's hparams.yaml: a
+/// mapping in insertion order; Python's `yaml.safe_load` reads back the same
+/// values and types (ints stay ints, floats keep full precision and always
+/// carry a '.' or an exponent with '.', NaN/Inf as .nan/.inf, strings that
+/// could read as another type are quoted, None as null, nested lists/maps).
+std::string to_yaml(const HParams& hparams);
+/// Parses a YAML mapping (as written by `to_yaml` or by Lightning) into
+/// HParams, resolving plain scalars as YAML 1.1 / PyYAML does (null, bool,
+/// int, float, else string). `lightning::Error` on invalid YAML or a
+/// document that is not a mapping, with the parser's line and column.
+HParams hparams_from_yaml(const std::string& text);
+/// Writes `to_yaml(hparams)` to `path` (atomically: temporary file + rename),
+/// as Lightning's `save_hparams_to_yaml`. `lightning::Error` naming the path
+/// when it cannot be written.
+void save_hparams_to_yaml(const std::string& path, const HParams& hparams);
+/// Reads a hparams.yaml, as Lightning's `load_hparams_from_yaml`.
+/// `lightning::Error` naming the path when it is missing or invalid.
+HParams load_hparams_from_yaml(const std::string& path);
+
 /// Python-like rendering: {'learning_rate': 0.001, 'layers': [64, 32]}.
 std::ostream& operator<<(std::ostream& os, const HParamValue& value);
 std::ostream& operator<<(std::ostream& os, const HParams& hparams);

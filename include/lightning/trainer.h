@@ -122,8 +122,10 @@ struct TrainerOptions {
   TORCH_ARG(std::optional<int64_t>, num_threads) = std::nullopt;
   /// Callbacks, run in this order before the module at each hook.
   TORCH_ARG(std::vector<std::shared_ptr<Callback>>, callbacks) = {};
-  /// Experiment loggers. Default: none.
-  TORCH_ARG(std::vector<std::shared_ptr<Logger>>, loggers) = {};
+  /// Experiment loggers: true (default) writes metrics.csv, TensorBoard events,
+  /// hparams.yaml and report.html to <default_root_dir>/lightning_logs/version_N/;
+  /// false logs nothing; or one logger, or several ({csv, tb}).
+  TORCH_ARG(LoggerOption, logger) = true;
 };
 
 /// Runs fit / validate / test / predict for a LightningModule.
@@ -193,7 +195,14 @@ class Trainer {
   const std::vector<int64_t>& num_predict_batches() const { return num_predict_batches_; }
 
   const std::vector<std::shared_ptr<Callback>>& callbacks() const { return callbacks_; }
+  /// The loggers in use. With `logger(true)` the default ones are created when
+  /// the first fit/validate/test starts (so the version folder is claimed then).
   const std::vector<std::shared_ptr<Logger>>& loggers() const { return loggers_; }
+  /// The first logger, or nullptr (Lightning's `trainer.logger`).
+  Logger* logger() const { return loggers_.empty() ? nullptr : loggers_[0].get(); }
+  /// The run folder: the first logger's log_dir (lightning_logs/version_N with
+  /// the default loggers), else default_root_dir. Checkpoints go under it.
+  std::string log_dir() const;
   /// The module being run; `lightning::Error` outside an entry point.
   LightningModule& lightning_module() const;
   const std::vector<std::shared_ptr<torch::optim::Optimizer>>& optimizers() const {
@@ -246,7 +255,8 @@ class Trainer {
 
   // self.log plumbing
   void log_step_metrics(bool force);
-  void send_to_loggers(const TensorMetrics& metrics, int64_t step);
+  void start_loggers(LightningModule& model, LightningDataModule* datamodule);
+  void send_to_loggers(const TensorMetrics& metrics, int64_t step, bool epoch_level);
   void module_log(const std::string& name, const at::Tensor& value, const LogOptions& options);
 
   TrainerOptions options_;

@@ -52,9 +52,9 @@ class BoringModule : public LightningModule {
   torch::nn::Linear layer{nullptr};
 };
 
-/// Options that keep test output quiet and fast.
+/// Options that keep test output quiet and fast, and write no files.
 inline TrainerOptions quiet() {
-  return TrainerOptions().enable_progress_bar(false).enable_model_summary(false);
+  return TrainerOptions().enable_progress_bar(false).enable_model_summary(false).logger(false);
 }
 
 /// Records which batches / steps / epochs the loops ran.

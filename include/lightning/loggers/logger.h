@@ -1,20 +1,28 @@
-// lightning/loggers/logger.h — the interface every experiment logger implements.
+// lightning/loggers/logger.h — the interface every experiment logger implements,
+// and the `TrainerOptions().logger(...)` value.
 //
-//   class PrintLogger : public L::Logger {
-//    public:
-//     void log_metrics(const L::Metrics& m, int64_t step) override { ... }
-//     ...
-//   };
-//   L::Trainer trainer(L::TrainerOptions().loggers({std::make_shared<PrintLogger>()}));
+//   L::Trainer a(L::TrainerOptions());                        // default: CSV + TensorBoard
+//   L::Trainer b(L::TrainerOptions().logger(false));          // no logging
+//   auto csv = std::make_shared<L::CSVLogger>(L::CSVLoggerOptions("runs"));
+//   L::Trainer c(L::TrainerOptions().logger(csv));            // one logger
+//   L::Trainer d(L::TrainerOptions().logger({csv, tb}));      // several
 //
-// The Trainer calls `log_hyperparams` once at fit start, `log_metrics` every
-// `log_every_n_steps` optimizer steps and at each epoch end (every row carries
-// "epoch"), `save` after each logging call batch, and `finalize("success")`
-// at the end of the run ("failed" when it raised). Only global rank 0 logs.
+// The Trainer calls, on global rank 0 only: `log_hyperparams` once when an
+// entry point starts (file loggers create their run folder there, so an
+// unwritable directory fails before any training), `log_metrics` every
+// `log_every_n_steps` training batches and at each epoch end (every row
+// carries "epoch"; `step` is the number of optimizer steps taken), and
+// `log_epoch_metrics` for the epoch-end rows (TensorBoard plots them against
+// the epoch index), `save` after each call, and `finalize("success")` at the
+// end of the entry point ("failed" when it raised).
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
+#include <memory>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "lightning/hparams.h"
 #include "lightning/logging.h"
@@ -25,8 +33,11 @@ namespace lightning {
 class Logger {
  public:
   virtual ~Logger() = default;
-  /// Scalar metrics at `step` (the number of optimizer steps taken so far).
+  /// Scalar metrics at `step` (optimizer steps taken so far); includes "epoch".
   virtual void log_metrics(const Metrics& metrics, int64_t step) = 0;
+  /// The epoch-end rows once more, indexed by `epoch`, for loggers that plot
+  /// epoch curves on an epoch axis. Default: nothing.
+  virtual void log_epoch_metrics(const Metrics& metrics, int64_t epoch) {}
   /// The module's (and datamodule's) hyperparameters.
   virtual void log_hyperparams(const HParams& hparams) {}
   /// Persist what was logged so far.
@@ -39,6 +50,51 @@ class Logger {
   virtual std::string save_dir() const { return ""; }
   /// This run's directory; empty when it writes no files.
   virtual std::string log_dir() const { return ""; }
+};
+
+/// A logger's version: an int N means the folder "version_N", a string is
+/// used as the folder name, unset means the next free "version_N".
+class LoggerVersion {
+ public:
+  LoggerVersion() = default;
+  LoggerVersion(int version) : LoggerVersion(static_cast<int64_t>(version)) {}
+  LoggerVersion(int64_t version);
+  LoggerVersion(const char* version) : LoggerVersion(std::string(version)) {}
+  LoggerVersion(std::string version);
+  bool is_set() const { return !folder_.empty(); }
+  /// "version_3" or the given string; empty when unset.
+  const std::string& folder() const { return folder_; }
+
+ private:
+  std::string folder_;
+};
+
+/// The next free "version_N" under `root` (0 when `root` does not exist):
+/// one more than the largest N of the existing version_N folders.
+int64_t next_version(const std::string& root);
+
+/// What `TrainerOptions().logger(...)` takes: true (the default loggers), false
+/// (none), one logger or several.
+class LoggerOption {
+ public:
+  LoggerOption(bool use_default) : use_default_(use_default) {}
+  LoggerOption(std::shared_ptr<Logger> logger) {
+    if (logger) loggers_.push_back(std::move(logger));
+  }
+  template <typename T, std::enable_if_t<std::is_base_of_v<Logger, T>, int> = 0>
+  LoggerOption(std::shared_ptr<T> logger)
+      : LoggerOption(std::static_pointer_cast<Logger>(std::move(logger))) {}
+  LoggerOption(std::vector<std::shared_ptr<Logger>> loggers) : loggers_(std::move(loggers)) {}
+  LoggerOption(std::initializer_list<std::shared_ptr<Logger>> loggers) : loggers_(loggers) {}
+
+  /// True for `logger(true)`: a CSVLogger and a TensorBoardLogger sharing
+  /// `<default_root_dir>/lightning_logs/version_N/`.
+  bool use_default() const { return use_default_; }
+  const std::vector<std::shared_ptr<Logger>>& loggers() const { return loggers_; }
+
+ private:
+  bool use_default_ = false;
+  std::vector<std::shared_ptr<Logger>> loggers_;
 };
 
 }  // namespace lightning
