@@ -62,7 +62,9 @@ std::string local_time_now() {
 
 }  // namespace
 
-CSVLogger::CSVLogger(CSVLoggerOptions options) : options_(std::move(options)) {
+CSVLogger::CSVLogger(CSVLoggerOptions options)
+    : options_(std::move(options)),
+      folder_(options_.save_dir(), options_.name(), options_.version()) {
   LIGHTNING_CHECK(options_.flush_logs_every_n_steps() >= 1,
                   "CSVLoggerOptions.flush_logs_every_n_steps must be >= 1, got ",
                   options_.flush_logs_every_n_steps(),
@@ -81,21 +83,9 @@ CSVLogger::~CSVLogger() {
   }
 }
 
-std::string CSVLogger::version() const {
-  if (version_.empty()) {
-    const LoggerVersion& v = options_.version();
-    version_ = v.is_set() ? v.folder() : "version_" + std::to_string(next_version(root_dir()));
-  }
-  return version_;
-}
+std::string CSVLogger::version() const { return folder_.version(); }
 
-std::string CSVLogger::root_dir() const {
-  // Lightning: os.path.join(save_dir, name), or save_dir alone when name is empty.
-  return options_.name().empty() ? options_.save_dir()
-                                 : (fs::path(options_.save_dir()) / options_.name()).string();
-}
-
-std::string CSVLogger::log_dir() const { return (fs::path(root_dir()) / version()).string(); }
+std::string CSVLogger::log_dir() const { return folder_.path(); }
 
 void CSVLogger::mark_started() {
   if (!started_.empty()) return;

@@ -19,6 +19,23 @@ LoggerVersion::LoggerVersion(std::string version) : folder_(std::move(version)) 
                   "\". Use e.g. \"baseline\" or an int (version_N).");
 }
 
+RunFolder::RunFolder(std::string save_dir, std::string name, LoggerVersion version)
+    : save_dir_(std::move(save_dir)), name_(std::move(name)), requested_(std::move(version)) {}
+
+std::string RunFolder::root() const {
+  return name_.empty() ? save_dir_ : (std::filesystem::path(save_dir_) / name_).string();
+}
+
+const std::string& RunFolder::version() const {
+  if (version_.empty()) {
+    version_ = requested_.is_set() ? requested_.folder()
+                                   : "version_" + std::to_string(next_version(root()));
+  }
+  return version_;
+}
+
+std::string RunFolder::path() const { return (std::filesystem::path(root()) / version()).string(); }
+
 int64_t next_version(const std::string& root) {
   namespace fs = std::filesystem;
   std::error_code ec;

@@ -48,7 +48,8 @@ detail::HParamEntry to_entry(const std::string& name, const HParamValue& value) 
 }  // namespace
 
 TensorBoardLogger::TensorBoardLogger(TensorBoardLoggerOptions options)
-    : options_(std::move(options)) {
+    : options_(std::move(options)),
+      folder_(options_.save_dir(), options_.name(), options_.version()) {
   LIGHTNING_CHECK(std::isfinite(options_.flush_secs()) && options_.flush_secs() >= 0,
                   "TensorBoardLogger flush_secs must be a finite number >= 0, got ",
                   options_.flush_secs(), ".");
@@ -61,22 +62,9 @@ TensorBoardLogger::TensorBoardLogger(TensorBoardLoggerOptions options)
 // Out of line: EventFileWriter is complete only here.
 TensorBoardLogger::~TensorBoardLogger() = default;
 
-std::string TensorBoardLogger::version() const {
-  if (version_.empty()) {
-    const fs::path root = options_.name().empty() ? fs::path(options_.save_dir())
-                                                  : fs::path(options_.save_dir()) / options_.name();
-    version_ = options_.version().is_set()
-                   ? options_.version().folder()
-                   : "version_" + std::to_string(next_version(root.string()));
-  }
-  return version_;
-}
+std::string TensorBoardLogger::version() const { return folder_.version(); }
 
-std::string TensorBoardLogger::log_dir() const {
-  fs::path dir(options_.save_dir());
-  if (!options_.name().empty()) dir /= options_.name();
-  return (dir / version()).string();
-}
+std::string TensorBoardLogger::log_dir() const { return folder_.path(); }
 
 std::string TensorBoardLogger::event_file() const { return event_file_; }
 

@@ -54,8 +54,11 @@ int main() {
     }
     if (batches != 2 || loader.size() != 2) return fail("expected 2 batches of 4 samples");
 
-    L::Trainer trainer(
-        L::TrainerOptions().max_epochs(1).logger(false).enable_progress_bar(false).enable_model_summary(false));
+    L::Trainer trainer(L::TrainerOptions()
+                           .max_epochs(1)
+                           .logger(false)
+                           .enable_progress_bar(false)
+                           .enable_model_summary(false));
     auto model = std::make_shared<TinyRegression>();
     trainer.fit(model, loader);
     if (trainer.global_step() != 2) return fail("expected 2 optimizer steps");

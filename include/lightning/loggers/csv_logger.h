@@ -63,14 +63,13 @@ class CSVLogger : public Logger {
 
  private:
   using Row = std::map<std::string, double>;
-  std::string root_dir() const;
   void mark_started();
   void ensure_dir();
   void write_hparams();
   void write_file();
 
   CSVLoggerOptions options_;
-  mutable std::string version_;               // resolved lazily, once
+  RunFolder folder_;
   std::vector<Row> pending_;                  // rows not yet in metrics.csv
   std::vector<std::string> columns_;          // sorted union of every key seen
   std::vector<std::string> written_columns_;  // the header of metrics.csv on disk

@@ -69,6 +69,26 @@ class LoggerVersion {
   std::string folder_;
 };
 
+/// The run folder `<save_dir>/<name>/<version>` of a file logger, with
+/// Lightning's rules: an empty name puts the versions straight under
+/// save_dir; an unset version becomes the next free "version_N" the first
+/// time it is asked for, and stays that for the logger's life.
+class RunFolder {
+ public:
+  RunFolder(std::string save_dir, std::string name, LoggerVersion version);
+  /// `<save_dir>/<name>` (or save_dir when name is empty).
+  std::string root() const;
+  /// The version folder's name, resolved on first use.
+  const std::string& version() const;
+  /// `<root>/<version>`.
+  std::string path() const;
+
+ private:
+  std::string save_dir_, name_;
+  LoggerVersion requested_;
+  mutable std::string version_;
+};
+
 /// The next free "version_N" under `root` (0 when `root` does not exist):
 /// one more than the largest N of the existing version_N folders.
 int64_t next_version(const std::string& root);

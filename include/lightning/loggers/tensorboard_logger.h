@@ -75,7 +75,7 @@ class TensorBoardLogger : public Logger {
   std::string tag(const std::string& metric) const;
 
   TensorBoardLoggerOptions options_;
-  mutable std::string version_;  // resolved lazily, once
+  RunFolder folder_;
   std::unique_ptr<detail::EventFileWriter> writer_;
   std::string event_file_;        // the latest event file's path
   bool session_started_ = false;  // hparams records written to the open file
