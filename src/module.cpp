@@ -1,5 +1,10 @@
 #include "lightning/module.h"
 
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/optimizer.h>
+
+#include <cmath>
+
 #include "detail/hooks.h"
 #include "lightning/error.h"
 #include "lightning/trainer.h"
@@ -46,8 +51,33 @@ OptimizerConfig LightningModule::configure_optimizers() { return {}; }
 
 std::vector<std::shared_ptr<Callback>> LightningModule::configure_callbacks() { return {}; }
 
-void LightningModule::configure_gradient_clipping(torch::optim::Optimizer&, std::optional<double>,
-                                                  std::optional<std::string>) {}
+void LightningModule::configure_gradient_clipping(
+    torch::optim::Optimizer& optimizer, std::optional<double> gradient_clip_val,
+    std::optional<std::string> gradient_clip_algorithm) {
+  clip_gradients(optimizer, gradient_clip_val, std::move(gradient_clip_algorithm));
+}
+
+void LightningModule::clip_gradients(torch::optim::Optimizer& optimizer,
+                                     std::optional<double> gradient_clip_val,
+                                     std::optional<std::string> gradient_clip_algorithm) {
+  const std::string algorithm = gradient_clip_algorithm.value_or("norm");
+  LIGHTNING_CHECK(algorithm == "norm" || algorithm == "value",
+                  "gradient_clip_algorithm must be \"norm\" or \"value\", got \"", algorithm,
+                  "\".");
+  if (!gradient_clip_val || *gradient_clip_val == 0.0) return;
+  const double value = *gradient_clip_val;
+  LIGHTNING_CHECK(std::isfinite(value) && value > 0.0,
+                  "gradient_clip_val must be a finite number >= 0, got ", value, ".");
+  std::vector<at::Tensor> params;
+  for (const auto& group : optimizer.param_groups()) {
+    for (const auto& p : group.params()) params.push_back(p);
+  }
+  if (algorithm == "norm") {
+    torch::nn::utils::clip_grad_norm_(params, value, 2.0);
+  } else {
+    torch::nn::utils::clip_grad_value_(params, value);
+  }
+}
 
 Batch LightningModule::transfer_batch_to_device(Batch batch, const at::Device& device, int64_t) {
   return batch.to(device);

@@ -8,6 +8,7 @@
 #include <torch/optim/optimizer.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <typeinfo>
 
@@ -166,6 +167,18 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
   LIGHTNING_CHECK(o.num_sanity_val_steps() >= -1,
                   "num_sanity_val_steps must be >= 0, or -1 to run every validation batch, got ",
                   o.num_sanity_val_steps(), ".");
+  LIGHTNING_CHECK(o.accumulate_grad_batches() >= 1, "accumulate_grad_batches must be >= 1, got ",
+                  o.accumulate_grad_batches(), ".");
+  if (o.gradient_clip_val()) {
+    LIGHTNING_CHECK(std::isfinite(*o.gradient_clip_val()) && *o.gradient_clip_val() >= 0.0,
+                    "gradient_clip_val must be a finite number >= 0 (0 disables clipping), got ",
+                    *o.gradient_clip_val(), ".");
+  }
+  if (o.gradient_clip_algorithm()) {
+    const std::string& a = *o.gradient_clip_algorithm();
+    LIGHTNING_CHECK(a == "norm" || a == "value",
+                    "gradient_clip_algorithm must be \"norm\" or \"value\", got \"", a, "\".");
+  }
   LIGHTNING_CHECK(o.log_every_n_steps() >= 1, "log_every_n_steps must be >= 1, got ",
                   o.log_every_n_steps(), ".");
   LIGHTNING_CHECK(o.fast_dev_run().batches() >= 0,
@@ -322,6 +335,8 @@ void Trainer::run_fit(std::shared_ptr<LightningModule> module, LightningDataModu
                     " does not override training_step(batch, batch_idx), which `fit` needs. ",
                     "Override it and return the loss.");
     loaders_ = std::make_unique<Loaders>(std::move(loaders));
+    datamodule_ = datamodule;
+    train_data_ready_ = false;
     loop_ = LoopState{};
     setup_callbacks(model);
     setup_stage(model, datamodule, Stage::Fit);
@@ -355,10 +370,7 @@ void Trainer::run_fit(std::shared_ptr<LightningModule> module, LightningDataModu
       sanity_check(model);
     }
 
-    loaders_->train =
-        resolve_loaders(std::move(loaders_->train), datamodule, model, current_hook_,
-                        &LightningDataModule::train_dataloader, &LightningModule::train_dataloader);
-    prepare_training();
+    setup_train_data(model);  // train_dataloader, unless configure_optimizers needed it already
 
     training_ = true;
     active_results_ = train_results_.get();
@@ -481,7 +493,11 @@ void Trainer::sanity_check(LightningModule& model) {
   progress_bar_metrics_ = progress_before;
 }
 
-void Trainer::prepare_training() {
+void Trainer::setup_train_data(LightningModule& model) {
+  if (train_data_ready_) return;
+  loaders_->train =
+      resolve_loaders(std::move(loaders_->train), datamodule_, model, current_hook_,
+                      &LightningDataModule::train_dataloader, &LightningModule::train_dataloader);
   LIGHTNING_CHECK(!loaders_->train.empty(),
                   "fit needs a training dataloader: return one from train_dataloader() (module or "
                   "datamodule) or pass it to Trainer::fit(model, train_loader).");
@@ -508,6 +524,28 @@ void Trainer::prepare_training() {
                     "). Use a smaller int, or a float for a fraction of the epoch.");
     val_check_batch_ = vci.count();
   }
+  train_data_ready_ = true;
+}
+
+int64_t Trainer::estimated_stepping_batches() {
+  LIGHTNING_CHECK(model_ != nullptr && stage_ == Stage::Fit && loaders_,
+                  "estimated_stepping_batches is known during fit only (e.g. in "
+                  "configure_optimizers).");
+  setup_train_data(*model_);
+  LIGHTNING_CHECK(max_epochs_ != -1 || max_steps_ != -1,
+                  "estimated_stepping_batches is infinite: max_epochs and max_steps are both -1. "
+                  "Set one of them.");
+  const int64_t k = options_.accumulate_grad_batches();
+  const int64_t per_epoch = (num_training_batches_ + k - 1) / k;
+  if (max_epochs_ == -1) return max_steps_;
+  const int64_t total = per_epoch * std::max<int64_t>(max_epochs_, 1);
+  return max_steps_ == -1 ? total : std::min(total, max_steps_);
+}
+
+bool Trainer::should_accumulate(int64_t batch_idx) const {
+  // Lightning: step at the end of every window and at the last batch of the epoch.
+  const int64_t k = options_.accumulate_grad_batches();
+  return k > 1 && (batch_idx + 1) % k != 0 && batch_idx + 1 != num_training_batches_;
 }
 
 bool Trainer::fit_done() const {
@@ -536,13 +574,17 @@ void Trainer::train_epoch(LightningModule& model, bool has_validation) {
   const auto end = loaders_->train[0].end();
   for (int64_t batch_idx = 0; batch_idx < num_training_batches_ && it != end;) {
     loop_.batch_idx = batch_idx;
-    const bool keep_going = training_batch(model, std::move(*it), batch_idx);
+    const bool accumulating = should_accumulate(batch_idx);
+    const bool keep_going = training_batch(model, std::move(*it), batch_idx, accumulating);
     if (!keep_going) break;
     ++loop_.total_batch_idx;
-    ++loop_.batches_that_stepped;  // every batch until gradient accumulation exists
     ++batch_idx;
     const bool step_limit = max_steps_ != -1 && loop_.global_step >= max_steps_;
-    log_step_metrics(step_limit || (should_stop_ && min_reached()));
+    if (!accumulating) {
+      // Step metrics reach the loggers at optimizer steps only (Lightning).
+      ++loop_.batches_that_stepped;
+      log_step_metrics(step_limit || (should_stop_ && min_reached()));
+    }
     if (validate_this_epoch && batch_idx % val_check_batch_ == 0) {
       run_evaluation(model, Stage::Validate, num_val_batches_, /*log=*/true);
     }
@@ -571,7 +613,8 @@ void Trainer::train_epoch(LightningModule& model, bool has_validation) {
   ++loop_.epoch;
 }
 
-bool Trainer::training_batch(LightningModule& model, Batch batch, int64_t batch_idx) {
+bool Trainer::training_batch(LightningModule& model, Batch batch, int64_t batch_idx,
+                             bool accumulating) {
   batch = transfer_batch(model, std::move(batch), 0);
   current_batch_size_ = batch.batch_size();
   current_dataloader_idx_ = 0;
@@ -589,13 +632,14 @@ bool Trainer::training_batch(LightningModule& model, Batch batch, int64_t batch_
     output = model.training_step(batch, batch_idx);
   }
   torch::optim::Optimizer* optimizer = optimizers_.empty() ? nullptr : optimizers_[0].get();
+  const bool first_in_window = batch_idx % options_.accumulate_grad_batches() == 0;
   if (output.empty()) {
     detail::warn_once(
         "training_step returned nothing: the batch is skipped (no backward, no optimizer "
         "step). If this was on purpose, ignore this warning.");
-    if (optimizer) zero_grad(model, *optimizer);
+    if (optimizer && first_in_window) zero_grad(model, *optimizer);
   } else {
-    optimizer_step(model, optimizer, checked_loss(output));
+    backward_and_step(model, optimizer, checked_loss(output), first_in_window, !accumulating);
   }
 
   dispatch(
@@ -630,24 +674,31 @@ void Trainer::zero_grad(LightningModule& model, torch::optim::Optimizer& optimiz
   optimizer.zero_grad();
 }
 
-void Trainer::optimizer_step(LightningModule& model, torch::optim::Optimizer* optimizer,
-                             const at::Tensor& loss) {
-  if (optimizer) zero_grad(model, *optimizer);
+void Trainer::backward_and_step(LightningModule& model, torch::optim::Optimizer* optimizer,
+                                const at::Tensor& loss, bool first_in_window, bool step) {
+  // Lightning's automatic optimization: gradients are zeroed at the first
+  // batch of an accumulation window, every batch backpropagates loss / k, the
+  // last batch of the window clips and steps.
+  if (optimizer && first_in_window) zero_grad(model, *optimizer);
+  const int64_t k = options_.accumulate_grad_batches();
+  const at::Tensor scaled = k > 1 ? loss / static_cast<double>(k) : loss;
   dispatch(
       current_hook_, Hook::OnBeforeBackward, callbacks_,
-      [&](Callback& c) { c.on_before_backward(*this, model, loss); },
-      [&] { model.on_before_backward(loss); });
-  loss.backward();
+      [&](Callback& c) { c.on_before_backward(*this, model, scaled); },
+      [&] { model.on_before_backward(scaled); });
+  scaled.backward();
   dispatch(
       current_hook_, Hook::OnAfterBackward, callbacks_,
       [&](Callback& c) { c.on_after_backward(*this, model); }, [&] { model.on_after_backward(); });
+  if (!step) return;
   if (optimizer) {
     dispatch(
         current_hook_, Hook::OnBeforeOptimizerStep, callbacks_,
         [&](Callback& c) { c.on_before_optimizer_step(*this, model, *optimizer); },
         [&] { model.on_before_optimizer_step(*optimizer); });
     call_module(current_hook_, Hook::ConfigureGradientClipping, [&] {
-      model.configure_gradient_clipping(*optimizer, std::nullopt, std::nullopt);
+      model.configure_gradient_clipping(*optimizer, options_.gradient_clip_val(),
+                                        options_.gradient_clip_algorithm());
       return 0;
     });
     optimizer->step();

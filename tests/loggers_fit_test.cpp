@@ -206,3 +206,24 @@ TEST(LoggersFit, NextVersion) {
   fs::create_directories(dir.path() / "other");
   EXPECT_EQ(L::next_version(dir.str()), 8);
 }
+
+TEST(LoggersFit, MetricsCsvWithGradientAccumulation) {
+  TempDir dir;
+  // 4 batches per epoch, 2 per optimizer step: rows at steps 0 and 1 carry the
+  // value logged by the batch that stepped (batch 1 and batch 3).
+  L::Trainer trainer(options(dir)
+                         .max_epochs(1)
+                         .log_every_n_steps(1)
+                         .accumulate_grad_batches(2)
+                         .num_sanity_val_steps(0)
+                         .limit_val_batches(0));
+  trainer.fit(std::make_shared<Known>());
+  const auto t = L::read_metrics_csv(trainer.log_dir() + "/metrics.csv");
+  ASSERT_EQ(t.values.size(), 2u);
+  EXPECT_EQ(cell(t, 0, "step"), 0);
+  EXPECT_EQ(cell(t, 0, "a"), 1);
+  EXPECT_EQ(cell(t, 1, "step"), 1);
+  EXPECT_EQ(cell(t, 1, "a"), 3);
+  EXPECT_EQ(cell(t, 1, "epoch"), 0);
+  EXPECT_EQ(trainer.global_step(), 2);
+}

@@ -522,3 +522,176 @@ TEST(TrainerModule, SeveralOptimizersNeedManualOptimization) {
                          "configure_optimizers returned 2 optimizers, but automatic optimization "
                          "drives exactly one");
 }
+
+// ---- Gradient accumulation, clipping, estimated_stepping_batches ------------
+
+namespace {
+
+struct StepRecorder : L::Callback {
+  void on_before_zero_grad(L::Trainer& t, L::LightningModule&, torch::optim::Optimizer&) override {
+    zero_grad_at.push_back(t.loop_state().batch_idx);
+  }
+  void on_before_optimizer_step(L::Trainer& t, L::LightningModule&,
+                                torch::optim::Optimizer&) override {
+    step_at.push_back(t.loop_state().batch_idx);
+  }
+  void on_before_backward(L::Trainer&, L::LightningModule&, const at::Tensor& loss) override {
+    backward_losses.push_back(loss.item<double>());
+  }
+  std::vector<int64_t> zero_grad_at, step_at;
+  std::vector<double> backward_losses;
+};
+
+}  // namespace
+
+TEST(TrainerAccumulation, StepsAtWindowEndsAndTheLastBatch) {
+  auto recorder = std::make_shared<StepRecorder>();
+  L::Trainer trainer(quiet()
+                         .max_epochs(1)
+                         .accumulate_grad_batches(2)
+                         .num_sanity_val_steps(0)
+                         .limit_train_batches(5)
+                         .callbacks({recorder}));
+  trainer.fit(std::make_shared<Data>());
+  EXPECT_EQ(recorder->zero_grad_at, (std::vector<int64_t>{0, 2, 4}));
+  EXPECT_EQ(recorder->step_at, (std::vector<int64_t>{1, 3, 4}));
+  EXPECT_EQ(trainer.global_step(), 3);
+  EXPECT_EQ(trainer.loop_state().batches_that_stepped, 3);
+  EXPECT_EQ(recorder->backward_losses.size(), 5u);
+}
+
+TEST(TrainerAccumulation, EqualsOneStepOnTheUnionOfTheBatches) {
+  auto run = [](int64_t batch_size, int64_t accumulate) {
+    struct M : BoringModule {
+      explicit M(int64_t bs) : bs(bs) {}
+      L::DataLoaders train_dataloader() override { return L::testing::loader(16, bs); }
+      int64_t bs;
+    };
+    L::seed_everything(3);
+    auto module = std::make_shared<M>(batch_size);
+    L::Trainer trainer(quiet().max_epochs(2).accumulate_grad_batches(accumulate));
+    trainer.fit(module);
+    return std::make_pair(module->layer->weight.detach().clone(), trainer.global_step());
+  };
+  auto [accumulated, steps_a] = run(2, 2);
+  auto [union_batches, steps_u] = run(4, 1);
+  EXPECT_EQ(steps_a, 8);
+  EXPECT_EQ(steps_u, 8);
+  EXPECT_TRUE(at::allclose(accumulated, union_batches, 1e-5, 1e-6))
+      << (accumulated - union_batches).abs().max().item<double>();
+}
+
+TEST(TrainerAccumulation, LossIsScaledForBackwardButLoggedUnscaled) {
+  struct M : Data {
+    L::StepOutput training_step(L::Batch& b, int64_t i) override {
+      auto l = loss(b);
+      losses.push_back(l.item<double>());
+      return l;
+    }
+    std::vector<double> losses;
+  };
+  auto recorder = std::make_shared<StepRecorder>();
+  auto module = std::make_shared<M>();
+  L::Trainer trainer(quiet()
+                         .max_epochs(1)
+                         .limit_train_batches(4)
+                         .accumulate_grad_batches(4)
+                         .num_sanity_val_steps(0)
+                         .callbacks({recorder}));
+  trainer.fit(module);
+  ASSERT_EQ(recorder->backward_losses.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_NEAR(recorder->backward_losses[i], module->losses[i] / 4, 1e-6);
+  }
+}
+
+TEST(TrainerClipping, NormAndValue) {
+  struct Clipped : Data {
+    void configure_gradient_clipping(torch::optim::Optimizer& optimizer, std::optional<double> val,
+                                     std::optional<std::string> algorithm) override {
+      seen_val = val;
+      seen_algorithm = algorithm;
+      LightningModule::configure_gradient_clipping(optimizer, val, algorithm);
+      at::Tensor norm2 = at::zeros({}), max_abs = at::zeros({});
+      for (const auto& p : parameters()) {
+        norm2 += p.grad().pow(2).sum();
+        max_abs = at::maximum(max_abs, p.grad().abs().max());
+      }
+      norms.push_back(norm2.sqrt().item<double>());
+      maxima.push_back(max_abs.item<double>());
+    }
+    std::optional<double> seen_val;
+    std::optional<std::string> seen_algorithm;
+    std::vector<double> norms, maxima;
+  };
+  auto by_norm = std::make_shared<Clipped>();
+  L::Trainer a(quiet().max_epochs(1).gradient_clip_val(0.01).num_sanity_val_steps(0));
+  a.fit(by_norm);
+  EXPECT_EQ(by_norm->seen_val, 0.01);
+  EXPECT_FALSE(by_norm->seen_algorithm.has_value());  // the default, "norm"
+  ASSERT_EQ(by_norm->norms.size(), 10u);
+  for (double n : by_norm->norms) EXPECT_LE(n, 0.01 * (1 + 1e-5));
+
+  auto by_value = std::make_shared<Clipped>();
+  L::Trainer b(quiet()
+                   .max_epochs(1)
+                   .gradient_clip_val(0.001)
+                   .gradient_clip_algorithm("value")
+                   .num_sanity_val_steps(0));
+  b.fit(by_value);
+  EXPECT_EQ(by_value->seen_algorithm, std::optional<std::string>("value"));
+  for (double m : by_value->maxima) EXPECT_LE(m, 0.001 * (1 + 1e-6));
+
+  auto unclipped = std::make_shared<Clipped>();
+  L::Trainer c(quiet().max_epochs(1).num_sanity_val_steps(0));
+  c.fit(unclipped);
+  EXPECT_GT(*std::max_element(unclipped->norms.begin(), unclipped->norms.end()), 0.01);
+}
+
+TEST(TrainerClipping, Errors) {
+  EXPECT_LIGHTNING_ERROR(L::Trainer(quiet().gradient_clip_val(-1.0)),
+                         "gradient_clip_val must be a finite number >= 0 (0 disables clipping), "
+                         "got -1");
+  EXPECT_LIGHTNING_ERROR(L::Trainer(quiet().gradient_clip_algorithm("l1")),
+                         "gradient_clip_algorithm must be \"norm\" or \"value\", got \"l1\"");
+  EXPECT_LIGHTNING_ERROR(L::Trainer(quiet().accumulate_grad_batches(0)),
+                         "accumulate_grad_batches must be >= 1, got 0");
+  BoringModule module;
+  torch::optim::SGD sgd(module.parameters(), torch::optim::SGDOptions(0.1));
+  EXPECT_LIGHTNING_ERROR(module.clip_gradients(sgd, 1.0, std::string("max")),
+                         "gradient_clip_algorithm must be \"norm\" or \"value\", got \"max\"");
+  EXPECT_LIGHTNING_ERROR(module.clip_gradients(sgd, -0.5),
+                         "gradient_clip_val must be a finite number >= 0, got -0.5");
+}
+
+TEST(TrainerEstimatedSteppingBatches, FromConfigureOptimizers) {
+  struct M : Data {
+    L::OptimizerConfig configure_optimizers() override {
+      estimated = trainer().estimated_stepping_batches();
+      return Data::configure_optimizers();
+    }
+    int64_t estimated = -1;
+  };
+  auto module = std::make_shared<M>();  // 10 training batches per epoch
+  L::Trainer trainer(quiet().max_epochs(2).accumulate_grad_batches(3).num_sanity_val_steps(0));
+  trainer.fit(module);
+  EXPECT_EQ(module->estimated, 8);  // ceil(10 / 3) * 2
+  EXPECT_EQ(trainer.global_step(), 8);
+
+  auto capped = std::make_shared<M>();
+  L::Trainer with_max_steps(quiet().max_epochs(2).max_steps(5).num_sanity_val_steps(0));
+  with_max_steps.fit(capped);
+  EXPECT_EQ(capped->estimated, 5);
+
+  auto limited = std::make_shared<M>();
+  L::Trainer with_limit(quiet().max_epochs(3).limit_train_batches(0.5).num_sanity_val_steps(0));
+  with_limit.fit(limited);
+  EXPECT_EQ(limited->estimated, 15);
+  EXPECT_EQ(with_limit.global_step(), 15);
+
+  L::Trainer idle(quiet());
+  EXPECT_LIGHTNING_ERROR(idle.estimated_stepping_batches(), "known during fit only");
+  auto unbounded = std::make_shared<M>();
+  L::Trainer forever(quiet().max_epochs(-1));
+  EXPECT_LIGHTNING_ERROR(forever.fit(unbounded), "estimated_stepping_batches is infinite");
+}

@@ -81,10 +81,18 @@ class LightningModule : public torch::nn::Module {
   virtual OptimizerConfig configure_optimizers();
   /// Extra callbacks; they replace Trainer callbacks of the same type.
   virtual std::vector<std::shared_ptr<Callback>> configure_callbacks();
-  /// Called before each optimizer step to clip gradients. Default: nothing.
+  /// Called before each optimizer step with the Trainer's gradient_clip_val
+  /// and gradient_clip_algorithm. Default: `clip_gradients` with those values.
   virtual void configure_gradient_clipping(torch::optim::Optimizer& optimizer,
                                            std::optional<double> gradient_clip_val,
                                            std::optional<std::string> gradient_clip_algorithm);
+  /// Clips the gradients of `optimizer`'s parameters: "norm" (default) scales
+  /// them so their global 2-norm is at most `gradient_clip_val`, "value"
+  /// clamps each element to [-val, val]. Unset or 0 does nothing.
+  /// `lightning::Error` on a negative value or an unknown algorithm.
+  void clip_gradients(torch::optim::Optimizer& optimizer,
+                      std::optional<double> gradient_clip_val = std::nullopt,
+                      std::optional<std::string> gradient_clip_algorithm = std::nullopt);
 
   // ---- Data hooks ----------------------------------------------------------
 

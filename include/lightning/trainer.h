@@ -105,6 +105,15 @@ struct TrainerOptions {
   TORCH_ARG(int64_t, check_val_every_n_epoch) = 1;
   /// Validation batches run before training as a sanity check; -1 for all. Default 2.
   TORCH_ARG(int64_t, num_sanity_val_steps) = 2;
+  /// Accumulate gradients over N batches before each optimizer step (the
+  /// loss is divided by N). Default 1.
+  TORCH_ARG(int64_t, accumulate_grad_batches) = 1;
+  /// Clip gradients before each optimizer step to this value; unset or 0
+  /// disables clipping. Default unset.
+  TORCH_ARG(std::optional<double>, gradient_clip_val) = std::nullopt;
+  /// "norm" (clip the global 2-norm, the default when a value is set) or "value"
+  /// (clamp each element). Default unset.
+  TORCH_ARG(std::optional<std::string>, gradient_clip_algorithm) = std::nullopt;
   /// Send step metrics to the loggers every N optimizer steps. Default 50.
   TORCH_ARG(int64_t, log_every_n_steps) = 50;
   /// Run N batches of each loop once (true = 1) to find bugs; no sanity
@@ -216,6 +225,12 @@ class Trainer {
   bool is_global_zero() const { return global_rank() == 0; }
   /// The effective max_epochs (after Lightning's defaulting); -1 = no limit.
   int64_t max_epochs() const { return max_epochs_; }
+  /// Optimizer steps the whole fit will take:
+  /// ceil(training batches per epoch / accumulate_grad_batches) * max_epochs,
+  /// capped by max_steps. Usable from configure_optimizers (it fetches the
+  /// training dataloader then, as Lightning does). `lightning::Error` outside
+  /// fit, or when neither max_epochs nor max_steps bounds the run.
+  int64_t estimated_stepping_batches();
 
  private:
   friend class LightningModule;
@@ -228,15 +243,16 @@ class Trainer {
   void setup_stage(LightningModule& model, LightningDataModule* datamodule, Stage stage);
   bool prepare_validation(LightningModule& model);
   void sanity_check(LightningModule& model);
-  void prepare_training();
+  void setup_train_data(LightningModule& model);
+  bool should_accumulate(int64_t batch_idx) const;
   bool fit_done() const;
   bool min_reached() const;
   void train_epoch(LightningModule& model, bool has_validation);
-  bool training_batch(LightningModule& model, Batch batch, int64_t batch_idx);
+  bool training_batch(LightningModule& model, Batch batch, int64_t batch_idx, bool accumulating);
   const at::Tensor& checked_loss(const StepOutput& output) const;
   void zero_grad(LightningModule& model, torch::optim::Optimizer& optimizer);
-  void optimizer_step(LightningModule& model, torch::optim::Optimizer* optimizer,
-                      const at::Tensor& loss);
+  void backward_and_step(LightningModule& model, torch::optim::Optimizer* optimizer,
+                         const at::Tensor& loss, bool first_in_window, bool step);
   Batch transfer_batch(LightningModule& model, Batch batch, int64_t dataloader_idx);
   void teardown_stage(LightningModule& model, LightningDataModule* datamodule, Stage stage);
 
@@ -270,6 +286,8 @@ class Trainer {
   std::vector<std::shared_ptr<Logger>> loggers_;
   std::vector<std::shared_ptr<torch::optim::Optimizer>> optimizers_;
   std::unique_ptr<Loaders> loaders_;
+  LightningDataModule* datamodule_ = nullptr;  // of the running fit, for lazy train data
+  bool train_data_ready_ = false;
 
   LoopState loop_;
   Stage stage_ = Stage::Fit;
