@@ -118,6 +118,24 @@ TEST(ProgressBarFit, TerminalModeRedrawsInPlace) {
   EXPECT_EQ(text.back(), '\n');
 }
 
+TEST(ProgressBarFit, AnExceptionEndsTheOpenLine) {
+  struct Failing : TinyModule {
+    L::StepOutput training_step(L::Batch& batch, int64_t batch_idx) override {
+      if (batch_idx == 3) throw std::runtime_error("boom");
+      return TinyModule::training_step(batch, batch_idx);
+    }
+  };
+  std::ostringstream out;
+  L::Trainer trainer(
+      L::TrainerOptions().max_epochs(1).logger(false).enable_model_summary(false).callbacks(
+          {bar_to(out, /*interactive=*/true, /*refresh_rate=*/1)}));
+  EXPECT_THROW(trainer.fit(std::make_shared<Failing>(), tiny_loader()), std::runtime_error);
+  const std::string text = out.str();
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text.back(), '\n') << text;
+  EXPECT_THAT(text, HasSubstr("| 3/8 ["));
+}
+
 TEST(ProgressBarFit, SanityCheckAndValidationBars) {
   std::ostringstream out;
   L::Trainer trainer(

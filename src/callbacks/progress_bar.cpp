@@ -264,6 +264,11 @@ void ProgressBar::advance(Trainer& trainer, Bar& bar) {
   }
 }
 
+void ProgressBar::on_exception(Trainer& trainer, LightningModule&, const std::exception&) {
+  close(trainer, eval_);
+  close(trainer, main_);
+}
+
 void ProgressBar::close(Trainer& trainer, Bar& bar) {
   if (!bar.active) return;
   bar.active = false;

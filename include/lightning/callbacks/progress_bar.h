@@ -56,6 +56,9 @@ class ProgressBar : public Callback {
   void on_predict_batch_end(Trainer& trainer, LightningModule& module, const c10::IValue& outputs,
                             Batch& batch, int64_t batch_idx, int64_t dataloader_idx) override;
   void on_predict_end(Trainer& trainer, LightningModule& module) override;
+  /// Ends the open lines, so the error message starts on a line of its own.
+  void on_exception(Trainer& trainer, LightningModule& module,
+                    const std::exception& error) override;
 
   /// Formats one bar line as tqdm does (no carriage return); exposed for tests.
   /// `total` <= 0 (or `done` > `total`) means unknown: "45it [00:01, 38.21it/s]".
