@@ -8,6 +8,7 @@
 #pragma once
 
 #include "lightning/callbacks/callback.h"
+#include "lightning/callbacks/learning_rate_monitor.h"
 #include "lightning/callbacks/model_summary.h"
 #include "lightning/callbacks/progress_bar.h"
 #include "lightning/data/batch.h"
@@ -18,7 +19,10 @@
 #include "lightning/datamodule.h"
 #include "lightning/error.h"
 #include "lightning/hparams.h"
+#include "lightning/loggers/csv_logger.h"
 #include "lightning/loggers/logger.h"
+#include "lightning/loggers/report.h"
+#include "lightning/loggers/tensorboard_logger.h"
 #include "lightning/logging.h"
 #include "lightning/loop_state.h"
 #include "lightning/module.h"
