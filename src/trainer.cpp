@@ -14,6 +14,7 @@
 
 #include "detail/hooks.h"
 #include "detail/result_collection.h"
+#include "lightning/callbacks/gradient_accumulation_scheduler.h"
 #include "lightning/callbacks/model_summary.h"
 #include "lightning/callbacks/progress_bar.h"
 #include "lightning/error.h"
@@ -169,6 +170,7 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
                   o.num_sanity_val_steps(), ".");
   LIGHTNING_CHECK(o.accumulate_grad_batches() >= 1, "accumulate_grad_batches must be >= 1, got ",
                   o.accumulate_grad_batches(), ".");
+  accumulate_grad_batches_ = o.accumulate_grad_batches();
   if (o.gradient_clip_val()) {
     LIGHTNING_CHECK(std::isfinite(*o.gradient_clip_val()) && *o.gradient_clip_val() >= 0.0,
                     "gradient_clip_val must be a finite number >= 0 (0 disables clipping), got ",
@@ -337,6 +339,7 @@ void Trainer::run_fit(std::shared_ptr<LightningModule> module, LightningDataModu
     loaders_ = std::make_unique<Loaders>(std::move(loaders));
     datamodule_ = datamodule;
     train_data_ready_ = false;
+    accumulate_grad_batches_ = options_.accumulate_grad_batches();
     loop_ = LoopState{};
     setup_callbacks(model);
     setup_stage(model, datamodule, Stage::Fit);
@@ -535,16 +538,28 @@ int64_t Trainer::estimated_stepping_batches() {
   LIGHTNING_CHECK(max_epochs_ != -1 || max_steps_ != -1,
                   "estimated_stepping_batches is infinite: max_epochs and max_steps are both -1. "
                   "Set one of them.");
-  const int64_t k = options_.accumulate_grad_batches();
-  const int64_t per_epoch = (num_training_batches_ + k - 1) / k;
   if (max_epochs_ == -1) return max_steps_;
-  const int64_t total = per_epoch * std::max<int64_t>(max_epochs_, 1);
+  // Follows a GradientAccumulationScheduler's per-epoch factors when there is one.
+  const GradientAccumulationScheduler* schedule = nullptr;
+  for (const auto& c : callbacks_) {
+    if (auto* s = dynamic_cast<const GradientAccumulationScheduler*>(c.get())) schedule = s;
+  }
+  int64_t total = 0;
+  for (int64_t epoch = 0; epoch < std::max<int64_t>(max_epochs_, 1); ++epoch) {
+    const int64_t k = schedule ? schedule->factor(epoch) : options_.accumulate_grad_batches();
+    total += (num_training_batches_ + k - 1) / k;
+  }
   return max_steps_ == -1 ? total : std::min(total, max_steps_);
+}
+
+void Trainer::set_accumulate_grad_batches(int64_t value) {
+  LIGHTNING_CHECK(value >= 1, "accumulate_grad_batches must be >= 1, got ", value, ".");
+  accumulate_grad_batches_ = value;
 }
 
 bool Trainer::should_accumulate(int64_t batch_idx) const {
   // Lightning: step at the end of every window and at the last batch of the epoch.
-  const int64_t k = options_.accumulate_grad_batches();
+  const int64_t k = accumulate_grad_batches_;
   return k > 1 && (batch_idx + 1) % k != 0 && batch_idx + 1 != num_training_batches_;
 }
 
@@ -632,7 +647,7 @@ bool Trainer::training_batch(LightningModule& model, Batch batch, int64_t batch_
     output = model.training_step(batch, batch_idx);
   }
   torch::optim::Optimizer* optimizer = optimizers_.empty() ? nullptr : optimizers_[0].get();
-  const bool first_in_window = batch_idx % options_.accumulate_grad_batches() == 0;
+  const bool first_in_window = batch_idx % accumulate_grad_batches_ == 0;
   if (output.empty()) {
     detail::warn_once(
         "training_step returned nothing: the batch is skipped (no backward, no optimizer "
@@ -680,7 +695,7 @@ void Trainer::backward_and_step(LightningModule& model, torch::optim::Optimizer*
   // batch of an accumulation window, every batch backpropagates loss / k, the
   // last batch of the window clips and steps.
   if (optimizer && first_in_window) zero_grad(model, *optimizer);
-  const int64_t k = options_.accumulate_grad_batches();
+  const int64_t k = accumulate_grad_batches_;
   const at::Tensor scaled = k > 1 ? loss / static_cast<double>(k) : loss;
   dispatch(
       current_hook_, Hook::OnBeforeBackward, callbacks_,

@@ -695,3 +695,46 @@ TEST(TrainerEstimatedSteppingBatches, FromConfigureOptimizers) {
   L::Trainer forever(quiet().max_epochs(-1));
   EXPECT_LIGHTNING_ERROR(forever.fit(unbounded), "estimated_stepping_batches is infinite");
 }
+
+TEST(GradientAccumulationScheduler, ChangesTheFactorPerEpoch) {
+  struct M : Data {
+    L::OptimizerConfig configure_optimizers() override {
+      estimated = trainer().estimated_stepping_batches();
+      return Data::configure_optimizers();
+    }
+    int64_t estimated = -1;
+  };
+  auto recorder = std::make_shared<StepRecorder>();
+  auto schedule = std::make_shared<L::GradientAccumulationScheduler>(
+      std::map<int64_t, int64_t>{{1, 2}, {2, 4}});
+  auto module = std::make_shared<M>();  // 10 batches per epoch
+  L::Trainer trainer(quiet().max_epochs(3).num_sanity_val_steps(0).callbacks({schedule, recorder}));
+  trainer.fit(module);
+  // epoch 0: 10 steps; epoch 1: k=2 -> 5 steps; epoch 2: k=4 -> 3 steps (4, 8, 10).
+  EXPECT_EQ(trainer.global_step(), 18);
+  EXPECT_EQ(module->estimated, 18);
+  EXPECT_EQ(trainer.accumulate_grad_batches(), 4);
+  const std::vector<int64_t> last_epoch(recorder->step_at.end() - 3, recorder->step_at.end());
+  EXPECT_EQ(last_epoch, (std::vector<int64_t>{3, 7, 9}));
+  EXPECT_EQ(schedule->factor(0), 1);
+  EXPECT_EQ(schedule->factor(1), 2);
+  EXPECT_EQ(schedule->factor(7), 4);
+}
+
+TEST(GradientAccumulationScheduler, Errors) {
+  EXPECT_LIGHTNING_ERROR(L::GradientAccumulationScheduler(std::map<int64_t, int64_t>{}),
+                         "GradientAccumulationScheduler needs a non-empty scheduling");
+  EXPECT_LIGHTNING_ERROR(L::GradientAccumulationScheduler(std::map<int64_t, int64_t>{{-1, 2}}),
+                         "GradientAccumulationScheduler epochs must be >= 0, got -1");
+  EXPECT_LIGHTNING_ERROR(L::GradientAccumulationScheduler(std::map<int64_t, int64_t>{{2, 0}}),
+                         "GradientAccumulationScheduler factors must be >= 1, got 0 for epoch 2");
+  auto schedule =
+      std::make_shared<L::GradientAccumulationScheduler>(std::map<int64_t, int64_t>{{1, 2}});
+  L::Trainer both(quiet().max_epochs(1).accumulate_grad_batches(2).callbacks({schedule}));
+  EXPECT_LIGHTNING_ERROR(both.fit(std::make_shared<Data>()),
+                         "accumulate_grad_batches(2) cannot be combined with a "
+                         "GradientAccumulationScheduler");
+  L::Trainer trainer(quiet());
+  EXPECT_LIGHTNING_ERROR(trainer.set_accumulate_grad_batches(0),
+                         "accumulate_grad_batches must be >= 1, got 0");
+}

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "lightning/callbacks/callback.h"
+#include "lightning/callbacks/gradient_accumulation_scheduler.h"
 #include "lightning/callbacks/learning_rate_monitor.h"
 #include "lightning/callbacks/model_summary.h"
 #include "lightning/callbacks/progress_bar.h"

@@ -231,6 +231,11 @@ class Trainer {
   /// training dataloader then, as Lightning does). `lightning::Error` outside
   /// fit, or when neither max_epochs nor max_steps bounds the run.
   int64_t estimated_stepping_batches();
+  /// Batches per optimizer step now (the option, or what a
+  /// GradientAccumulationScheduler set for this epoch).
+  int64_t accumulate_grad_batches() const { return accumulate_grad_batches_; }
+  /// Changes it from the next batch on; `lightning::Error` when < 1.
+  void set_accumulate_grad_batches(int64_t value);
 
  private:
   friend class LightningModule;
@@ -279,6 +284,7 @@ class Trainer {
   at::Device device_{at::kCPU};
   int64_t max_epochs_ = 1000;
   int64_t max_steps_ = -1;
+  int64_t accumulate_grad_batches_ = 1;
 
   std::shared_ptr<LightningModule> model_;
   std::vector<std::shared_ptr<Callback>> base_callbacks_;  // options + default callbacks
