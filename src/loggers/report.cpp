@@ -618,6 +618,19 @@ circle.extreme{fill:none;stroke-width:1.2}
 a{color:#1a5fb4;text-decoration:none}
 )css";
 
+// A table's opening and header row: `first`, then the single run's
+// `single_run_columns`, or one column per run when runs are overlaid.
+void table_header(std::ostream& o, const char* css_class, const char* first,
+                  const char* single_run_columns, const std::vector<Run>& runs) {
+  o << "<table class=\"" << css_class << "\"><tr><th>" << first << "</th>";
+  if (runs.size() == 1) {
+    o << single_run_columns;
+  } else {
+    for (const Run& run : runs) o << "<th>" << escape(run.label) << "</th>";
+  }
+  o << "</tr>\n";
+}
+
 void write_atomically(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
   {
@@ -766,13 +779,8 @@ void write_run_report(const std::vector<std::string>& run_dirs, const std::strin
   if (metrics.empty()) {
     o << "<p class=\"muted\">No metrics were logged.</p>\n";
   } else {
-    o << "<table class=\"final\"><tr><th>metric</th>";
-    if (runs.size() == 1) {
-      o << "<th>last</th><th>at step</th><th>min</th><th>max</th>";
-    } else {
-      for (const Run& run : runs) o << "<th>" << escape(run.label) << "</th>";
-    }
-    o << "</tr>\n";
+    table_header(o, "final", "metric", "<th>last</th><th>at step</th><th>min</th><th>max</th>",
+                 runs);
     int chart_id = 0;
     for (size_t m = 0; m < metrics.size(); ++m) {
       o << "<tr><td class=\"key\"><a href=\"#chart-" << chart_id << "\">" << escape(metrics[m])
@@ -814,13 +822,7 @@ void write_run_report(const std::vector<std::string>& run_dirs, const std::strin
   if (keys.empty()) {
     o << "<p class=\"muted\">None recorded.</p>\n";
   } else {
-    o << "<table class=\"hparams\"><tr><th>name</th>";
-    if (runs.size() == 1) {
-      o << "<th>value</th>";
-    } else {
-      for (const Run& run : runs) o << "<th>" << escape(run.label) << "</th>";
-    }
-    o << "</tr>\n";
+    table_header(o, "hparams", "name", "<th>value</th>", runs);
     for (const std::string& key : keys) {
       std::vector<std::string> cells;
       cells.reserve(runs.size());
