@@ -68,6 +68,8 @@ void LightningModule::clip_gradients(torch::optim::Optimizer& optimizer,
   const double value = *gradient_clip_val;
   LIGHTNING_CHECK(std::isfinite(value) && value > 0.0,
                   "gradient_clip_val must be a finite number >= 0, got ", value, ".");
+  // Under "16-mixed" the gradients are scaled: clip what the optimizer will see.
+  if (trainer_) trainer_->precision_plugin().unscale_gradients(optimizer);
   std::vector<at::Tensor> params;
   for (const auto& group : optimizer.param_groups()) {
     for (const auto& p : group.params()) params.push_back(p);
@@ -77,6 +79,78 @@ void LightningModule::clip_gradients(torch::optim::Optimizer& optimizer,
   } else {
     torch::nn::utils::clip_grad_value_(params, value);
   }
+}
+
+void LightningModule::clip_gradients(const LightningOptimizer& optimizer,
+                                     std::optional<double> gradient_clip_val,
+                                     std::optional<std::string> gradient_clip_algorithm) {
+  clip_gradients(optimizer.optimizer(), gradient_clip_val, std::move(gradient_clip_algorithm));
+}
+
+// ---- Manual optimization ---------------------------------------------------
+
+std::vector<LightningOptimizer> LightningModule::optimizers() {
+  Trainer& t = trainer();
+  std::vector<LightningOptimizer> out;
+  for (const auto& o : t.optimizers()) out.emplace_back(t, o);
+  return out;
+}
+
+void LightningModule::check_optimizer_count(size_t have, size_t want) const {
+  LIGHTNING_CHECK(have == want, "optimizers<", want, ">() asked for ", want,
+                  " optimizer(s), but configure_optimizers returned ", have, ". Use optimizers<",
+                  have, ">() or optimizers() for the list.");
+}
+
+std::vector<std::shared_ptr<LRScheduler>> LightningModule::lr_schedulers() {
+  std::vector<std::shared_ptr<LRScheduler>> out;
+  for (const auto& c : trainer().lr_scheduler_configs()) out.push_back(c.scheduler);
+  return out;
+}
+
+void LightningModule::manual_backward(const at::Tensor& loss) {
+  LIGHTNING_CHECK(!automatic_optimization_,
+                  "manual_backward is for manual optimization: call "
+                  "set_automatic_optimization(false) in the module's constructor, or return the "
+                  "loss from training_step and let the Trainer call backward.");
+  Trainer& t = trainer();
+  LIGHTNING_CHECK(loss.defined() && loss.requires_grad(),
+                  "manual_backward needs a loss that requires grad; got ",
+                  loss.defined() ? "one computed without autograd" : "an undefined tensor",
+                  ". Compute it from the module's outputs, outside NoGradGuard.");
+  t.backward(*this, loss);
+}
+
+void LightningModule::toggle_optimizer(const LightningOptimizer& optimizer) {
+  // Lightning: every parameter of every optimizer stops requiring grad, then
+  // this optimizer's parameters get their own flag back.
+  toggled_requires_grad_.clear();
+  auto index_of = [&](const at::Tensor& p) -> int64_t {
+    for (size_t i = 0; i < toggled_requires_grad_.size(); ++i) {
+      if (toggled_requires_grad_[i].first.is_same(p)) return static_cast<int64_t>(i);
+    }
+    return -1;
+  };
+  for (const auto& opt : trainer().optimizers()) {
+    for (const auto& group : opt->param_groups()) {
+      for (const auto& p : group.params()) {
+        if (index_of(p) < 0) toggled_requires_grad_.emplace_back(p, p.requires_grad());
+      }
+    }
+  }
+  for (auto& [p, flag] : toggled_requires_grad_) p.set_requires_grad(false);
+  for (const auto& group : optimizer.param_groups()) {
+    for (const auto& p : group.params()) {
+      const int64_t i = index_of(p);
+      if (i >= 0)
+        toggled_requires_grad_[i].first.set_requires_grad(toggled_requires_grad_[i].second);
+    }
+  }
+}
+
+void LightningModule::untoggle_optimizer(const LightningOptimizer&) {
+  for (auto& [p, flag] : toggled_requires_grad_) p.set_requires_grad(flag);
+  toggled_requires_grad_.clear();
 }
 
 Batch LightningModule::transfer_batch_to_device(Batch batch, const at::Device& device, int64_t) {

@@ -20,6 +20,7 @@
 #include "lightning/error.h"
 #include "lightning/loggers/csv_logger.h"
 #include "lightning/loggers/tensorboard_logger.h"
+#include "lightning/optim/param_groups.h"
 
 namespace lightning {
 
@@ -84,10 +85,6 @@ std::vector<Metrics> to_numbers(const std::vector<TensorMetrics>& per_loader) {
   return out;
 }
 
-const std::vector<std::string> kKnownPrecisions = {"32-true",    "32",     "64-true",   "64",
-                                                   "bf16-mixed", "bf16",   "bf16-true", "16-mixed",
-                                                   "16",         "16-true"};
-
 }  // namespace
 
 // ---- Options ---------------------------------------------------------------
@@ -123,16 +120,8 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
                     "does not have yet. Use devices(1).");
   }
 
-  const std::string& p = o.precision();
-  LIGHTNING_CHECK(
-      std::find(kKnownPrecisions.begin(), kKnownPrecisions.end(), p) != kKnownPrecisions.end(),
-      "precision must be one of \"32-true\", \"64-true\", \"bf16-mixed\", \"bf16-true\", ",
-      "\"16-mixed\", \"16-true\" (or the legacy \"32\", \"64\", \"bf16\", \"16\"), got \"", p,
-      "\".");
-  LIGHTNING_CHECK(
-      p == "32-true" || p == "32", "precision(\"", p,
-      "\") is not supported by this version of lightning.cpp yet; only \"32-true\" is. ",
-      "Remove the precision option or use \"32-true\".");
+  precision_ = std::make_unique<Precision>(parse_precision(o.precision()));
+  precision_->check_device(device_);
 
   if (o.max_epochs()) {
     LIGHTNING_CHECK(*o.max_epochs() >= -1, "max_epochs must be >= -1 (-1 means no limit), got ",
@@ -292,6 +281,7 @@ LightningModule& Trainer::attach(std::shared_ptr<LightningModule> model, Stage s
   if (model_ && model_ != model && model_->trainer_ == this) model_->trainer_ = nullptr;
   model_ = std::move(model);
   model_->trainer_ = this;
+  precision_->setup(*model_, device_);
   stage_ = stage;
   should_stop_ = false;
   callback_metrics_.clear();
@@ -344,21 +334,7 @@ void Trainer::run_fit(std::shared_ptr<LightningModule> module, LightningDataModu
     setup_callbacks(model);
     setup_stage(model, datamodule, Stage::Fit);
 
-    optimizers_ = call_module(current_hook_, Hook::ConfigureOptimizers,
-                              [&] { return model.configure_optimizers().optimizers(); });
-    LIGHTNING_CHECK(optimizers_.size() <= 1 || !model.automatic_optimization(),
-                    "configure_optimizers returned ", optimizers_.size(),
-                    " optimizers, but automatic optimization drives exactly one. Call "
-                    "set_automatic_optimization(false) in the module's constructor and step them "
-                    "yourself in training_step (manual optimization).");
-    LIGHTNING_CHECK(model.automatic_optimization(),
-                    "set_automatic_optimization(false) (manual optimization) is not supported by "
-                    "this version of lightning.cpp yet. Leave automatic optimization on.");
-    if (optimizers_.empty()) {
-      detail::warn_once(
-          "configure_optimizers returned no optimizer: fit runs training_step and backward but "
-          "never updates the weights.");
-    }
+    configure_optimizers(model);
     start_loggers(model, datamodule);
 
     dispatch(
@@ -401,6 +377,62 @@ void Trainer::run_fit(std::shared_ptr<LightningModule> module, LightningDataModu
 }
 
 // ---- Fit helpers -----------------------------------------------------------
+
+void Trainer::configure_optimizers(LightningModule& model) {
+  OptimizerConfig config = call_module(current_hook_, Hook::ConfigureOptimizers,
+                                       [&] { return model.configure_optimizers(); });
+  optimizers_ = config.optimizers();
+  for (size_t i = 0; i < optimizers_.size(); ++i) {
+    LIGHTNING_CHECK(optimizers_[i] != nullptr, "configure_optimizers returned a null optimizer ",
+                    "at index ", i, ".");
+  }
+  const bool automatic = model.automatic_optimization();
+  LIGHTNING_CHECK(optimizers_.size() <= 1 || !automatic, "configure_optimizers returned ",
+                  optimizers_.size(),
+                  " optimizers, but automatic optimization drives exactly one. Call "
+                  "set_automatic_optimization(false) in the module's constructor and step them "
+                  "yourself in training_step (manual optimization).");
+  if (optimizers_.empty()) {
+    detail::warn_once(
+        "configure_optimizers returned no optimizer: fit runs training_step and backward but "
+        "never updates the weights.");
+  }
+  lr_scheduler_configs_ = config.lr_schedulers();
+  for (size_t i = 0; i < lr_scheduler_configs_.size(); ++i) {
+    const LRSchedulerConfig& c = lr_scheduler_configs_[i];
+    LIGHTNING_CHECK(c.scheduler != nullptr, "configure_optimizers returned a null scheduler at ",
+                    "index ", i, ".");
+    const std::string what =
+        "lr_schedulers[" + std::to_string(i) + "] (" + c.scheduler->name() + ")";
+    LIGHTNING_CHECK(c.config.interval() == "epoch" || c.config.interval() == "step",
+                    "The interval of ", what, " must be \"epoch\" or \"step\", got \"",
+                    c.config.interval(), "\".");
+    LIGHTNING_CHECK(c.config.frequency() >= 1, "The frequency of ", what,
+                    " must be >= 1 (step every N epochs or optimizer steps), got ",
+                    c.config.frequency(), ".");
+    LIGHTNING_CHECK(!c.scheduler->reduce_on_plateau() || c.config.monitor(), what,
+                    " needs a metric to monitor: return it with "
+                    "L::SchedulerConfig().monitor(\"val_loss\") (Lightning's {\"scheduler\": "
+                    "scheduler, \"monitor\": \"val_loss\"}).");
+    const bool bound = std::find(optimizers_.begin(), optimizers_.end(),
+                                 c.scheduler->optimizer_ptr()) != optimizers_.end();
+    LIGHTNING_CHECK(bound, what, " is bound to an optimizer (",
+                    optimizer_name(c.scheduler->optimizer()),
+                    ") that configure_optimizers did not return. Build the scheduler on one of "
+                    "the returned optimizers, or return its optimizer too.");
+  }
+  if (!automatic) {
+    LIGHTNING_CHECK(accumulate_grad_batches_ == 1,
+                    "accumulate_grad_batches=", accumulate_grad_batches_,
+                    " is not supported with manual optimization: accumulate in training_step "
+                    "yourself (step the optimizer every N batches), or use automatic "
+                    "optimization.");
+    LIGHTNING_CHECK(!options_.gradient_clip_val() || *options_.gradient_clip_val() == 0.0,
+                    "gradient_clip_val=", options_.gradient_clip_val().value_or(0),
+                    " is not supported with manual optimization: call clip_gradients(opt, ...) "
+                    "in training_step before opt.step(), or use automatic optimization.");
+  }
+}
 
 void Trainer::setup_callbacks(LightningModule& model) {
   callbacks_ = base_callbacks_;
@@ -587,7 +619,8 @@ void Trainer::train_epoch(LightningModule& model, bool has_validation) {
       has_validation && (loop_.epoch + 1) % options_.check_val_every_n_epoch() == 0;
   auto it = loaders_->train[0].begin();
   const auto end = loaders_->train[0].end();
-  for (int64_t batch_idx = 0; batch_idx < num_training_batches_ && it != end;) {
+  int64_t batch_idx = 0;
+  while (batch_idx < num_training_batches_ && it != end) {
     loop_.batch_idx = batch_idx;
     const bool accumulating = should_accumulate(batch_idx);
     const bool keep_going = training_batch(model, std::move(*it), batch_idx, accumulating);
@@ -603,6 +636,7 @@ void Trainer::train_epoch(LightningModule& model, bool has_validation) {
     if (validate_this_epoch && batch_idx % val_check_batch_ == 0) {
       run_evaluation(model, Stage::Validate, num_val_batches_, /*log=*/true);
     }
+    if (!accumulating) update_lr_schedulers("step", /*plateau=*/true);  // after metrics are logged
     if (step_limit || (should_stop_ && min_reached())) break;
     if (batch_idx < num_training_batches_) ++it;
   }
@@ -625,6 +659,8 @@ void Trainer::train_epoch(LightningModule& model, bool has_validation) {
   if (!per_loader[0].empty()) {
     send_to_loggers(per_loader[0], loop_.batches_that_stepped - 1, /*epoch_level=*/true);
   }
+  // Plateau schedulers step on the epoch's metrics, after a complete epoch.
+  if (batch_idx == num_training_batches_) update_lr_schedulers("epoch", /*plateau=*/true);
   ++loop_.epoch;
 }
 
@@ -644,17 +680,23 @@ bool Trainer::training_batch(LightningModule& model, Batch batch, int64_t batch_
   StepOutput output;
   {
     HookScope scope(current_hook_, Hook::TrainingStep);
+    auto autocast = precision_->forward_context(device_.type());
     output = model.training_step(batch, batch_idx);
   }
-  torch::optim::Optimizer* optimizer = optimizers_.empty() ? nullptr : optimizers_[0].get();
-  const bool first_in_window = batch_idx % accumulate_grad_batches_ == 0;
-  if (output.empty()) {
-    detail::warn_once(
-        "training_step returned nothing: the batch is skipped (no backward, no optimizer "
-        "step). If this was on purpose, ignore this warning.");
-    if (optimizer && first_in_window) zero_grad(model, *optimizer);
-  } else {
-    backward_and_step(model, optimizer, checked_loss(output), first_in_window, !accumulating);
+  if (model.automatic_optimization()) {
+    torch::optim::Optimizer* optimizer = optimizers_.empty() ? nullptr : optimizers_[0].get();
+    const bool first_in_window = batch_idx % accumulate_grad_batches_ == 0;
+    if (output.empty()) {
+      detail::warn_once(
+          "training_step returned nothing: the batch is skipped (no backward, no optimizer "
+          "step). If this was on purpose, ignore this warning.");
+      if (optimizer && first_in_window) zero_grad(model, *optimizer);
+    } else {
+      backward_and_step(model, optimizer, checked_loss(output), first_in_window, !accumulating);
+      if (!accumulating) update_lr_schedulers("step", /*plateau=*/false);
+    }
+    // Lightning 2.x steps epoch-interval schedulers once the epoch's last batch is done.
+    if (batch_idx + 1 == num_training_batches_) update_lr_schedulers("epoch", /*plateau=*/false);
   }
 
   dispatch(
@@ -696,7 +738,19 @@ void Trainer::backward_and_step(LightningModule& model, torch::optim::Optimizer*
   // last batch of the window clips and steps.
   if (optimizer && first_in_window) zero_grad(model, *optimizer);
   const int64_t k = accumulate_grad_batches_;
-  const at::Tensor scaled = k > 1 ? loss / static_cast<double>(k) : loss;
+  backward(model, k > 1 ? loss / static_cast<double>(k) : loss);
+  if (!step) return;
+  if (optimizer) {
+    optimizer_step(model, *optimizer, /*clip=*/true);
+  } else {
+    ++loop_.global_step;
+  }
+}
+
+void Trainer::backward(LightningModule& model, const at::Tensor& loss) {
+  // The precision plugin scales the loss under "16-mixed"; the hooks see what
+  // backward runs on, as in Lightning.
+  const at::Tensor scaled = precision_->pre_backward(loss);
   dispatch(
       current_hook_, Hook::OnBeforeBackward, callbacks_,
       [&](Callback& c) { c.on_before_backward(*this, model, scaled); },
@@ -705,20 +759,60 @@ void Trainer::backward_and_step(LightningModule& model, torch::optim::Optimizer*
   dispatch(
       current_hook_, Hook::OnAfterBackward, callbacks_,
       [&](Callback& c) { c.on_after_backward(*this, model); }, [&] { model.on_after_backward(); });
-  if (!step) return;
-  if (optimizer) {
-    dispatch(
-        current_hook_, Hook::OnBeforeOptimizerStep, callbacks_,
-        [&](Callback& c) { c.on_before_optimizer_step(*this, model, *optimizer); },
-        [&] { model.on_before_optimizer_step(*optimizer); });
+}
+
+void Trainer::optimizer_step(LightningModule& model, torch::optim::Optimizer& optimizer,
+                             bool clip) {
+  // Gradients are unscaled before the hook and clipping see them; the plugin
+  // skips the step on inf/NaN under "16-mixed". global_step counts optimizer
+  // steps, skipped ones included (as Lightning's optimizer step progress).
+  precision_->unscale_gradients(optimizer);
+  dispatch(
+      current_hook_, Hook::OnBeforeOptimizerStep, callbacks_,
+      [&](Callback& c) { c.on_before_optimizer_step(*this, model, optimizer); },
+      [&] { model.on_before_optimizer_step(optimizer); });
+  if (clip) {
     call_module(current_hook_, Hook::ConfigureGradientClipping, [&] {
-      model.configure_gradient_clipping(*optimizer, options_.gradient_clip_val(),
+      model.configure_gradient_clipping(optimizer, options_.gradient_clip_val(),
                                         options_.gradient_clip_algorithm());
       return 0;
     });
-    optimizer->step();
   }
+  precision_->optimizer_step(optimizer);
   ++loop_.global_step;
+}
+
+void Trainer::update_lr_schedulers(const std::string& interval, bool plateau) {
+  // Under manual optimization the module steps its schedulers itself.
+  if (!model_ || !model_->automatic_optimization()) return;
+  for (auto& c : lr_scheduler_configs_) {
+    if (c.scheduler->reduce_on_plateau() != plateau || c.config.interval() != interval) continue;
+    // frequency counts optimizer steps ("step") or epochs ("epoch").
+    const int64_t done = interval == "step" ? loop_.global_step : loop_.epoch + 1;
+    if (done % c.config.frequency() != 0) continue;
+    if (!plateau) {
+      c.scheduler->step();
+      continue;
+    }
+    const std::string& key = *c.config.monitor();
+    auto it = callback_metrics_.find(key);
+    if (it == callback_metrics_.end()) {
+      std::string available;
+      for (const auto& [name, value] : callback_metrics_) {
+        available += (available.empty() ? "" : ", ") + name;
+      }
+      const std::string what = c.scheduler->name() + " conditioned on metric \"" + key +
+                               "\", which is not available. Available metrics are: [" + available +
+                               "].";
+      LIGHTNING_CHECK(!c.config.strict(), what, " Log it with log(\"", key,
+                      "\", ...) before the scheduler steps (interval \"", interval,
+                      "\"), or set SchedulerConfig().strict(false) to skip the update when it "
+                      "is missing.");
+      detail::warn(what + " strict is false: the learning-rate update is skipped.");
+      continue;
+    }
+    c.scheduler->step(it->second.item<double>());
+  }
 }
 
 Batch Trainer::transfer_batch(LightningModule& model, Batch batch, int64_t dataloader_idx) {
@@ -728,9 +822,10 @@ Batch Trainer::transfer_batch(LightningModule& model, Batch batch, int64_t datal
   batch = call_module(current_hook_, Hook::TransferBatchToDevice, [&] {
     return model.transfer_batch_to_device(std::move(batch), device_, dataloader_idx);
   });
-  return call_module(current_hook_, Hook::OnAfterBatchTransfer, [&] {
+  batch = call_module(current_hook_, Hook::OnAfterBatchTransfer, [&] {
     return model.on_after_batch_transfer(std::move(batch), dataloader_idx);
   });
+  return precision_->convert_input(std::move(batch));
 }
 
 void Trainer::log_step_metrics(bool force) {
@@ -804,6 +899,7 @@ std::vector<Metrics> Trainer::run_evaluation(LightningModule& model, Stage stage
             });
         StepOutput output =
             call_module(current_hook_, is_test ? Hook::TestStep : Hook::ValidationStep, [&] {
+              auto autocast = precision_->forward_context(device_.type());
               return is_test ? model.test_step(batch, batch_idx, dl_idx)
                              : model.validation_step(batch, batch_idx, dl_idx);
             });
@@ -965,6 +1061,7 @@ std::vector<c10::IValue> Trainer::run_predict(LightningModule& model) {
             [&](Callback& c) { c.on_predict_batch_start(*this, model, batch, batch_idx, dl_idx); },
             [&] { model.on_predict_batch_start(batch, batch_idx, dl_idx); });
         c10::IValue output = call_module(current_hook_, Hook::PredictStep, [&] {
+          auto autocast = precision_->forward_context(device_.type());
           return model.predict_step(batch, batch_idx, dl_idx);
         });
         dispatch(

@@ -31,6 +31,7 @@
 #include <ATen/core/ivalue.h>
 #include <torch/nn/module.h>
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -44,6 +45,7 @@
 #include "lightning/data/step_output.h"
 #include "lightning/hparams.h"
 #include "lightning/logging.h"
+#include "lightning/optim/lightning_optimizer.h"
 #include "lightning/optim/optimizer_config.h"
 #include "lightning/stage.h"
 
@@ -91,6 +93,10 @@ class LightningModule : public torch::nn::Module {
   /// clamps each element to [-val, val]. Unset or 0 does nothing.
   /// `lightning::Error` on a negative value or an unknown algorithm.
   void clip_gradients(torch::optim::Optimizer& optimizer,
+                      std::optional<double> gradient_clip_val = std::nullopt,
+                      std::optional<std::string> gradient_clip_algorithm = std::nullopt);
+  /// The same for a manual-optimization handle (`optimizers()`).
+  void clip_gradients(const LightningOptimizer& optimizer,
                       std::optional<double> gradient_clip_val = std::nullopt,
                       std::optional<std::string> gradient_clip_algorithm = std::nullopt);
 
@@ -183,13 +189,50 @@ class LightningModule : public torch::nn::Module {
   Trainer& trainer() const;
   bool has_trainer() const { return trainer_ != nullptr; }
   bool automatic_optimization() const { return automatic_optimization_; }
+  /// false = manual optimization: training_step zeroes, backpropagates
+  /// (`manual_backward`) and steps (`optimizers()`) itself.
   void set_automatic_optimization(bool value) { automatic_optimization_ = value; }
+
+  // ---- Optimization (see docs/optimization.md) -----------------------------
+
+  /// The optimizers from configure_optimizers, wrapped so that `step()` goes
+  /// through the Trainer. `lightning::Error` outside fit.
+  std::vector<LightningOptimizer> optimizers();
+  /// `auto [opt_g, opt_d] = optimizers<2>();` — `lightning::Error` when there
+  /// are not exactly N optimizers.
+  template <size_t N>
+  std::array<LightningOptimizer, N> optimizers() {
+    auto all = optimizers();
+    check_optimizer_count(all.size(), N);
+    return make_array(all, std::make_index_sequence<N>{});
+  }
+  /// The schedulers from configure_optimizers (step them yourself under
+  /// manual optimization).
+  std::vector<std::shared_ptr<LRScheduler>> lr_schedulers();
+  /// Manual optimization's backward: the precision plugin (loss scaling),
+  /// on_before_backward and on_after_backward hooks around `loss.backward()`.
+  /// `lightning::Error` under automatic optimization or outside fit.
+  void manual_backward(const at::Tensor& loss);
+  /// Only `optimizer`'s parameters require grad until `untoggle_optimizer`
+  /// (for several optimizers sharing a graph, as in GANs).
+  void toggle_optimizer(const LightningOptimizer& optimizer);
+  /// Restores the requires_grad flags `toggle_optimizer` changed.
+  void untoggle_optimizer(const LightningOptimizer& optimizer);
 
  private:
   friend class Trainer;
+  void check_optimizer_count(size_t have, size_t want) const;
+  template <size_t... I>
+  static std::array<LightningOptimizer, sizeof...(I)> make_array(
+      const std::vector<LightningOptimizer>& v, std::index_sequence<I...>) {
+    return {v[I]...};
+  }
+
   Trainer* trainer_ = nullptr;
   HParams hparams_;
   bool automatic_optimization_ = true;
+  // toggle_optimizer: each parameter's requires_grad before the toggle.
+  std::vector<std::pair<at::Tensor, bool>> toggled_requires_grad_;
 };
 
 }  // namespace lightning

@@ -28,6 +28,8 @@
 #include "lightning/logging.h"
 #include "lightning/loop_state.h"
 #include "lightning/module.h"
+#include "lightning/optim/optimizer_config.h"
+#include "lightning/precision.h"
 
 namespace torch::optim {
 class Optimizer;
@@ -79,7 +81,9 @@ struct TrainerOptions {
   TORCH_ARG(std::string, accelerator) = "auto";
   /// Number of devices; -1 or unset means "auto" (one). Default unset.
   TORCH_ARG(std::optional<int64_t>, devices) = std::nullopt;
-  /// "32-true" (default), or its legacy spelling "32".
+  /// "32-true" (default), "64-true", "bf16-mixed", "bf16-true", "16-mixed"
+  /// (CUDA only), "16-true", or Lightning's legacy "32", "64", "bf16", "16".
+  /// See lightning/precision.h.
   TORCH_ARG(std::string, precision) = "32-true";
   /// Stop after this many epochs; -1 means no limit. Default: 1000 when
   /// max_steps is -1, else no limit.
@@ -217,6 +221,14 @@ class Trainer {
   const std::vector<std::shared_ptr<torch::optim::Optimizer>>& optimizers() const {
     return optimizers_;
   }
+  /// The schedulers from configure_optimizers with their configs
+  /// (Lightning's `trainer.lr_scheduler_configs`).
+  const std::vector<LRSchedulerConfig>& lr_scheduler_configs() const {
+    return lr_scheduler_configs_;
+  }
+  /// The precision plugin ("32-true" unless TrainerOptions::precision says otherwise).
+  Precision& precision_plugin() { return *precision_; }
+  const Precision& precision_plugin() const { return *precision_; }
   at::Device root_device() const { return device_; }
   std::string default_root_dir() const;
   int64_t global_rank() const { return 0; }
@@ -239,6 +251,8 @@ class Trainer {
 
  private:
   friend class LightningModule;
+  friend class LightningOptimizer;
+  friend class LearningRateMonitor;  // puts its values into callback_metrics, as Lightning
   struct Loaders;
 
   // fit, top to bottom (src/trainer.cpp); each helper one level deep.
@@ -249,6 +263,7 @@ class Trainer {
   bool prepare_validation(LightningModule& model);
   void sanity_check(LightningModule& model);
   void setup_train_data(LightningModule& model);
+  void configure_optimizers(LightningModule& model);
   bool should_accumulate(int64_t batch_idx) const;
   bool fit_done() const;
   bool min_reached() const;
@@ -258,6 +273,9 @@ class Trainer {
   void zero_grad(LightningModule& model, torch::optim::Optimizer& optimizer);
   void backward_and_step(LightningModule& model, torch::optim::Optimizer* optimizer,
                          const at::Tensor& loss, bool first_in_window, bool step);
+  void backward(LightningModule& model, const at::Tensor& loss);
+  void optimizer_step(LightningModule& model, torch::optim::Optimizer& optimizer, bool clip);
+  void update_lr_schedulers(const std::string& interval, bool plateau);
   Batch transfer_batch(LightningModule& model, Batch batch, int64_t dataloader_idx);
   void teardown_stage(LightningModule& model, LightningDataModule* datamodule, Stage stage);
 
@@ -291,6 +309,8 @@ class Trainer {
   std::vector<std::shared_ptr<Callback>> callbacks_;       // + configure_callbacks()
   std::vector<std::shared_ptr<Logger>> loggers_;
   std::vector<std::shared_ptr<torch::optim::Optimizer>> optimizers_;
+  std::vector<LRSchedulerConfig> lr_scheduler_configs_;
+  std::unique_ptr<Precision> precision_;
   std::unique_ptr<Loaders> loaders_;
   LightningDataModule* datamodule_ = nullptr;  // of the running fit, for lazy train data
   bool train_data_ready_ = false;
