@@ -112,3 +112,54 @@ TEST(LearningRateMonitor, Errors) {
       trainer.fit(std::make_shared<WithOptimizer>(WithOptimizer::kAdam)),
       "Cannot use LearningRateMonitor callback with a Trainer that has no logger");
 }
+
+namespace {
+
+// Two optimizers in manual optimization: an Adam with a named epoch-interval
+// StepLR, an SGD with a step-interval ExponentialLR, and an SGD without one.
+struct WithSchedulers : BoringModule {
+  WithSchedulers() { set_automatic_optimization(false); }
+  L::StepOutput training_step(L::Batch& batch, int64_t) override {
+    for (auto& opt : optimizers()) opt.zero_grad();
+    manual_backward(loss(batch));
+    for (auto& opt : optimizers()) opt.step();
+    return {};
+  }
+  L::OptimizerConfig configure_optimizers() override {
+    auto adam = std::make_shared<torch::optim::Adam>(parameters(), torch::optim::AdamOptions(1e-3));
+    auto sgd = std::make_shared<torch::optim::SGD>(parameters(), torch::optim::SGDOptions(0.1));
+    auto plain = std::make_shared<torch::optim::SGD>(parameters(), torch::optim::SGDOptions(0.3));
+    auto step_lr = std::make_shared<L::StepLR>(adam, L::StepLROptions(1));
+    auto exp_lr = std::make_shared<L::ExponentialLR>(sgd, L::ExponentialLROptions(0.5));
+    return {{adam, sgd, plain},
+            {{step_lr, L::SchedulerConfig().name("warmup")},
+             {exp_lr, L::SchedulerConfig().interval("step")}}};
+  }
+  L::DataLoaders train_dataloader() override { return L::testing::loader(8, 2); }
+};
+
+}  // namespace
+
+TEST(LearningRateMonitor, SchedulerNamesAndIntervalsAsLightning) {
+  auto logger = std::make_shared<L::testing::RecordingLogger>();
+  auto monitor = std::make_shared<L::LearningRateMonitor>();
+  L::Trainer trainer(
+      L::testing::quiet().max_epochs(1).log_every_n_steps(1).logger(logger).callbacks({monitor}));
+  trainer.fit(std::make_shared<WithSchedulers>());
+  // Keys: the scheduler's name, "lr-SGD" for the first unnamed SGD, "lr-SGD-1"
+  // for the second, which has no scheduler.
+  EXPECT_EQ(monitor->current_stats(trainer),
+            (L::Metrics{{"warmup", 1e-3}, {"lr-SGD", 0.1}, {"lr-SGD-1", 0.3}}));
+  const auto rows = lr_rows(*logger);
+  ASSERT_EQ(rows.size(), 5u);  // one at the epoch start, one per batch
+  // Epoch start: the epoch-interval scheduler and the optimizer without one.
+  EXPECT_TRUE(rows[0].second.count("warmup"));
+  EXPECT_FALSE(rows[0].second.count("lr-SGD"));
+  EXPECT_TRUE(rows[0].second.count("lr-SGD-1"));
+  // Steps: the step-interval scheduler and the optimizer without one.
+  EXPECT_FALSE(rows[1].second.count("warmup"));
+  EXPECT_TRUE(rows[1].second.count("lr-SGD"));
+  EXPECT_TRUE(rows[1].second.count("lr-SGD-1"));
+  // The values also reach callback_metrics.
+  EXPECT_DOUBLE_EQ(trainer.callback_metrics().at("lr-SGD-1").item<double>(), 0.3);
+}

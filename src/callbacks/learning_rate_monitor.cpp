@@ -12,42 +12,10 @@
 #include <typeinfo>
 
 #include "lightning/error.h"
+#include "lightning/optim/param_groups.h"
 #include "lightning/trainer.h"
 
 namespace lightning {
-
-namespace {
-
-// Python's class name of a libtorch optimizer ("Adam", "SGD", ...).
-std::string optimizer_name(const torch::optim::Optimizer& optimizer) {
-  std::string name = c10::demangle(typeid(optimizer).name());
-  const auto pos = name.rfind("::");
-  return pos == std::string::npos ? name : name.substr(pos + 2);
-}
-
-// SGD/RMSprop momentum, Adam/AdamW beta1; 0 where the optimizer has none (as Lightning).
-double momentum_of(const torch::optim::OptimizerOptions& o) {
-  if (auto* sgd = dynamic_cast<const torch::optim::SGDOptions*>(&o)) return sgd->momentum();
-  if (auto* rms = dynamic_cast<const torch::optim::RMSpropOptions*>(&o)) return rms->momentum();
-  if (auto* adam = dynamic_cast<const torch::optim::AdamOptions*>(&o))
-    return std::get<0>(adam->betas());
-  if (auto* adamw = dynamic_cast<const torch::optim::AdamWOptions*>(&o))
-    return std::get<0>(adamw->betas());
-  return 0.0;
-}
-
-double weight_decay_of(const torch::optim::OptimizerOptions& o) {
-  if (auto* sgd = dynamic_cast<const torch::optim::SGDOptions*>(&o)) return sgd->weight_decay();
-  if (auto* rms = dynamic_cast<const torch::optim::RMSpropOptions*>(&o)) return rms->weight_decay();
-  if (auto* adam = dynamic_cast<const torch::optim::AdamOptions*>(&o)) return adam->weight_decay();
-  if (auto* adamw = dynamic_cast<const torch::optim::AdamWOptions*>(&o))
-    return adamw->weight_decay();
-  if (auto* adagrad = dynamic_cast<const torch::optim::AdagradOptions*>(&o))
-    return adagrad->weight_decay();
-  return 0.0;
-}
-
-}  // namespace
 
 LearningRateMonitor::LearningRateMonitor(LearningRateMonitorOptions options)
     : options_(std::move(options)) {
@@ -72,37 +40,67 @@ void LearningRateMonitor::on_train_batch_start(Trainer& trainer, LightningModule
   // The Trainer's own rule for step rows: the step this batch will complete.
   const int64_t every = trainer.options().log_every_n_steps();
   if ((trainer.loop_state().batches_that_stepped + 1) % every == 0 || trainer.should_stop()) {
-    log_stats(trainer);
+    log_stats(trainer, options_.logging_interval() ? "any" : "step");
   }
 }
 
 void LearningRateMonitor::on_train_epoch_start(Trainer& trainer, LightningModule&) {
   if (options_.logging_interval() == std::optional<std::string>("step")) return;
-  log_stats(trainer);
+  log_stats(trainer, options_.logging_interval() ? "any" : "epoch");
 }
 
 Metrics LearningRateMonitor::current_stats(const Trainer& trainer) const {
+  return stats_for(trainer, "any");
+}
+
+Metrics LearningRateMonitor::stats_for(const Trainer& trainer, const std::string& interval) const {
+  // Lightning's naming: schedulers first (their config name, else
+  // "lr-<Optimizer>"), then optimizers without a scheduler; "-N" for the N-th
+  // repeat of an optimizer type; "/pgN" with several parameter groups.
   Metrics stats;
-  std::map<std::string, int> seen;  // optimizer type -> count, for the "-N" suffix
-  for (const auto& optimizer : trainer.optimizers()) {
-    std::string name = "lr-" + optimizer_name(*optimizer);
-    const int count = seen[name]++;
-    if (count > 0) name += "-" + std::to_string(count);
-    const auto& groups = optimizer->param_groups();
+  std::map<std::string, int> seen_types;
+  std::vector<const torch::optim::Optimizer*> with_scheduler;
+  auto add = [&](const torch::optim::Optimizer& optimizer,
+                 const std::optional<std::string>& given) {
+    const std::string type = optimizer_name(optimizer);
+    if (!given) ++seen_types[type];
+    std::string name = given ? *given : "lr-" + type;
+    auto it = seen_types.find(type);
+    if (it != seen_types.end() && it->second > 1) name += "-" + std::to_string(it->second - 1);
+    const auto& groups = optimizer.param_groups();
     for (size_t g = 0; g < groups.size(); ++g) {
       const std::string key = groups.size() > 1 ? name + "/pg" + std::to_string(g + 1) : name;
       const auto& o = groups[g].options();
       stats[key] = o.get_lr();
-      if (options_.log_momentum()) stats[key + "-momentum"] = momentum_of(o);
+      if (options_.log_momentum()) stats[key + "-momentum"] = momentum_of(o).value_or(0.0);
       if (options_.log_weight_decay()) stats[key + "-weight_decay"] = weight_decay_of(o);
     }
+  };
+  Metrics all;
+  for (const auto& config : trainer.lr_scheduler_configs()) {
+    const auto& optimizer = config.scheduler->optimizer();
+    with_scheduler.push_back(&optimizer);
+    Metrics before = stats;
+    add(optimizer, config.config.name());
+    if (interval != "any" && interval != config.config.interval()) stats = before;
+  }
+  for (const auto& optimizer : trainer.optimizers()) {
+    if (std::find(with_scheduler.begin(), with_scheduler.end(), optimizer.get()) !=
+        with_scheduler.end()) {
+      continue;
+    }
+    add(*optimizer, std::nullopt);
   }
   return stats;
 }
 
-void LearningRateMonitor::log_stats(Trainer& trainer) {
+void LearningRateMonitor::log_stats(Trainer& trainer, const std::string& interval) {
+  Metrics stats = stats_for(trainer, interval);
+  // As Lightning, the values are also visible to callbacks and schedulers.
+  for (const auto& [key, value] : stats) {
+    trainer.callback_metrics_[key] = at::scalar_tensor(value, at::kDouble);
+  }
   if (!trainer.is_global_zero()) return;
-  Metrics stats = current_stats(trainer);
   if (stats.empty()) return;
   stats["epoch"] = static_cast<double>(trainer.current_epoch());
   for (const auto& logger : trainer.loggers()) {

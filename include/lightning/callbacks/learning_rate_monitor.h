@@ -8,11 +8,15 @@
 //   // loggers receive "lr-Adam" (and "lr-Adam-momentum" = beta1) every
 //   // log_every_n_steps steps; "lr-SGD/pg1", "lr-SGD/pg2" with two param groups.
 //
-// Keys follow Lightning: "lr-<Optimizer>", "/pg<N>" per parameter group when
+// Keys follow Lightning: "lr-<Optimizer>" (or the scheduler's
+// SchedulerConfig().name), "/pg<N>" per parameter group when
 // there are several, "-<N>" for a second optimizer of the same type,
 // "-momentum" (SGD/RMSprop momentum, Adam/AdamW beta1) and "-weight_decay".
-// Rows go straight to the Trainer's loggers (with "epoch", like every row
-// here); a Trainer without loggers is an error at train start.
+// With logging_interval unset, a step-interval scheduler's rate is logged at
+// steps and an epoch-interval one's at epoch starts; optimizers without a
+// scheduler at both. Rows go straight to the Trainer's loggers (with "epoch",
+// like every row here) and the values into callback_metrics; a Trainer
+// without loggers is an error at train start.
 #pragma once
 
 #include <torch/arg.h>
@@ -50,10 +54,13 @@ class LearningRateMonitor : public Callback {
 
   /// The current values for `trainer`'s optimizers, under Lightning's keys.
   Metrics current_stats(const Trainer& trainer) const;
+  /// Those of schedulers with this interval ("step", "epoch"; "any" for all)
+  /// and of every optimizer without a scheduler.
+  Metrics stats_for(const Trainer& trainer, const std::string& interval) const;
   const LearningRateMonitorOptions& options() const { return options_; }
 
  private:
-  void log_stats(Trainer& trainer);
+  void log_stats(Trainer& trainer, const std::string& interval);
 
   LearningRateMonitorOptions options_;
 };
