@@ -25,6 +25,8 @@ packages=(
   googletest
   libfmt-dev
   libyaml-cpp-dev
+  # The GAN example writes PNG grids of its samples.
+  libpng-dev
   # The tests cross-check numbers against PyTorch, hparams.yaml against
   # PyYAML and TensorBoard event files against the protobuf runtime.
   python3-torch
