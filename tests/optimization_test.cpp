@@ -420,3 +420,24 @@ TEST(ManualOptimization, OneOptimizerWithoutAutomaticOptimization) {
   EXPECT_EQ(trainer.global_step(), 3);
   EXPECT_EQ(m->lrs, (std::vector<double>{0.01, 0.01, 0.01}));
 }
+
+// The seed's training_step: self.log("learning_rate", self.optimizers().param_groups[0]['lr']).
+TEST(SeedPatterns, LogTheLearningRateFromOptimizers) {
+  struct LogsLr : BoringModule {
+    L::StepOutput training_step(L::Batch& batch, int64_t) override {
+      auto l = loss(batch);
+      log("train_loss", l, L::LogOptions().on_step(true).on_epoch(true).prog_bar(true));
+      log("learning_rate", optimizers()[0].param_groups()[0].options().get_lr());
+      return l;
+    }
+    L::OptimizerConfig configure_optimizers() override {
+      auto opt = std::make_shared<torch::optim::SGD>(parameters(), torch::optim::SGDOptions(0.1));
+      return {{opt}, {std::make_shared<L::StepLR>(opt, L::StepLROptions(1).gamma(0.5))}};
+    }
+  };
+  auto m = std::make_shared<LogsLr>();
+  L::Trainer trainer(quiet().max_epochs(2));
+  trainer.fit(m, loader(8, 4));
+  EXPECT_FLOAT_EQ(trainer.callback_metrics().at("learning_rate").item<float>(), 0.05f);
+  EXPECT_TRUE(trainer.callback_metrics().count("train_loss_epoch"));
+}

@@ -67,10 +67,17 @@ class MyModel : public L::LightningModule {
   }
 
   //   def configure_optimizers(self):
-  //       return torch.optim.Adam(self.parameters(), lr=self.hparams.learning_rate)
+  //       optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.learning_rate)
+  //       scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode='min')
+  //       return {"optimizer": optimizer,
+  //               "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss"}}
   L::OptimizerConfig configure_optimizers() override {
-    return std::make_shared<torch::optim::Adam>(
+    auto optimizer = std::make_shared<torch::optim::Adam>(
         parameters(), torch::optim::AdamOptions(hparams().get<double>("learning_rate")));
+    auto scheduler = std::make_shared<L::ReduceLROnPlateau>(
+        optimizer, L::ReduceLROnPlateauOptions().mode("min"));
+    return L::OptimizerConfig(optimizer).lr_scheduler(scheduler,
+                                                      L::SchedulerConfig().monitor("val_loss"));
   }
 
  private:
