@@ -2,6 +2,7 @@
 // Fashion-MNIST from Debian's dataset-fashion-mnist package.
 //
 //   ./fashion_mnist [--epochs N] [--batch-size N] [--lr X] [--data-dir DIR] [--workers N]
+//                   [--precision 32-true|bf16-mixed|...]
 #include <lightning/lightning.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/modules/activation.h>
@@ -110,6 +111,7 @@ int main(int argc, char** argv) {
   int64_t epochs = 15, batch_size = 64, workers = 0, hidden = 256;
   double lr = 1e-3;
   std::string data_dir = L::kFashionMNISTDefaultDir;
+  std::string precision = "32-true";
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto next = [&]() -> std::string {
@@ -131,9 +133,11 @@ int main(int argc, char** argv) {
       workers = std::stoll(next());
     else if (arg == "--hidden")
       hidden = std::stoll(next());
+    else if (arg == "--precision")
+      precision = next();
     else {
       std::cerr << "usage: fashion_mnist [--epochs N] [--batch-size N] [--lr X] [--hidden N] "
-                   "[--data-dir DIR] [--workers N]\n";
+                   "[--data-dir DIR] [--workers N] [--precision P]\n";
       return 2;
     }
   }
@@ -146,7 +150,7 @@ int main(int argc, char** argv) {
         L::HParams{{"learning_rate", lr}, {"hidden", hidden}, {"batch_size", batch_size}});
     L::FashionMNISTDataModule data(
         L::FashionMNISTOptions().data_dir(data_dir).batch_size(batch_size).num_workers(workers));
-    L::Trainer trainer(L::TrainerOptions().max_epochs(epochs));
+    L::Trainer trainer(L::TrainerOptions().max_epochs(epochs).precision(precision));
 
     const auto start = std::chrono::steady_clock::now();
     trainer.fit(model, data);
@@ -155,7 +159,8 @@ int main(int argc, char** argv) {
     const double val_acc = trainer.callback_metrics().at("val_acc").item<double>();
     auto results = trainer.test(model, data);
 
-    std::cout << "\nfit: " << epochs << " epochs in " << fit_seconds << " s\n";
+    std::cout << "\nfit: " << epochs << " epochs in " << fit_seconds << " s (precision "
+              << precision << ")\n";
     std::cout << "val_acc (last epoch): " << val_acc << "\n";
     std::cout << "test_loss: " << results[0].at("test_loss") << "\n";
     std::cout << "test_acc: " << results[0].at("test_acc") << "\n";
