@@ -170,6 +170,7 @@ at::Tensor epoch_order(int64_t n) {
                          .enable_progress_bar(false)
                          .enable_model_summary(false)
                          .logger(false)
+                         .enable_checkpointing(false)
                          .num_sanity_val_steps(0));
   trainer.fit(model, loader);
 }

@@ -1,2 +1,15 @@
-// LightningDataModule is header-only; this file keeps the header compiling on its own.
 #include "lightning/datamodule.h"
+
+#include <c10/util/Type.h>
+
+#include <typeinfo>
+
+namespace lightning {
+
+std::string LightningDataModule::state_key() const {
+  std::string name = c10::demangle(typeid(*this).name());
+  auto pos = name.rfind("::");
+  return pos == std::string::npos ? name : name.substr(pos + 2);
+}
+
+}  // namespace lightning

@@ -14,7 +14,9 @@
 
 #include "detail/hooks.h"
 #include "detail/result_collection.h"
+#include "lightning/callbacks/early_stopping.h"
 #include "lightning/callbacks/gradient_accumulation_scheduler.h"
+#include "lightning/callbacks/model_checkpoint.h"
 #include "lightning/callbacks/model_summary.h"
 #include "lightning/callbacks/progress_bar.h"
 #include "lightning/error.h"
@@ -211,6 +213,11 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
   if (options_.enable_model_summary() && !has(static_cast<ModelSummary*>(nullptr))) {
     base_callbacks_.push_back(std::make_shared<ModelSummary>());
   }
+  // Lightning: a default ModelCheckpoint unless checkpointing is off or one is given.
+  if (options_.enable_checkpointing() && !options_.fast_dev_run().enabled() &&
+      !has(static_cast<ModelCheckpoint*>(nullptr))) {
+    base_callbacks_.push_back(std::make_shared<ModelCheckpoint>());
+  }
   callbacks_ = base_callbacks_;
   loggers_ = options_.logger().loggers();
 }
@@ -293,18 +300,23 @@ LightningModule& Trainer::attach(std::shared_ptr<LightningModule> model, Stage s
   return *model_;
 }
 
-void Trainer::fit(std::shared_ptr<LightningModule> model, LightningDataModule& datamodule) {
-  run_fit(std::move(model), &datamodule, Loaders{});
+void Trainer::fit(std::shared_ptr<LightningModule> model, LightningDataModule& datamodule,
+                  const std::optional<std::string>& ckpt_path) {
+  run_fit(std::move(model), &datamodule, Loaders{}, ckpt_path);
 }
 
 void Trainer::fit(std::shared_ptr<LightningModule> model, DataLoaders train_dataloaders,
-                  DataLoaders val_dataloaders) {
+                  DataLoaders val_dataloaders, const std::optional<std::string>& ckpt_path) {
   run_fit(std::move(model), nullptr,
-          Loaders{std::move(train_dataloaders), std::move(val_dataloaders), {}, {}});
+          Loaders{std::move(train_dataloaders), std::move(val_dataloaders), {}, {}}, ckpt_path);
 }
 
 void Trainer::fit(std::shared_ptr<LightningModule> model) {
-  run_fit(std::move(model), nullptr, Loaders{});
+  run_fit(std::move(model), nullptr, Loaders{}, std::nullopt);
+}
+
+void Trainer::fit(std::shared_ptr<LightningModule> model, const std::string& ckpt_path) {
+  run_fit(std::move(model), nullptr, Loaders{}, ckpt_path);
 }
 
 // Fetches the loaders of `stage` from (in order of precedence) what the
@@ -320,7 +332,7 @@ static DataLoaders resolve_loaders(DataLoaders given, LightningDataModule* datam
 }
 
 void Trainer::run_fit(std::shared_ptr<LightningModule> module, LightningDataModule* datamodule,
-                      Loaders loaders) {
+                      Loaders loaders, const std::optional<std::string>& ckpt_path) {
   LightningModule& model = attach(std::move(module), Stage::Fit);
   try {
     LIGHTNING_CHECK(detail::overrides_training_step(model), model.name(),
@@ -331,10 +343,22 @@ void Trainer::run_fit(std::shared_ptr<LightningModule> module, LightningDataModu
     train_data_ready_ = false;
     accumulate_grad_batches_ = options_.accumulate_grad_batches();
     loop_ = LoopState{};
+    resume_.reset();
     setup_callbacks(model);
     setup_stage(model, datamodule, Stage::Fit);
+    if (ckpt_path) {
+      // Lightning's order: weights and callbacks before configure_optimizers,
+      // optimizer/scheduler/loop state after it.
+      ckpt_path_ = resolve_ckpt_path(*ckpt_path);
+      restoring_ = read_checkpoint(ckpt_path_);
+      restore_modules_and_callbacks(model, datamodule);
+    }
 
     configure_optimizers(model);
+    if (restoring_) {
+      restore_training_state();
+      restoring_.reset();
+    }
     start_loggers(model, datamodule);
 
     dispatch(
@@ -345,7 +369,8 @@ void Trainer::run_fit(std::shared_ptr<LightningModule> module, LightningDataModu
         resolve_loaders(std::move(loaders_->val), datamodule, model, current_hook_,
                         &LightningDataModule::val_dataloader, &LightningModule::val_dataloader);
     const bool has_validation = prepare_validation(model);
-    if (has_validation && options_.num_sanity_val_steps() != 0) {
+    // A resumed fit skips the sanity check (its validation ran before the save).
+    if (has_validation && options_.num_sanity_val_steps() != 0 && !resume_) {
       sanity_check(model);
     }
 
@@ -364,6 +389,7 @@ void Trainer::run_fit(std::shared_ptr<LightningModule> module, LightningDataModu
         current_hook_, Hook::OnTrainEnd, callbacks_,
         [&](Callback& c) { c.on_train_end(*this, model); }, [&] { model.on_train_end(); });
     training_ = false;
+    phase_ = FitPhase::kOutside;
 
     dispatch(
         current_hook_, Hook::OnFitEnd, callbacks_, [&](Callback& c) { c.on_fit_end(*this, model); },
@@ -446,9 +472,14 @@ void Trainer::setup_callbacks(LightningModule& model) {
                      callbacks_.end());
     callbacks_.push_back(cb);
   }
-  // Checkpointing/early-stopping callbacks run last, as in Lightning.
+  // Monitoring callbacks (EarlyStopping, ...) run after the others and
+  // ModelCheckpoint last of all, as in Lightning, so a checkpoint holds what
+  // every other callback decided at that point.
   std::stable_partition(callbacks_.begin(), callbacks_.end(),
                         [](const auto& c) { return !c->is_monitoring_callback(); });
+  std::stable_partition(callbacks_.begin(), callbacks_.end(), [](const auto& c) {
+    return dynamic_cast<ModelCheckpoint*>(c.get()) == nullptr;
+  });
 }
 
 void Trainer::setup_stage(LightningModule& model, LightningDataModule* datamodule, Stage stage) {
@@ -609,7 +640,21 @@ bool Trainer::min_reached() const {
 }
 
 void Trainer::train_epoch(LightningModule& model, bool has_validation) {
+  // A resumed fit re-enters the epoch it was saved in where it stopped
+  // (src/trainer_checkpoint.cpp restored the counters and RNG).
+  const std::optional<Resume> resume = std::exchange(resume_, std::nullopt);
   train_results_->reset();
+  if (resume && resume->phase == FitPhase::kTrainEpochEnd) {
+    // Saved in on_train_epoch_end: only the plateau schedulers were left.
+    restore_rng(resume->rng_states);
+    batches_done_ = resume->batches_done;
+    if (batches_done_ == num_training_batches_) update_lr_schedulers("epoch", /*plateau=*/true);
+    ++loop_.epoch;
+    return;
+  }
+  // Until the loader starts, a checkpoint resumes at this epoch's start.
+  phase_ = FitPhase::kTrainEpochStart;
+  batches_done_ = resume ? resume->batches_done : 0;
   dispatch(
       current_hook_, Hook::OnTrainEpochStart, callbacks_,
       [&](Callback& c) { c.on_train_epoch_start(*this, model); },
@@ -617,30 +662,70 @@ void Trainer::train_epoch(LightningModule& model, bool has_validation) {
 
   const bool validate_this_epoch =
       has_validation && (loop_.epoch + 1) % options_.check_val_every_n_epoch() == 0;
-  auto it = loaders_->train[0].begin();
-  const auto end = loaders_->train[0].end();
-  int64_t batch_idx = 0;
-  while (batch_idx < num_training_batches_ && it != end) {
+  int64_t batch_idx = batches_done_;
+  bool keep_going = true;
+  if (resume) restore_rng(resume->rng_states);  // as at the save
+  if (resume && batch_idx > 0 && resume->phase != FitPhase::kBatch) {
+    // Saved at the end of batch batch_idx - 1: finish what came after the save.
+    keep_going = finish_training_batch(model, batch_idx - 1, should_accumulate(batch_idx - 1),
+                                       validate_this_epoch,
+                                       /*after_validation=*/resume->phase == FitPhase::kValidation);
+  }
+  // The epoch number decides a seeded loader's order; a resumed epoch replays
+  // its saved order from the first batch not yet trained.
+  DataLoader& loader = loaders_->train[0];
+  if (resume && resume->exact && resume->phase != FitPhase::kTrainEpochStart) {
+    loader.resume_epoch(loop_.epoch, resume->shuffle_seed, batch_idx);
+  } else {
+    loader.set_epoch(loop_.epoch);
+  }
+  auto it = loader.begin();
+  const auto end = loader.end();
+  phase_ = FitPhase::kBatch;
+  while (keep_going && batch_idx < num_training_batches_ && it != end) {
     loop_.batch_idx = batch_idx;
     const bool accumulating = should_accumulate(batch_idx);
-    const bool keep_going = training_batch(model, std::move(*it), batch_idx, accumulating);
-    if (!keep_going) break;
-    ++loop_.total_batch_idx;
+    if (!training_batch(model, std::move(*it), batch_idx, accumulating)) break;
     ++batch_idx;
+    keep_going = finish_training_batch(model, batch_idx - 1, accumulating, validate_this_epoch,
+                                       /*after_validation=*/false);
+    if (keep_going && batch_idx < num_training_batches_) ++it;
+  }
+  finish_train_epoch(model, batch_idx == num_training_batches_);
+}
+
+uint64_t Trainer::train_shuffle_seed() const {
+  return loaders_ && !loaders_->train.empty() ? loaders_->train[0].current_shuffle_seed() : 0;
+}
+
+bool Trainer::finish_training_batch(LightningModule& model, int64_t batch_idx, bool accumulating,
+                                    bool validate_this_epoch, bool after_validation) {
+  // What follows a training batch: step-metric logging, validation when due,
+  // plateau schedulers with interval "step". Returns false when fit must stop.
+  const int64_t done = batch_idx + 1;
+  phase_ = FitPhase::kTrainBatchEnd;
+  batches_done_ = done;
+  if (!after_validation) {
+    ++loop_.total_batch_idx;
     const bool step_limit = max_steps_ != -1 && loop_.global_step >= max_steps_;
     if (!accumulating) {
       // Step metrics reach the loggers at optimizer steps only (Lightning).
       ++loop_.batches_that_stepped;
       log_step_metrics(step_limit || (should_stop_ && min_reached()));
     }
-    if (validate_this_epoch && batch_idx % val_check_batch_ == 0) {
+    if (validate_this_epoch && done % val_check_batch_ == 0) {
+      phase_ = FitPhase::kValidation;
       run_evaluation(model, Stage::Validate, num_val_batches_, /*log=*/true);
     }
-    if (!accumulating) update_lr_schedulers("step", /*plateau=*/true);  // after metrics are logged
-    if (step_limit || (should_stop_ && min_reached())) break;
-    if (batch_idx < num_training_batches_) ++it;
   }
+  if (!accumulating) update_lr_schedulers("step", /*plateau=*/true);  // after metrics are logged
+  phase_ = FitPhase::kBatch;
+  const bool step_limit = max_steps_ != -1 && loop_.global_step >= max_steps_;
+  return !(step_limit || (should_stop_ && min_reached()));
+}
 
+void Trainer::finish_train_epoch(LightningModule& model, bool completed) {
+  phase_ = FitPhase::kTrainEpochEnd;
   // Epoch-level training metrics are visible to the on_train_epoch_end hooks;
   // what those hooks log is added before the loggers see the epoch row.
   detail::MetricSinks sinks{&callback_metrics_, &progress_bar_metrics_};
@@ -651,6 +736,8 @@ void Trainer::train_epoch(LightningModule& model, bool has_validation) {
       if (!c->is_monitoring_callback()) c->on_train_epoch_end(*this, model);
     }
     model.on_train_epoch_end();
+    // Monitoring callbacks see what the module's hook logged, as Lightning.
+    train_results_->epoch_metrics(sinks, 1);
     for (auto& c : callbacks_) {
       if (c->is_monitoring_callback()) c->on_train_epoch_end(*this, model);
     }
@@ -660,12 +747,16 @@ void Trainer::train_epoch(LightningModule& model, bool has_validation) {
     send_to_loggers(per_loader[0], loop_.batches_that_stepped - 1, /*epoch_level=*/true);
   }
   // Plateau schedulers step on the epoch's metrics, after a complete epoch.
-  if (batch_idx == num_training_batches_) update_lr_schedulers("epoch", /*plateau=*/true);
+  if (completed) update_lr_schedulers("epoch", /*plateau=*/true);
   ++loop_.epoch;
+  phase_ = FitPhase::kBatch;
+  batches_done_ = 0;
 }
 
 bool Trainer::training_batch(LightningModule& model, Batch batch, int64_t batch_idx,
                              bool accumulating) {
+  phase_ = FitPhase::kBatch;
+  batches_done_ = batch_idx;
   batch = transfer_batch(model, std::move(batch), 0);
   current_batch_size_ = batch.batch_size();
   current_dataloader_idx_ = 0;
@@ -699,6 +790,9 @@ bool Trainer::training_batch(LightningModule& model, Batch batch, int64_t batch_
     if (batch_idx + 1 == num_training_batches_) update_lr_schedulers("epoch", /*plateau=*/false);
   }
 
+  // A checkpoint written from here on resumes after this batch.
+  phase_ = FitPhase::kTrainBatchEnd;
+  batches_done_ = batch_idx + 1;
   dispatch(
       current_hook_, Hook::OnTrainBatchEnd, callbacks_,
       [&](Callback& c) { c.on_train_batch_end(*this, model, output, batch, batch_idx); },

@@ -74,9 +74,12 @@ std::vector<std::string> lines_starting_with(const std::string& text, const std:
 TEST(ProgressBarFit, PlainModePrintsQuartersAndTheSummary) {
   std::ostringstream out;
   auto summary = std::make_shared<L::ModelSummary>(L::ModelSummaryOptions().stream(&out));
-  L::Trainer trainer(
-      L::TrainerOptions().max_epochs(2).logger(false).enable_model_summary(true).callbacks(
-          {bar_to(out, /*interactive=*/false), summary}));
+  L::Trainer trainer(L::TrainerOptions()
+                         .max_epochs(2)
+                         .logger(false)
+                         .enable_checkpointing(false)
+                         .enable_model_summary(true)
+                         .callbacks({bar_to(out, /*interactive=*/false), summary}));
   trainer.fit(std::make_shared<TinyModule>(), tiny_loader());
   const std::string text = out.str();
 
@@ -103,9 +106,12 @@ TEST(ProgressBarFit, PlainModePrintsQuartersAndTheSummary) {
 
 TEST(ProgressBarFit, TerminalModeRedrawsInPlace) {
   std::ostringstream out;
-  L::Trainer trainer(
-      L::TrainerOptions().max_epochs(2).logger(false).enable_model_summary(false).callbacks(
-          {bar_to(out, /*interactive=*/true, /*refresh_rate=*/4)}));
+  L::Trainer trainer(L::TrainerOptions()
+                         .max_epochs(2)
+                         .logger(false)
+                         .enable_checkpointing(false)
+                         .enable_model_summary(false)
+                         .callbacks({bar_to(out, /*interactive=*/true, /*refresh_rate=*/4)}));
   trainer.fit(std::make_shared<TinyModule>(), tiny_loader());
   const std::string text = out.str();
 
@@ -126,9 +132,12 @@ TEST(ProgressBarFit, AnExceptionEndsTheOpenLine) {
     }
   };
   std::ostringstream out;
-  L::Trainer trainer(
-      L::TrainerOptions().max_epochs(1).logger(false).enable_model_summary(false).callbacks(
-          {bar_to(out, /*interactive=*/true, /*refresh_rate=*/1)}));
+  L::Trainer trainer(L::TrainerOptions()
+                         .max_epochs(1)
+                         .logger(false)
+                         .enable_checkpointing(false)
+                         .enable_model_summary(false)
+                         .callbacks({bar_to(out, /*interactive=*/true, /*refresh_rate=*/1)}));
   EXPECT_THROW(trainer.fit(std::make_shared<Failing>(), tiny_loader()), std::runtime_error);
   const std::string text = out.str();
   ASSERT_FALSE(text.empty());
@@ -138,9 +147,12 @@ TEST(ProgressBarFit, AnExceptionEndsTheOpenLine) {
 
 TEST(ProgressBarFit, SanityCheckAndValidationBars) {
   std::ostringstream out;
-  L::Trainer trainer(
-      L::TrainerOptions().max_epochs(1).logger(false).enable_model_summary(false).callbacks(
-          {bar_to(out, /*interactive=*/false)}));
+  L::Trainer trainer(L::TrainerOptions()
+                         .max_epochs(1)
+                         .logger(false)
+                         .enable_checkpointing(false)
+                         .enable_model_summary(false)
+                         .callbacks({bar_to(out, /*interactive=*/false)}));
   trainer.fit(std::make_shared<TinyModule>(), tiny_loader(), tiny_loader());
   const std::string text = out.str();
 
@@ -156,9 +168,12 @@ TEST(ProgressBarFit, SanityCheckAndValidationBars) {
 
 TEST(ProgressBarFit, TerminalModeErasesTheValidationLine) {
   std::ostringstream out;
-  L::Trainer trainer(
-      L::TrainerOptions().max_epochs(1).logger(false).enable_model_summary(false).callbacks(
-          {bar_to(out, /*interactive=*/true)}));
+  L::Trainer trainer(L::TrainerOptions()
+                         .max_epochs(1)
+                         .logger(false)
+                         .enable_checkpointing(false)
+                         .enable_model_summary(false)
+                         .callbacks({bar_to(out, /*interactive=*/true)}));
   trainer.fit(std::make_shared<TinyModule>(), tiny_loader(), tiny_loader());
   const std::string text = out.str();
 
@@ -174,8 +189,11 @@ TEST(ProgressBarFit, TerminalModeErasesTheValidationLine) {
 
 TEST(ProgressBarFit, TestAndPredictBars) {
   std::ostringstream out;
-  L::Trainer trainer(L::TrainerOptions().logger(false).enable_model_summary(false).callbacks(
-      {bar_to(out, /*interactive=*/false)}));
+  L::Trainer trainer(L::TrainerOptions()
+                         .logger(false)
+                         .enable_checkpointing(false)
+                         .enable_model_summary(false)
+                         .callbacks({bar_to(out, /*interactive=*/false)}));
   auto model = std::make_shared<TinyModule>();
   trainer.test(model, tiny_loader());
   trainer.predict(model, tiny_loader());
@@ -189,9 +207,12 @@ TEST(ProgressBarFit, TestAndPredictBars) {
 
 TEST(ProgressBarFit, RefreshRateZeroDisablesTheBar) {
   std::ostringstream out;
-  L::Trainer trainer(
-      L::TrainerOptions().max_epochs(1).logger(false).enable_model_summary(false).callbacks(
-          {bar_to(out, /*interactive=*/true, /*refresh_rate=*/0)}));
+  L::Trainer trainer(L::TrainerOptions()
+                         .max_epochs(1)
+                         .logger(false)
+                         .enable_checkpointing(false)
+                         .enable_model_summary(false)
+                         .callbacks({bar_to(out, /*interactive=*/true, /*refresh_rate=*/0)}));
   trainer.fit(std::make_shared<TinyModule>(), tiny_loader());
   EXPECT_EQ(out.str(), "");
 }

@@ -362,6 +362,36 @@ TEST(DataLoaderTest, EverySampleOnceWithShuffle) {
   }
 }
 
+// Exact resume: the same order from a given batch on, with any number of
+// workers (repeated: a worker must not start past the first batch).
+TEST(DataLoaderTest, ResumeEpochReplaysTheOrderFromABatch) {
+  L::DataLoader reference(index_dataset(103), L::DataLoaderOptions().batch_size(10).shuffle(true));
+  reference.set_epoch(3);
+  std::vector<std::vector<int64_t>> expected;
+  for (L::Batch& batch : reference) expected.push_back(to_vector(batch[0]));
+  const uint64_t seed = reference.current_shuffle_seed();
+  EXPECT_EQ(reference.epochs_started(), 4);
+  for (int64_t workers : {0, 1, 3}) {
+    for (int repeat = 0; repeat < 20; ++repeat) {
+      SCOPED_TRACE("num_workers=" + std::to_string(workers));
+      L::DataLoader loader(
+          index_dataset(103),
+          L::DataLoaderOptions().batch_size(10).shuffle(true).num_workers(workers));
+      loader.resume_epoch(3, seed, 4);
+      std::vector<std::vector<int64_t>> got;
+      for (L::Batch& batch : loader) got.push_back(to_vector(batch[0]));
+      ASSERT_EQ(got, std::vector<std::vector<int64_t>>(expected.begin() + 4, expected.end()));
+      EXPECT_EQ(loader.current_shuffle_seed(), seed);
+      EXPECT_EQ(loader.epochs_started(), 4);
+    }
+  }
+  L::DataLoader loader(index_dataset(10), L::DataLoaderOptions().batch_size(5));
+  EXPECT_LIGHTNING_ERROR(loader.resume_epoch(0, 0, 3),
+                         "DataLoader::resume_epoch: first_batch must be in [0, 2]");
+  EXPECT_LIGHTNING_ERROR(loader.set_epoch(-1),
+                         "DataLoader::set_epoch: epoch must be >= 0, got -1.");
+}
+
 TEST(DataLoaderTest, DropLast) {
   for (int64_t workers : {0, 1, 2, 4}) {
     SCOPED_TRACE("num_workers=" + std::to_string(workers));

@@ -164,6 +164,11 @@ int main(int argc, char** argv) {
     std::cout << "val_acc (last epoch): " << val_acc << "\n";
     std::cout << "test_loss: " << results[0].at("test_loss") << "\n";
     std::cout << "test_acc: " << results[0].at("test_acc") << "\n";
+    // model = MyModel.load_from_checkpoint(trainer.checkpoint_callback.best_model_path)
+    const std::string best_path = trainer.checkpoint_callback()->best_model_path();
+    auto best = L::load_from_checkpoint<MyModel>(best_path);
+    std::cout << "checkpoint: " << best_path << " (loaded back, learning_rate "
+              << best->hparams().get<double>("learning_rate") << ")\n";
     std::cout << "run folder: " << trainer.log_dir()
               << " (metrics.csv, hparams.yaml, TensorBoard events, report.html)\n";
   } catch (const L::Error& e) {

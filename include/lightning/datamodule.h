@@ -17,6 +17,7 @@
 #include "lightning/data/dataloader.h"
 #include "lightning/hparams.h"
 #include "lightning/stage.h"
+#include "lightning/state_dict.h"
 
 namespace lightning {
 
@@ -37,9 +38,19 @@ class LightningDataModule {
   virtual DataLoaders test_dataloader() { return {}; }
   virtual DataLoaders predict_dataloader() { return {}; }
 
-  /// As LightningModule::save_hyperparameters.
+  /// As LightningModule::save_hyperparameters. Checkpoints save them under
+  /// "datamodule_hyper_parameters".
   void save_hyperparameters(const HParams& hparams) { hparams_ = hparams; }
   const HParams& hparams() const { return hparams_; }
+
+  /// State saved in checkpoints under `state_key()` (Lightning saves
+  /// `datamodule.state_dict()` under the class name). Default: empty.
+  virtual StateDict state_dict() const { return make_state_dict(); }
+  /// Restores what `state_dict` returned when a fit resumes or
+  /// `load_from_checkpoint<MyDataModule>` runs. Default: nothing.
+  virtual void load_state_dict(const StateDict& state) {}
+  /// The checkpoint key of its state: the class name.
+  std::string state_key() const;
 
  private:
   HParams hparams_;

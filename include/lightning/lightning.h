@@ -8,10 +8,15 @@
 #pragma once
 
 #include "lightning/callbacks/callback.h"
+#include "lightning/callbacks/early_stopping.h"
 #include "lightning/callbacks/gradient_accumulation_scheduler.h"
 #include "lightning/callbacks/learning_rate_monitor.h"
+#include "lightning/callbacks/model_checkpoint.h"
 #include "lightning/callbacks/model_summary.h"
 #include "lightning/callbacks/progress_bar.h"
+#include "lightning/checkpoint/checkpoint.h"
+#include "lightning/checkpoint/checkpoint_io.h"
+#include "lightning/checkpoint/optimizer_state.h"
 #include "lightning/data/batch.h"
 #include "lightning/data/dataloader.h"
 #include "lightning/data/dataset.h"
@@ -35,4 +40,6 @@
 #include "lightning/seed.h"
 #include "lightning/stage.h"
 #include "lightning/state_dict.h"
+#include "lightning/strategies/ddp.h"
+#include "lightning/strategies/strategy.h"
 #include "lightning/trainer.h"

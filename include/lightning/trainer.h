@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "lightning/callbacks/callback.h"
+#include "lightning/checkpoint/checkpoint.h"
 #include "lightning/data/dataloader.h"
 #include "lightning/datamodule.h"
 #include "lightning/loggers/logger.h"
@@ -36,6 +37,9 @@ class Optimizer;
 }
 
 namespace lightning {
+
+class ModelCheckpoint;
+class EarlyStopping;
 
 namespace detail {
 class ResultCollection;
@@ -123,6 +127,9 @@ struct TrainerOptions {
   /// Run N batches of each loop once (true = 1) to find bugs; no sanity
   /// check, no loggers. Default false.
   TORCH_ARG(FastDevRun, fast_dev_run) = false;
+  /// Add a ModelCheckpoint (checkpoints of the latest epoch under
+  /// <log_dir>/checkpoints) unless one is among the callbacks. Default true.
+  TORCH_ARG(bool, enable_checkpointing) = true;
   /// Draw a progress bar. Default true.
   TORCH_ARG(bool, enable_progress_bar) = true;
   /// Print the model summary at fit start. Default true.
@@ -150,13 +157,20 @@ class Trainer {
   Trainer(const Trainer&) = delete;  // owns loop state and the module's back-reference
   Trainer& operator=(const Trainer&) = delete;
 
-  /// Trains with the datamodule's train/val loaders.
-  void fit(std::shared_ptr<LightningModule> model, LightningDataModule& datamodule);
+  /// Trains with the datamodule's train/val loaders. `ckpt_path` resumes:
+  /// a file, "last" (the checkpoint callback's last.ckpt) or "best" (its best
+  /// model); weights, optimizer, schedulers, callbacks, loops, sampler and RNG
+  /// state are restored and training continues where it stopped, exactly
+  /// (see docs/checkpoints.md).
+  void fit(std::shared_ptr<LightningModule> model, LightningDataModule& datamodule,
+           const std::optional<std::string>& ckpt_path = std::nullopt);
   /// Trains with the given loaders (val may be empty).
   void fit(std::shared_ptr<LightningModule> model, DataLoaders train_dataloaders,
-           DataLoaders val_dataloaders = {});
+           DataLoaders val_dataloaders = {},
+           const std::optional<std::string>& ckpt_path = std::nullopt);
   /// Trains with the module's own dataloader hooks.
   void fit(std::shared_ptr<LightningModule> model);
+  void fit(std::shared_ptr<LightningModule> model, const std::string& ckpt_path);
 
   /// One validation pass; returns one metrics map per dataloader.
   std::vector<Metrics> validate(std::shared_ptr<LightningModule> model,
@@ -191,6 +205,23 @@ class Trainer {
   Stage state() const { return stage_; }
   bool training() const { return training_; }
   bool sanity_checking() const { return sanity_checking_; }
+
+  // ---- Checkpoints (docs/checkpoints.md) -----------------------------------
+
+  /// Writes a checkpoint of the module being (or last) trained, with
+  /// Lightning's keys; `weights_only` leaves out optimizer, scheduler,
+  /// callback and precision state. Only global rank 0 writes; every rank must
+  /// call it. `lightning::Error` when no module is attached.
+  void save_checkpoint(const std::string& path, bool weights_only = false);
+  /// The checkpoint `save_checkpoint` would write.
+  Checkpoint dump_checkpoint(bool weights_only = false);
+  /// The first ModelCheckpoint callback, or nullptr.
+  ModelCheckpoint* checkpoint_callback() const;
+  std::vector<ModelCheckpoint*> checkpoint_callbacks() const;
+  /// The first EarlyStopping callback, or nullptr.
+  EarlyStopping* early_stopping_callback() const;
+  /// The checkpoint the last fit resumed from ("" when none).
+  const std::string& ckpt_path() const { return ckpt_path_; }
 
   /// Latest value of every metric, for callbacks and schedulers.
   const TensorMetrics& callback_metrics() const { return callback_metrics_; }
@@ -257,7 +288,7 @@ class Trainer {
 
   // fit, top to bottom (src/trainer.cpp); each helper one level deep.
   void run_fit(std::shared_ptr<LightningModule> module, LightningDataModule* datamodule,
-               Loaders loaders);
+               Loaders loaders, const std::optional<std::string>& ckpt_path);
   void setup_callbacks(LightningModule& model);
   void setup_stage(LightningModule& model, LightningDataModule* datamodule, Stage stage);
   bool prepare_validation(LightningModule& model);
@@ -268,6 +299,16 @@ class Trainer {
   bool fit_done() const;
   bool min_reached() const;
   void train_epoch(LightningModule& model, bool has_validation);
+  bool finish_training_batch(LightningModule& model, int64_t batch_idx, bool accumulating,
+                             bool validate_this_epoch, bool after_validation);
+  void finish_train_epoch(LightningModule& model, bool completed);
+
+  // checkpoints (src/trainer_checkpoint.cpp)
+  std::string resolve_ckpt_path(const std::string& ckpt_path) const;
+  void restore_modules_and_callbacks(LightningModule& model, LightningDataModule* datamodule);
+  void restore_training_state();
+  static void restore_rng(const std::vector<at::Tensor>& states);
+  uint64_t train_shuffle_seed() const;
   bool training_batch(LightningModule& model, Batch batch, int64_t batch_idx, bool accumulating);
   const at::Tensor& checked_loss(const StepOutput& output) const;
   void zero_grad(LightningModule& model, torch::optim::Optimizer& optimizer);
@@ -316,6 +357,31 @@ class Trainer {
   bool train_data_ready_ = false;
 
   LoopState loop_;
+  // Where in the fit loop we are, for checkpoints: training batches finished
+  // in this epoch, and the phase a checkpoint written now would resume from.
+  int64_t batches_done_ = 0;
+  enum class FitPhase {
+    kOutside,
+    kBatch,
+    kTrainBatchEnd,
+    kValidation,
+    kTrainEpochEnd,
+    kTrainEpochStart
+  };
+  FitPhase phase_ = FitPhase::kOutside;
+  std::string ckpt_path_;
+  std::optional<Checkpoint> restoring_;  // the checkpoint a fit resumes from
+  struct Resume {
+    FitPhase phase = FitPhase::kBatch;
+    int64_t batches_done = 0;
+    // Exact resume (checkpoints written here): the epoch's shuffle seed and
+    // the RNG states at the save. A Python Lightning checkpoint resumes at
+    // the start of its epoch instead.
+    bool exact = false;
+    uint64_t shuffle_seed = 0;
+    std::vector<at::Tensor> rng_states;  // CPU, then each CUDA device
+  };
+  std::optional<Resume> resume_;  // consumed by the first resumed epoch
   Stage stage_ = Stage::Fit;
   bool training_ = false;
   bool sanity_checking_ = false;

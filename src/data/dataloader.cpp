@@ -15,7 +15,7 @@ namespace {
 
 // A seed for this epoch's shuffle: derived from `generator_seed` when set, else
 // drawn from libtorch's default generator so that torch::manual_seed decides it.
-uint64_t shuffle_seed(const DataLoaderOptions& options, int64_t epoch) {
+uint64_t draw_shuffle_seed(const DataLoaderOptions& options, int64_t epoch) {
   if (options.generator_seed()) return *options.generator_seed() + static_cast<uint64_t>(epoch);
   at::Generator global = at::detail::getDefaultCPUGenerator();
   std::lock_guard<std::mutex> lock(global.mutex());
@@ -36,14 +36,16 @@ struct DataLoader::Epoch {
     bool ready = false;
   };
 
-  Epoch(std::shared_ptr<Dataset> dataset_in, const DataLoaderOptions& options_in, int64_t epoch)
+  Epoch(std::shared_ptr<Dataset> dataset_in, const DataLoaderOptions& options_in,
+        uint64_t shuffle_seed, int64_t first_batch)
       : dataset(std::move(dataset_in)), options(options_in) {
     const int64_t n = dataset->size();
     const int64_t bs = options.batch_size();
     num_batches = options.drop_last() ? n / bs : (n + bs - 1) / bs;
+    index = first_batch;
+    consumed = first_batch;
     if (options.shuffle() && n > 0) {
-      at::Generator generator =
-          at::make_generator<at::CPUGeneratorImpl>(shuffle_seed(options, epoch));
+      at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(shuffle_seed);
       const at::Tensor perm = at::randperm(n, generator, at::TensorOptions(at::kLong));
       const int64_t* p = perm.data_ptr<int64_t>();
       order.assign(p, p + n);
@@ -52,7 +54,7 @@ struct DataLoader::Epoch {
       std::iota(order.begin(), order.end(), int64_t{0});
     }
     indices.reserve(bs);
-    if (options.num_workers() > 0 && num_batches > 0) start_workers();
+    if (options.num_workers() > 0 && num_batches > first_batch) start_workers();
   }
 
   ~Epoch() { shutdown(); }
@@ -128,13 +130,17 @@ struct DataLoader::Epoch {
   }
 
   void start_workers() {
-    const int64_t num_workers = std::min(options.num_workers(), num_batches);
-    capacity = std::min(options.num_workers() * options.prefetch_factor(), num_batches);
+    const int64_t remaining = num_batches - index;
+    const int64_t num_workers = std::min(options.num_workers(), remaining);
+    capacity = std::min(options.num_workers() * options.prefetch_factor(), remaining);
     slots.resize(capacity);
     workers.reserve(num_workers);
     try {
       for (int64_t w = 0; w < num_workers; ++w) {
-        workers.emplace_back([this, w, num_workers] { work(w, num_workers); });
+        // The first batch is fixed now: the consumer may advance `index` before
+        // the thread runs.
+        const int64_t first = index + w;
+        workers.emplace_back([this, first, num_workers] { work(first, num_workers); });
       }
     } catch (...) {
       // The destructor does not run for a half-built Epoch: join what started.
@@ -145,10 +151,10 @@ struct DataLoader::Epoch {
 
   // Worker threads run with libtorch's thread-local defaults (grad mode on,
   // inference mode off), so their tensors are ordinary tensors for autograd.
-  void work(int64_t w, int64_t num_workers) {
+  void work(int64_t first, int64_t num_workers) {
     std::vector<int64_t> buffer;
     buffer.reserve(options.batch_size());
-    for (int64_t k = w; k < num_batches; k += num_workers) {
+    for (int64_t k = first; k < num_batches; k += num_workers) {
       {
         std::unique_lock<std::mutex> lock(mutex);
         worker_cv.wait(lock, [&] { return stop || k < consumed + capacity; });
@@ -195,10 +201,19 @@ struct DataLoader::Epoch {
   std::condition_variable worker_cv;
 };
 
+struct DataLoader::Progress {
+  int64_t epochs_started = 0;
+  uint64_t shuffle_seed = 0;
+  // Set by resume_epoch, consumed by the next begin().
+  bool resume = false;
+  uint64_t resume_seed = 0;
+  int64_t resume_first_batch = 0;
+};
+
 DataLoader::DataLoader(std::shared_ptr<Dataset> dataset, DataLoaderOptions options)
     : dataset_(std::move(dataset)),
       options_(std::move(options)),
-      epochs_started_(std::make_shared<int64_t>(0)) {
+      progress_(std::make_shared<Progress>()) {
   LIGHTNING_CHECK(dataset_ != nullptr, "DataLoader got a null dataset.");
   LIGHTNING_CHECK(options_.batch_size() >= 1, "DataLoader batch_size must be >= 1, got ",
                   options_.batch_size(), ".");
@@ -209,8 +224,18 @@ DataLoader::DataLoader(std::shared_ptr<Dataset> dataset, DataLoaderOptions optio
 }
 
 DataLoader::Iterator DataLoader::begin() {
-  const int64_t epoch = (*epochs_started_)++;
-  return Iterator(std::make_shared<Epoch>(dataset_, options_, epoch));
+  Progress& p = *progress_;
+  const int64_t epoch = p.epochs_started++;
+  int64_t first_batch = 0;
+  if (p.resume) {
+    p.resume = false;
+    p.shuffle_seed = p.resume_seed;
+    first_batch = p.resume_first_batch;
+  } else {
+    p.shuffle_seed =
+        options_.shuffle() && dataset_->size() > 0 ? draw_shuffle_seed(options_, epoch) : 0;
+  }
+  return Iterator(std::make_shared<Epoch>(dataset_, options_, p.shuffle_seed, first_batch));
 }
 
 DataLoader::Iterator DataLoader::end() { return Iterator(); }
@@ -221,11 +246,32 @@ int64_t DataLoader::size() const {
   return options_.drop_last() ? n / bs : (n + bs - 1) / bs;
 }
 
-int64_t DataLoader::epochs_started() const { return *epochs_started_; }
+int64_t DataLoader::epochs_started() const { return progress_->epochs_started; }
+
+uint64_t DataLoader::current_shuffle_seed() const { return progress_->shuffle_seed; }
+
+void DataLoader::set_epoch(int64_t epoch) {
+  LIGHTNING_CHECK(epoch >= 0, "DataLoader::set_epoch: epoch must be >= 0, got ", epoch, ".");
+  progress_->epochs_started = epoch;
+}
+
+void DataLoader::resume_epoch(int64_t epoch_index, uint64_t shuffle_seed, int64_t first_batch) {
+  LIGHTNING_CHECK(epoch_index >= 0, "DataLoader::resume_epoch: epoch_index must be >= 0, got ",
+                  epoch_index, ".");
+  LIGHTNING_CHECK(first_batch >= 0 && first_batch <= size(),
+                  "DataLoader::resume_epoch: first_batch must be in [0, ", size(),
+                  "] (the batches of an epoch), got ", first_batch,
+                  ". Was the checkpoint written with another dataset or batch size?");
+  Progress& p = *progress_;
+  p.epochs_started = epoch_index;
+  p.resume = true;
+  p.resume_seed = shuffle_seed;
+  p.resume_first_batch = first_batch;
+}
 
 DataLoader DataLoader::with_options(DataLoaderOptions options) const {
   DataLoader copy(dataset_, std::move(options));
-  copy.epochs_started_ = epochs_started_;
+  copy.progress_ = progress_;
   return copy;
 }
 

@@ -57,6 +57,7 @@ int main() {
     L::Trainer trainer(L::TrainerOptions()
                            .max_epochs(1)
                            .logger(false)
+                           .enable_checkpointing(false)
                            .enable_progress_bar(false)
                            .enable_model_summary(false));
     auto model = std::make_shared<TinyRegression>();

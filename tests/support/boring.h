@@ -52,9 +52,14 @@ class BoringModule : public LightningModule {
   torch::nn::Linear layer{nullptr};
 };
 
-/// Options that keep test output quiet and fast, and write no files.
+/// Options that keep test output quiet and fast, and write no files (no
+/// loggers, no default ModelCheckpoint).
 inline TrainerOptions quiet() {
-  return TrainerOptions().enable_progress_bar(false).enable_model_summary(false).logger(false);
+  return TrainerOptions()
+      .enable_progress_bar(false)
+      .enable_model_summary(false)
+      .logger(false)
+      .enable_checkpointing(false);
 }
 
 /// Records which batches / steps / epochs the loops ran.

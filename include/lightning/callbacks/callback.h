@@ -35,6 +35,7 @@
 #include "lightning/data/batch.h"
 #include "lightning/data/step_output.h"
 #include "lightning/stage.h"
+#include "lightning/state_dict.h"
 
 namespace torch::optim {
 class Optimizer;
@@ -54,8 +55,14 @@ class Callback {
  public:
   virtual ~Callback() = default;
 
-  /// Identifies this callback's state in checkpoints. Default: the class name.
+  /// Identifies this callback's state in checkpoints (the key under
+  /// checkpoint["callbacks"]). Default: the class name. Callbacks whose
+  /// options matter (ModelCheckpoint, EarlyStopping) add them, as Lightning.
   virtual std::string state_key() const;
+  /// State saved in checkpoints under `state_key()`. Default: empty (not saved).
+  virtual StateDict state_dict() const { return make_state_dict(); }
+  /// Restores `state_dict()` output when a fit resumes from a checkpoint.
+  virtual void load_state_dict(const StateDict& state) {}
   /// True for callbacks that act on monitored metrics at epoch end
   /// (ModelCheckpoint, EarlyStopping): they run after the module's
   /// `on_train_epoch_end`. Default false.

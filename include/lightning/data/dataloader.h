@@ -61,6 +61,19 @@ class DataLoader {
   const DataLoaderOptions& options() const { return options_; }
   /// Number of epochs started (`begin()` calls) so far.
   int64_t epochs_started() const;
+  /// The seed the epoch started last drew its shuffle order from (0 before
+  /// the first epoch or without shuffling). Checkpoints save it.
+  uint64_t current_shuffle_seed() const;
+  /// Exact mid-epoch resume: the next `begin()` restarts epoch number
+  /// `epoch_index` (0-based) with the shuffle order of `shuffle_seed`, at
+  /// batch `first_batch` (the batches before it are not built), and draws
+  /// nothing from libtorch's generator. `lightning::Error` on a negative
+  /// index or a first_batch beyond the epoch.
+  void resume_epoch(int64_t epoch_index, uint64_t shuffle_seed, int64_t first_batch);
+  /// The next `begin()` starts epoch number `epoch` (as DistributedSampler's
+  /// set_epoch: a loader with generator_seed shuffles with seed + epoch).
+  /// `lightning::Error` on a negative epoch.
+  void set_epoch(int64_t epoch);
 
   /// A copy of this loader with other options (e.g. shuffle off for overfit_batches).
   DataLoader with_options(DataLoaderOptions options) const;
@@ -86,7 +99,10 @@ class DataLoader {
  private:
   std::shared_ptr<Dataset> dataset_;
   DataLoaderOptions options_;
-  std::shared_ptr<int64_t> epochs_started_;
+  // Shared by copies (with_options): epochs started, the current epoch's
+  // shuffle seed, and a pending resume_epoch.
+  struct Progress;
+  std::shared_ptr<Progress> progress_;
 };
 
 /// Zero, one or several DataLoaders: what the `*_dataloader()` hooks return.
