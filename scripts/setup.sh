@@ -25,6 +25,8 @@ packages=(
   googletest
   libfmt-dev
   libyaml-cpp-dev
+  # c10d's ProcessGroupGloo header includes gloo's headers (DDP on CPU).
+  libgloo-dev
   # The GAN example writes PNG grids of its samples.
   libpng-dev
   # The tests cross-check numbers against PyTorch, hparams.yaml against

@@ -1,0 +1,80 @@
+// lightning/strategies/strategy.h — the one polymorphic seam for where and how
+// many processes train (DESIGN.md §3): single device, or DDP over c10d.
+//
+//   L::Trainer trainer(L::TrainerOptions().strategy("ddp").devices(2));
+//
+// The Trainer owns one Strategy and calls it at fixed points: `setup` once per
+// fit/validate/test/predict (rendezvous), `setup_module` after the module is
+// on its device (DDP: broadcast from rank 0, gradient hooks), `backward`,
+// `before_optimizer_step` (DDP: wait for the gradient all-reduce),
+// `reduce_metric` for `log(..., sync_dist=true)`, `barrier` around checkpoint
+// writes, `teardown` at the end.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace lightning {
+
+/// How one process sits in the job.
+struct ProcessInfo {
+  int64_t world_size = 1;
+  int64_t global_rank = 0;
+  int64_t local_rank = 0;
+  int64_t node_rank = 0;
+};
+
+class Strategy {
+ public:
+  virtual ~Strategy();
+
+  /// "single_device", "ddp".
+  virtual std::string name() const = 0;
+  virtual ProcessInfo process() const { return {}; }
+  int64_t world_size() const { return process().world_size; }
+  int64_t global_rank() const { return process().global_rank; }
+  int64_t local_rank() const { return process().local_rank; }
+  int64_t node_rank() const { return process().node_rank; }
+  bool is_global_zero() const { return global_rank() == 0; }
+
+  /// This process's device for `accelerator` ("cpu" or "cuda").
+  virtual at::Device root_device(const std::string& accelerator) const;
+  /// Joins the job (rendezvous); idempotent.
+  virtual void setup() {}
+  /// After the module is on root_device: DDP broadcasts rank 0's parameters
+  /// and buffers and installs the gradient synchronisation.
+  virtual void setup_module(torch::nn::Module& module) {}
+  /// `loss.backward()`; DDP overlaps the gradient all-reduce with it.
+  virtual void backward(const at::Tensor& loss) { loss.backward(); }
+  /// false while accumulating (DDP skips the all-reduce, like `no_sync`).
+  virtual void set_gradient_sync(bool enabled) {}
+  /// Before each optimizer step: DDP waits for the averaged gradients.
+  virtual void before_optimizer_step(torch::optim::Optimizer& optimizer) {}
+  /// Every rank blocks until all reach the barrier. `name` is for messages.
+  virtual void barrier(const std::string& name) {}
+  /// Rank `src`'s tensor on every rank (same shape and dtype everywhere).
+  virtual at::Tensor broadcast(const at::Tensor& tensor, int64_t src = 0) { return tensor; }
+  /// Element-wise reduction over ranks: "sum", "mean", "max", "min".
+  virtual at::Tensor all_reduce(const at::Tensor& tensor, const std::string& op = "sum") {
+    return tensor;
+  }
+  /// Every rank's tensor, in rank order (same shape everywhere).
+  virtual std::vector<at::Tensor> all_gather(const at::Tensor& tensor) { return {tensor}; }
+  /// A string from rank `src` on every rank (e.g. a run folder name).
+  virtual std::string broadcast_string(const std::string& value, int64_t src = 0) { return value; }
+  /// Leaves the job; idempotent. Called at the end of each entry point and on errors.
+  virtual void teardown() {}
+};
+
+/// One process, one device.
+class SingleDeviceStrategy : public Strategy {
+ public:
+  std::string name() const override { return "single_device"; }
+};
+
+}  // namespace lightning
