@@ -36,6 +36,7 @@
 #include <utility>
 #include <vector>
 
+#include "detail/utf8.h"
 #include "lightning/error.h"
 #include "lightning/hparams.h"
 
@@ -591,23 +592,7 @@ std::string_view break_value(std::string_view t, size_t i) {
   return break_length(t, i) == 3 ? t.substr(i, 3) : std::string_view("\n");
 }
 
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
+using detail::append_utf8;
 
 // PyYAML's scan_flow_scalar_breaks: blank lines after a line break, each
 // kept as a break; false at a document marker.

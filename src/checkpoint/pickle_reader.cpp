@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "checkpoint/pickle.h"
+#include "detail/utf8.h"
 #include "lightning/error.h"
 
 namespace lightning::detail {
@@ -107,23 +108,7 @@ std::string python3_name(const std::string& module, const std::string& name) {
   return module + "." + name;
 }
 
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
+using detail::append_utf8;
 
 // Code points of a UTF-8 string (as Python wrote it: possibly with
 // surrogates); false when it is not decodable.
