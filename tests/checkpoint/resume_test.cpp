@@ -385,3 +385,41 @@ TEST(PythonInterop, TrainerCheckpointLoadsInPyTorch) {
       model->net[0]->as<torch::nn::Linear>()->weight.to(at::kDouble).sum().item<double>());
   EXPECT_NEAR(std::stod(bsum), buffers, 1e-6 * std::max(1.0, std::abs(buffers)));
 }
+
+// The "16-mixed" loss scaler's state goes through a .ckpt file (under
+// "MixedPrecision", as Lightning 2.1) and continues identically. On CPU the
+// Trainer refuses "16-mixed", so this drives the scaler directly.
+TEST(ScalerCheckpoint, StateSurvivesACheckpointFile) {
+  TempDir dir("scaler");
+  auto run = [](L::GradScaler& scaler, torch::nn::Linear& layer, torch::optim::SGD& opt, int steps,
+                int inf_at) {
+    for (int i = 0; i < steps; ++i) {
+      opt.zero_grad();
+      scaler.scale(layer->forward(at::ones({2, 4})).sum()).backward();
+      if (i == inf_at) layer->weight.mutable_grad().fill_(INFINITY);
+      scaler.step(opt);
+      scaler.update();
+    }
+  };
+  torch::manual_seed(0);
+  torch::nn::Linear layer(4, 2);
+  torch::optim::SGD opt(layer->parameters(), torch::optim::SGDOptions(0.01));
+  L::GradScaler scaler(L::GradScalerOptions().growth_interval(3));
+  run(scaler, layer, opt, 5, 1);  // one skipped step, then clean ones
+  L::StateDict ckpt = L::make_state_dict();
+  ckpt.insert("MixedPrecision", scaler.state_dict());
+  L::save_checkpoint_file(ckpt, dir.file("s.ckpt"));
+
+  L::GradScaler restored(L::GradScalerOptions().growth_interval(3));
+  restored.load_state_dict(
+      L::state_dict_at(L::load_checkpoint_file(dir.file("s.ckpt")), "MixedPrecision", "test"));
+  EXPECT_EQ(restored.get_scale(), scaler.get_scale());
+  EXPECT_EQ(restored.growth_tracker(), scaler.growth_tracker());
+  // Both continue through a growth boundary the same way.
+  torch::nn::Linear layer2(4, 2);
+  torch::optim::SGD opt2(layer2->parameters(), torch::optim::SGDOptions(0.01));
+  run(scaler, layer, opt, 4, -1);
+  run(restored, layer2, opt2, 4, -1);
+  EXPECT_EQ(restored.get_scale(), scaler.get_scale());
+  EXPECT_EQ(restored.growth_tracker(), scaler.growth_tracker());
+}
