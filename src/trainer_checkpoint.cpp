@@ -80,6 +80,29 @@ std::optional<StateDict> dict_at(const StateDict& d, const std::string& key) {
   return it->value().toGenericDict();
 }
 
+// Python Lightning pickles functions and bound methods into scheduler states
+// (OneCycleLR's anneal_func, LambdaLR's lambdas): those entries are only the
+// function's identity, which the C++ scheduler already has. Each one is
+// replaced by the scheduler's own entry, with a warning naming it.
+StateDict without_python_objects(const StateDict& loaded, const StateDict& own,
+                                 const std::string& where) {
+  StateDict out = make_state_dict();
+  for (const auto& entry : loaded) {
+    auto found = find_python_object(entry.value());
+    if (!found) {
+      out.insert(entry.key(), entry.value());
+      continue;
+    }
+    const std::string key = entry.key().isString() ? entry.key().toStringRef() : "?";
+    auto it = own.find(entry.key());
+    detail::warn(where + ": \"" + key + "\" holds a Python object (" + *found +
+                 "); the C++ scheduler keeps its own" +
+                 (it == own.end() ? std::string(" (the entry is dropped).") : "."));
+    if (it != own.end()) out.insert(entry.key(), it->value());
+  }
+  return out;
+}
+
 }  // namespace
 
 // ---- Writing -------------------------------------------------------------------
@@ -288,7 +311,10 @@ void Trainer::restore_training_state() {
     for (size_t i = 0; i < lr_scheduler_configs_.size(); ++i) {
       const c10::IValue& state = sched_states.toListRef()[i];
       LIGHTNING_CHECK(state.isGenericDict(), path, ": lr_schedulers[", i, "] is not a dict.");
-      lr_scheduler_configs_[i].scheduler->load_state_dict(state.toGenericDict());
+      LRScheduler& scheduler = *lr_scheduler_configs_[i].scheduler;
+      scheduler.load_state_dict(
+          without_python_objects(state.toGenericDict(), scheduler.state_dict(),
+                                 path + " lr_schedulers[" + std::to_string(i) + "]"));
     }
   }
   // After the schedulers: the optimizer's saved learning rates are the ones

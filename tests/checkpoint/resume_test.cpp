@@ -423,3 +423,74 @@ TEST(ScalerCheckpoint, StateSurvivesACheckpointFile) {
   EXPECT_EQ(restored.get_scale(), scaler.get_scale());
   EXPECT_EQ(restored.growth_tracker(), scaler.growth_tracker());
 }
+
+// A checkpoint written by Python (Lightning's layout, SGD + OneCycleLR whose
+// state pickles a bound method) resumes a C++ fit: weights, optimizer and
+// scheduler state load, the Python-object entry is skipped with a warning.
+TEST(PythonInterop, PythonLightningCheckpointResumesAFit) {
+  TempDir dir("pyck");
+  const std::string path = dir.file("py.ckpt");
+  const std::string script = dir.file("make.py");
+  {
+    std::ofstream py(script);
+    py << "import sys, torch, collections\n"
+          "torch.manual_seed(0)\n"
+          "sd = collections.OrderedDict([('net.0.weight', torch.randn(16, 32)),\n"
+          "  ('net.0.bias', torch.randn(16)), ('net.2.weight', torch.randn(2, 16)),\n"
+          "  ('net.2.bias', torch.randn(2))])\n"
+          "params = [t.clone().requires_grad_(True) for t in sd.values()]\n"
+          "opt = torch.optim.SGD(params, lr=0.01, momentum=0.9)\n"
+          "sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=50)\n"
+          "for _ in range(3):\n"
+          "    for p in params: p.grad = torch.ones_like(p)\n"
+          "    opt.step(); sched.step()\n"
+          "ck = {'epoch': 1, 'global_step': 3, 'pytorch-lightning_version': '2.1.0',\n"
+          "      'state_dict': sd, 'optimizer_states': [opt.state_dict()],\n"
+          "      'lr_schedulers': [sched.state_dict()],\n"
+          "      'loops': {'fit_loop': {'epoch_progress': {'current': {'completed': 1}},\n"
+          "                             'epoch_loop.state_dict': {'_batches_that_stepped': 3}}},\n"
+          "      'hparams_name': 'kwargs', 'hyper_parameters': {'hidden': 16, 'lr': 0.01}}\n"
+          "torch.save(ck, sys.argv[1])\n"
+          "print(repr(sched.get_last_lr()[0]), repr(opt.param_groups[0]['momentum']))\n";
+  }
+  const std::string cmd = "/usr/bin/python3 " + script + " " + path + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buf[512];
+  while (fgets(buf, sizeof buf, pipe)) out += buf;
+  ASSERT_EQ(pclose(pipe), 0) << out << "\n(run scripts/setup.sh: it installs python3-torch)";
+  std::istringstream fields(out);
+  double py_lr = 0, py_momentum = 0;
+  fields >> py_lr >> py_momentum;
+
+  struct OneCycleNet : Net {
+    L::OptimizerConfig configure_optimizers() override {
+      auto opt = std::make_shared<torch::optim::SGD>(parameters(),
+                                                     torch::optim::SGDOptions(0.01).momentum(0.9));
+      auto sched = std::make_shared<L::OneCycleLR>(opt, L::OneCycleLROptions(0.1).total_steps(50));
+      return {{opt}, {{sched, L::SchedulerConfig().interval("step")}}};
+    }
+    void on_train_start() override {
+      lr_at_start = L::get_lr(*trainer().optimizers()[0]);
+      momentum_at_start = *L::momentum_of(trainer().optimizers()[0]->param_groups()[0].options());
+      weight_at_start = net[0]->as<torch::nn::Linear>()->weight.clone();
+    }
+    double lr_at_start = 0, momentum_at_start = 0;
+    at::Tensor weight_at_start;
+  };
+  auto model = std::make_shared<OneCycleNet>();
+  L::Trainer trainer(quiet().max_epochs(2));
+  ::testing::internal::CaptureStderr();
+  trainer.fit(model, train_loader(), loader(8, 4), path);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(err, ::testing::HasSubstr("\"anneal_func\" holds a Python object"));
+  EXPECT_THAT(err, ::testing::HasSubstr("restarts at the beginning of epoch 1"));
+  EXPECT_DOUBLE_EQ(model->lr_at_start, py_lr);
+  EXPECT_DOUBLE_EQ(model->momentum_at_start, py_momentum);
+  L::Checkpoint py = L::read_checkpoint(path);
+  EXPECT_TRUE(torch::equal(model->weight_at_start,
+                           py.get<L::StateDict>("state_dict").at("net.0.weight").toTensor()));
+  EXPECT_EQ(trainer.current_epoch(), 2);
+  EXPECT_EQ(trainer.global_step(), 3 + 10);  // one more epoch of 10 batches
+}
