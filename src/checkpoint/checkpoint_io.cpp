@@ -180,6 +180,18 @@ void save_checkpoint_file(const StateDict& checkpoint, const std::string& path,
 
   // ".<name>.tmp-XXXXXX", the name shortened to stay within NAME_MAX.
   const std::string stem = target.filename().string().substr(0, 200);
+  // A process killed while saving this target left its temporary file behind:
+  // remove those first, so repeated crashes do not pile them up. (Two
+  // processes saving the same path at once would race anyway: the last
+  // rename wins.)
+  const std::string stale_prefix = "." + stem + ".tmp-";
+  for (const auto& entry : fs::directory_iterator(folder, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() == stale_prefix.size() + 6 && name.rfind(stale_prefix, 0) == 0) {
+      std::error_code ignored;
+      fs::remove(entry.path(), ignored);
+    }
+  }
   std::string temp_path = (folder / ("." + stem + ".tmp-XXXXXX")).string();
   const int fd = ::mkostemp(temp_path.data(), O_CLOEXEC);
   if (fd < 0) {
