@@ -22,6 +22,7 @@
 
 #include "lightning/hparams.h"
 #include "support/errors.h"
+#include "support/same_values.h"
 #include "support/temp_dir.h"
 
 namespace L = lightning;
@@ -153,31 +154,7 @@ std::string canonical(const L::HParams& hp) {
   return out;
 }
 
-// Canonical texts compared line by line, so a failure names the values that
-// differ instead of printing two whole documents.
-::testing::AssertionResult same_values(const std::string& actual, const std::string& expected) {
-  const auto lines = [](const std::string& text) {
-    std::vector<std::string> out;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) out.push_back(line);
-    return out;
-  };
-  const std::vector<std::string> a = lines(actual), e = lines(expected);
-  std::ostringstream diff;
-  int shown = 0;
-  for (size_t i = 0; i < std::max(a.size(), e.size()) && shown < 8; ++i) {
-    const std::string got = i < a.size() ? a[i] : "<missing>";
-    const std::string want = i < e.size() ? e[i] : "<missing>";
-    if (got == want) continue;
-    diff << "\n  line " << i + 1 << ": got      " << got.substr(0, 200) << "\n  "
-         << std::string(std::to_string(i + 1).size() + 6, ' ') << "expected "
-         << want.substr(0, 200);
-    ++shown;
-  }
-  if (shown == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << "values differ (canonical form of yaml_roundtrip.py):" << diff.str();
-}
+using lightning::testing::same_values;
 
 // Values that a careless writer gets wrong in one way or another.
 L::HParams tricky() {

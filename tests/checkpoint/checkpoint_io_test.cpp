@@ -35,6 +35,7 @@
 
 #include "lightning/state_dict.h"
 #include "support/errors.h"
+#include "support/same_values.h"
 #include "support/temp_dir.h"
 
 namespace L = lightning;
@@ -287,29 +288,7 @@ std::string canonical(const c10::IValue& v) {
   return d.text;
 }
 
-// Canonical texts compared line by line, so a failure names the values that differ.
-::testing::AssertionResult same_values(const std::string& actual, const std::string& expected) {
-  const auto lines = [](const std::string& text) {
-    std::vector<std::string> out;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) out.push_back(line);
-    return out;
-  };
-  const std::vector<std::string> a = lines(actual), e = lines(expected);
-  std::ostringstream diff;
-  int shown = 0;
-  for (size_t i = 0; i < std::max(a.size(), e.size()) && shown < 8; ++i) {
-    const std::string got = i < a.size() ? a[i] : "<missing>";
-    const std::string want = i < e.size() ? e[i] : "<missing>";
-    if (got == want) continue;
-    diff << "\n  line " << i + 1 << ": got      " << got.substr(0, 240) << "\n  "
-         << std::string(std::to_string(i + 1).size() + 6, ' ') << "expected "
-         << want.substr(0, 240);
-    ++shown;
-  }
-  if (shown == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "values differ:" << diff.str();
-}
+using lightning::testing::same_values;
 
 // ---------------------------------------------------------- fixtures --
 
