@@ -35,6 +35,12 @@ packages=(
   python3-yaml
   python3-protobuf
   clang-format
+  # The checkpoint reader's fuzz test (tests/fuzz): clang++ and its libFuzzer,
+  # ASan and UBSan runtimes (libclang_rt.fuzzer-x86_64.a & co., clang 14).
+  clang
+  libclang-rt-dev
+  # llvm-symbolizer, so that sanitizer reports name functions and lines.
+  llvm
 )
 
 as_root=()
