@@ -252,18 +252,18 @@ std::string Trainer::resolve_ckpt_path(const std::string& ckpt_path) const {
     return callback->last_model_path();
   }
   callback->setup(const_cast<Trainer&>(*this), *model_, Stage::Fit);  // resolves its folder
+  // last.ckpt when it exists, else the most recently written .ckpt.
   std::filesystem::path newest;
   std::filesystem::file_time_type newest_time;
   std::error_code ec;
-  if (std::filesystem::is_directory(callback->dirpath(), ec)) {
-    for (const auto& entry : std::filesystem::directory_iterator(callback->dirpath(), ec)) {
-      if (entry.path().extension() != ".ckpt") continue;
-      const auto t = entry.last_write_time(ec);
-      if (newest.empty() || t > newest_time || entry.path().filename() == "last.ckpt") {
-        if (newest.filename() == "last.ckpt") continue;
-        newest = entry.path();
-        newest_time = t;
-      }
+  const std::filesystem::path last = std::filesystem::path(callback->dirpath()) / "last.ckpt";
+  if (std::filesystem::is_regular_file(last, ec)) return last.string();
+  for (const auto& entry : std::filesystem::directory_iterator(callback->dirpath(), ec)) {
+    if (entry.path().extension() != ".ckpt") continue;
+    const auto t = entry.last_write_time(ec);
+    if (newest.empty() || t > newest_time) {
+      newest = entry.path();
+      newest_time = t;
     }
   }
   LIGHTNING_CHECK(!newest.empty(), "fit(ckpt_path=\"last\"): no checkpoint in ",
