@@ -12,6 +12,7 @@
 #include "lightning/lightning.h"
 #include "support/boring.h"
 #include "support/errors.h"
+#include "support/scripted.h"
 
 namespace L = lightning;
 using L::testing::loader;
@@ -22,31 +23,7 @@ using ::testing::Not;
 
 namespace {
 
-/// Logs `name` = values[current_epoch] (the last value once past the end)
-/// from validation_step, or from training_step when `in_training`.
-class Scripted : public L::testing::BoringModule {
- public:
-  explicit Scripted(std::vector<double> values, std::string name = "val_metric",
-                    bool in_training = false)
-      : values_(std::move(values)), name_(std::move(name)), in_training_(in_training) {}
-  double value() const {
-    const auto e = static_cast<size_t>(current_epoch());
-    return values_[std::min(e, values_.size() - 1)];
-  }
-  L::StepOutput training_step(L::Batch& batch, int64_t) override {
-    if (in_training_) log(name_, value());
-    return loss(batch);
-  }
-  L::StepOutput validation_step(L::Batch&, int64_t) override {
-    log(name_, value());
-    return {};
-  }
-
- private:
-  std::vector<double> values_;
-  std::string name_;
-  bool in_training_;
-};
+using L::testing::Scripted;
 
 struct Outcome {
   int64_t epochs = 0;  // training epochs that ran

@@ -161,6 +161,18 @@ std::shared_ptr<Net> crashed_and_resumed(Killer::Where where, int64_t epoch, int
   return model;
 }
 
+// Runs Debian's python (with torch) on `script` with one argument.
+bool run_python(const std::string& script, const std::string& arg, std::string& out) {
+  const std::string cmd = "/usr/bin/python3 " + script + " " + arg + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return false;
+  char buf[512];
+  while (fgets(buf, sizeof buf, pipe)) out += buf;
+  if (pclose(pipe) == 0) return true;
+  out += "\n(run scripts/setup.sh: it installs python3-torch)";
+  return false;
+}
+
 void expect_same_weights(const Net& a, const Net& b) {
   // The epochs the resumed run started from their beginning (its first
   // record may be the re-entered epoch, mid-way).
@@ -350,13 +362,8 @@ TEST(PythonInterop, TrainerCheckpointLoadsInPyTorch) {
           "      repr(ck['hyper_parameters']['lr']), repr(g['lr']), repr(g['momentum']),\n"
           "      repr(float(ck['state_dict']['net.0.weight'].double().sum())), repr(bufs))\n";
   }
-  const std::string cmd = "/usr/bin/python3 " + script + " " + path + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
   std::string out;
-  char buf[512];
-  while (fgets(buf, sizeof buf, pipe)) out += buf;
-  ASSERT_EQ(pclose(pipe), 0) << out << "\n(run scripts/setup.sh: it installs python3-torch)";
+  ASSERT_TRUE(run_python(script, path, out)) << out;
   double buffers = 0;
   for (const auto& group : trainer.optimizers()[0]->param_groups()) {
     for (const auto& p : group.params()) {
@@ -453,13 +460,8 @@ TEST(PythonInterop, PythonLightningCheckpointResumesAFit) {
           "torch.save(ck, sys.argv[1])\n"
           "print(repr(sched.get_last_lr()[0]), repr(opt.param_groups[0]['momentum']))\n";
   }
-  const std::string cmd = "/usr/bin/python3 " + script + " " + path + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
   std::string out;
-  char buf[512];
-  while (fgets(buf, sizeof buf, pipe)) out += buf;
-  ASSERT_EQ(pclose(pipe), 0) << out << "\n(run scripts/setup.sh: it installs python3-torch)";
+  ASSERT_TRUE(run_python(script, path, out)) << out;
   std::istringstream fields(out);
   double py_lr = 0, py_momentum = 0;
   fields >> py_lr >> py_momentum;
