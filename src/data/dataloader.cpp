@@ -22,6 +22,35 @@ uint64_t draw_shuffle_seed(const DataLoaderOptions& options, int64_t epoch) {
   return global.get<at::CPUGeneratorImpl>()->random64();
 }
 
+// Samples in `shard` of an epoch of n samples: ceil(n / R) with padding, else
+// the count of i in [0, n) with i % R == rank.
+int64_t shard_size(int64_t n, const DataShard& shard) {
+  const int64_t r = shard.num_replicas;
+  return shard.pad ? (n + r - 1) / r : (n - shard.rank + r - 1) / r;
+}
+
+int64_t num_batches_of(int64_t samples, const DataLoaderOptions& options) {
+  const int64_t bs = options.batch_size();
+  return options.drop_last() ? samples / bs : (samples + bs - 1) / bs;
+}
+
+// The part of the epoch order `order` that `shard` yields, as torch 1.13's
+// DistributedSampler(drop_last=False) cuts it: its padding appends the order's
+// beginning, repeated as often as needed, so padded position i holds order[i % n];
+// rank r takes positions r, r + R, r + 2R, ... Without padding those positions
+// are all < n.
+std::vector<int64_t> take_shard(std::vector<int64_t> order, const DataShard& shard) {
+  if (shard.num_replicas == 1) return order;
+  const int64_t n = static_cast<int64_t>(order.size());
+  const int64_t count = shard_size(n, shard);
+  std::vector<int64_t> out;
+  out.reserve(count);
+  for (int64_t j = 0; j < count; ++j) {
+    out.push_back(order[(shard.rank + j * shard.num_replicas) % n]);
+  }
+  return out;
+}
+
 }  // namespace
 
 // One pass over the dataset. With workers, batch k is built by worker
@@ -37,23 +66,24 @@ struct DataLoader::Epoch {
   };
 
   Epoch(std::shared_ptr<Dataset> dataset_in, const DataLoaderOptions& options_in,
-        uint64_t shuffle_seed, int64_t first_batch)
+        const DataShard& shard, uint64_t shuffle_seed, int64_t first_batch)
       : dataset(std::move(dataset_in)), options(options_in) {
     const int64_t n = dataset->size();
-    const int64_t bs = options.batch_size();
-    num_batches = options.drop_last() ? n / bs : (n + bs - 1) / bs;
-    index = first_batch;
-    consumed = first_batch;
+    std::vector<int64_t> full;
     if (options.shuffle() && n > 0) {
       at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(shuffle_seed);
       const at::Tensor perm = at::randperm(n, generator, at::TensorOptions(at::kLong));
       const int64_t* p = perm.data_ptr<int64_t>();
-      order.assign(p, p + n);
+      full.assign(p, p + n);
     } else {
-      order.resize(n);
-      std::iota(order.begin(), order.end(), int64_t{0});
+      full.resize(n);
+      std::iota(full.begin(), full.end(), int64_t{0});
     }
-    indices.reserve(bs);
+    order = take_shard(std::move(full), shard);
+    num_batches = num_batches_of(static_cast<int64_t>(order.size()), options);
+    index = first_batch;
+    consumed = first_batch;
+    indices.reserve(options.batch_size());
     if (options.num_workers() > 0 && num_batches > first_batch) start_workers();
   }
 
@@ -235,15 +265,13 @@ DataLoader::Iterator DataLoader::begin() {
     p.shuffle_seed =
         options_.shuffle() && dataset_->size() > 0 ? draw_shuffle_seed(options_, epoch) : 0;
   }
-  return Iterator(std::make_shared<Epoch>(dataset_, options_, p.shuffle_seed, first_batch));
+  return Iterator(std::make_shared<Epoch>(dataset_, options_, shard_, p.shuffle_seed, first_batch));
 }
 
 DataLoader::Iterator DataLoader::end() { return Iterator(); }
 
 int64_t DataLoader::size() const {
-  const int64_t n = dataset_->size();
-  const int64_t bs = options_.batch_size();
-  return options_.drop_last() ? n / bs : (n + bs - 1) / bs;
+  return num_batches_of(shard_size(dataset_->size(), shard_), options_);
 }
 
 int64_t DataLoader::epochs_started() const { return progress_->epochs_started; }
@@ -271,7 +299,29 @@ void DataLoader::resume_epoch(int64_t epoch_index, uint64_t shuffle_seed, int64_
 
 DataLoader DataLoader::with_options(DataLoaderOptions options) const {
   DataLoader copy(dataset_, std::move(options));
+  copy.shard_ = shard_;
   copy.progress_ = progress_;
+  return copy;
+}
+
+DataLoader DataLoader::with_shard(int64_t num_replicas, int64_t rank, bool pad) const {
+  LIGHTNING_CHECK(num_replicas >= 1, "DataLoader::with_shard: num_replicas must be >= 1, got ",
+                  num_replicas, ". Pass the number of processes (the world size).");
+  LIGHTNING_CHECK(rank >= 0 && rank < num_replicas, "DataLoader::with_shard: rank must be in [0, ",
+                  num_replicas, ") (num_replicas = ", num_replicas, "), got ", rank,
+                  ". Pass this process's global rank.");
+  DataLoader copy(*this);
+  copy.shard_ = DataShard{num_replicas, rank, pad};
+  // The shard gets its own Progress, starting from this loader's (epochs
+  // started, current seed), rather than sharing it as with_options copies do:
+  // resume_epoch's first_batch counts the shard's batches, so a resume pending
+  // on one must never be taken by the unsharded loader's begin() or by another
+  // shard of it (the Trainer may shard the same user loader for training, with
+  // padding, and for validation, without). The Trainer drives the shard it
+  // keeps with set_epoch/resume_epoch, so nothing needs to flow back. A resume
+  // pending on this loader is not carried: it counted unsharded batches.
+  copy.progress_ = std::make_shared<Progress>(*progress_);
+  copy.progress_->resume = false;
   return copy;
 }
 

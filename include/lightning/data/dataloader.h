@@ -43,6 +43,15 @@ struct DataLoaderOptions {
   TORCH_ARG(std::function<Batch(const std::vector<Batch>&)>, collate_fn) = nullptr;
 };
 
+/// This process's share of a loader under distributed training (the Trainer
+/// sets it with `use_distributed_sampler`; see DataLoader::with_shard).
+struct DataShard {
+  int64_t num_replicas = 1;
+  int64_t rank = 0;
+  /// Pad to equal shards (training) or give every sample exactly once (evaluation).
+  bool pad = true;
+};
+
 /// Iterates a Dataset in batches. Cheap to copy: copies share the dataset.
 class DataLoader {
  public:
@@ -75,8 +84,23 @@ class DataLoader {
   /// `lightning::Error` on a negative epoch.
   void set_epoch(int64_t epoch);
 
-  /// A copy of this loader with other options (e.g. shuffle off for overfit_batches).
+  /// A copy of this loader with other options (e.g. shuffle off for
+  /// overfit_batches); the shard is kept.
   DataLoader with_options(DataLoaderOptions options) const;
+  /// A copy that yields only shard `rank` of `num_replicas`, cut as torch's
+  /// DistributedSampler cuts: the epoch's order (shuffled or not, the same on
+  /// every rank for the same seed and epoch) gives its i-th sample to rank
+  /// i % num_replicas. With `pad` (training) the order is first extended with
+  /// its own beginning to a multiple of num_replicas, so every rank gets
+  /// ceil(n / num_replicas) samples and the same number of batches
+  /// (DistributedSampler with drop_last=false). Without `pad` (validation,
+  /// test, predict) every sample is in exactly one shard; shards differ by at
+  /// most one sample. The loader's batch_size and drop_last then apply to the
+  /// shard. `lightning::Error` when num_replicas < 1 or rank is not in
+  /// [0, num_replicas).
+  DataLoader with_shard(int64_t num_replicas, int64_t rank, bool pad) const;
+  /// The shard this loader yields ({1, 0, true}: everything).
+  const DataShard& shard() const { return shard_; }
 
   // Iteration state for one epoch; defined in src/data/dataloader.cpp.
   struct Epoch;
@@ -99,8 +123,10 @@ class DataLoader {
  private:
   std::shared_ptr<Dataset> dataset_;
   DataLoaderOptions options_;
+  DataShard shard_;
   // Shared by copies (with_options): epochs started, the current epoch's
-  // shuffle seed, and a pending resume_epoch.
+  // shuffle seed, and a pending resume_epoch. A with_shard copy starts from a
+  // copy of it and keeps its own (its batches are counted per shard).
   struct Progress;
   std::shared_ptr<Progress> progress_;
 };
