@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <filesystem>
 #include <typeinfo>
 
@@ -31,18 +32,24 @@ using detail::Hook;
 namespace {
 
 // Marks the hook running now, so `self.log` can apply that hook's rules.
+// When the hook throws, the mark stays: the entry point's handler reports
+// the innermost failed hook (DDP tells the other ranks its name).
 class HookScope {
  public:
-  HookScope(int& current, Hook hook) : current_(current), saved_(current) {
+  HookScope(int& current, Hook hook)
+      : current_(current), saved_(current), uncaught_(std::uncaught_exceptions()) {
     current_ = static_cast<int>(hook);
   }
-  ~HookScope() { current_ = saved_; }
+  ~HookScope() {
+    if (std::uncaught_exceptions() == uncaught_) current_ = saved_;
+  }
   HookScope(const HookScope&) = delete;
   HookScope& operator=(const HookScope&) = delete;
 
  private:
   int& current_;
   int saved_;
+  int uncaught_;
 };
 
 // The one dispatch helper: every callback in order, then the module.
@@ -117,10 +124,10 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
   if (o.devices()) {
     const int64_t d = *o.devices();
     LIGHTNING_CHECK(d == -1 || d >= 1, "devices must be >= 1 (or -1 for auto), got ", d, ".");
-    LIGHTNING_CHECK(d <= 1, "devices(", d,
-                    ") needs a distributed strategy (DDP), which this version of lightning.cpp "
-                    "does not have yet. Use devices(1).");
   }
+  LIGHTNING_CHECK(o.num_nodes() >= 1, "num_nodes must be >= 1, got ", o.num_nodes(), ".");
+  strategy_ = make_strategy(o.strategy(), o.devices(), o.num_nodes());
+  num_devices_ = strategy_->world_size();
 
   precision_ = std::make_unique<Precision>(parse_precision(o.precision()));
   precision_->check_device(device_);
@@ -240,9 +247,10 @@ LightningModule& Trainer::lightning_module() const {
 
 // ---- Entry points ----------------------------------------------------------
 
-// Tells the callbacks and loggers that the running entry point raised; the
-// caller re-throws.
+// Tells the other processes (DDP), the callbacks and the loggers that the
+// running entry point raised; the caller re-throws.
 void Trainer::fail_stage(const std::exception& error) {
+  fail_strategy(error);
   HookScope scope(current_hook_, Hook::OnException);
   for (auto& callback : callbacks_) callback->on_exception(*this, *model_, error);
   if (is_global_zero()) {
@@ -252,21 +260,30 @@ void Trainer::fail_stage(const std::exception& error) {
 }
 
 void Trainer::finish_stage() {
-  if (!is_global_zero()) return;
-  for (auto& logger : loggers_) logger->finalize("success");
+  if (is_global_zero()) {
+    for (auto& logger : loggers_) logger->finalize("success");
+  }
+  strategy_->teardown();
 }
 
 void Trainer::start_loggers(LightningModule& model, LightningDataModule* datamodule) {
-  if (!is_global_zero()) return;
   if (options_.logger().use_default() && loggers_.empty()) {
     // Lightning's default run folder, shared by a TensorBoard and a CSV logger:
-    // <default_root_dir>/lightning_logs/version_N/, N resolved once per Trainer.
+    // <default_root_dir>/lightning_logs/version_N/, N resolved once per Trainer
+    // (by rank 0 under DDP; the other ranks hold the same loggers unused).
     const std::string root = default_root_dir();
-    const LoggerVersion version(next_version(root + "/lightning_logs"));
+    std::string n = is_global_zero() ? std::to_string(next_version(root + "/lightning_logs")) : "";
+    if (world_size() > 1) n = strategy_->broadcast_string(n);
+    const LoggerVersion version(static_cast<int64_t>(std::stoll(n)));
     loggers_.push_back(
         std::make_shared<TensorBoardLogger>(TensorBoardLoggerOptions(root).version(version)));
     loggers_.push_back(std::make_shared<CSVLogger>(CSVLoggerOptions(root).version(version)));
   }
+  // Every rank uses rank 0's run folder (checkpoint paths, log_dir()).
+  if (world_size() > 1 && run_dir_.empty()) {
+    run_dir_ = strategy_->broadcast_string(is_global_zero() ? log_dir() : "");
+  }
+  if (!is_global_zero()) return;
   HParams hparams = model.hparams();
   if (datamodule) hparams.update(datamodule->hparams());
   // File loggers create their run folder here: an unwritable one fails now,
@@ -275,6 +292,7 @@ void Trainer::start_loggers(LightningModule& model, LightningDataModule* datamod
 }
 
 std::string Trainer::log_dir() const {
+  if (!run_dir_.empty()) return run_dir_;
   if (!loggers_.empty()) {
     const std::string dir = loggers_[0]->log_dir();
     if (!dir.empty()) return dir;
@@ -288,6 +306,7 @@ LightningModule& Trainer::attach(std::shared_ptr<LightningModule> model, Stage s
   if (model_ && model_ != model && model_->trainer_ == this) model_->trainer_ = nullptr;
   model_ = std::move(model);
   model_->trainer_ = this;
+  current_hook_ = static_cast<int>(Hook::None);
   precision_->setup(*model_, device_);
   stage_ = stage;
   should_stop_ = false;
@@ -333,6 +352,7 @@ static DataLoaders resolve_loaders(DataLoaders given, LightningDataModule* datam
 
 void Trainer::run_fit(std::shared_ptr<LightningModule> module, LightningDataModule* datamodule,
                       Loaders loaders, const std::optional<std::string>& ckpt_path) {
+  setup_strategy();  // under DDP: launches or joins the other processes
   LightningModule& model = attach(std::move(module), Stage::Fit);
   try {
     LIGHTNING_CHECK(detail::overrides_training_step(model), model.name(),
@@ -353,6 +373,7 @@ void Trainer::run_fit(std::shared_ptr<LightningModule> module, LightningDataModu
       restoring_ = read_checkpoint(ckpt_path_);
       restore_modules_and_callbacks(model, datamodule);
     }
+    strategy_->setup_module(model);  // DDP: rank 0's weights everywhere, gradient sync
 
     configure_optimizers(model);
     if (restoring_) {
@@ -365,9 +386,10 @@ void Trainer::run_fit(std::shared_ptr<LightningModule> module, LightningDataModu
         current_hook_, Hook::OnFitStart, callbacks_,
         [&](Callback& c) { c.on_fit_start(*this, model); }, [&] { model.on_fit_start(); });
 
-    loaders_->val =
+    loaders_->val = distribute(
         resolve_loaders(std::move(loaders_->val), datamodule, model, current_hook_,
-                        &LightningDataModule::val_dataloader, &LightningModule::val_dataloader);
+                        &LightningDataModule::val_dataloader, &LightningModule::val_dataloader),
+        /*training=*/false);
     const bool has_validation = prepare_validation(model);
     // A resumed fit skips the sanity check (its validation ran before the save).
     if (has_validation && options_.num_sanity_val_steps() != 0 && !resume_) {
@@ -569,6 +591,7 @@ void Trainer::setup_train_data(LightningModule& model) {
                   "datamodule) or pass it to Trainer::fit(model, train_loader).");
   LIGHTNING_CHECK(loaders_->train.size() == 1, "fit got ", loaders_->train.size(),
                   " training dataloaders; lightning.cpp trains from exactly one.");
+  loaders_->train = distribute(std::move(loaders_->train), /*training=*/true);
   const auto& overfit = options_.overfit_batches();
   const bool overfitting = overfit.is_fraction() ? overfit.fraction() > 0 : overfit.count() > 0;
   DataLoader& loader = loaders_->train[0];
@@ -720,6 +743,7 @@ bool Trainer::finish_training_batch(LightningModule& model, int64_t batch_idx, b
   }
   if (!accumulating) update_lr_schedulers("step", /*plateau=*/true);  // after metrics are logged
   phase_ = FitPhase::kBatch;
+  agree_on_should_stop();
   const bool step_limit = max_steps_ != -1 && loop_.global_step >= max_steps_;
   return !(step_limit || (should_stop_ && min_reached()));
 }
@@ -728,7 +752,10 @@ void Trainer::finish_train_epoch(LightningModule& model, bool completed) {
   phase_ = FitPhase::kTrainEpochEnd;
   // Epoch-level training metrics are visible to the on_train_epoch_end hooks;
   // what those hooks log is added before the loggers see the epoch row.
+  // Under DDP every epoch value is reduced over the ranks first, so that
+  // callbacks and schedulers decide the same on every rank.
   detail::MetricSinks sinks{&callback_metrics_, &progress_bar_metrics_};
+  sync_epoch_results(*train_results_);
   train_results_->epoch_metrics(sinks, 1);
   {
     HookScope scope(current_hook_, Hook::OnTrainEpochEnd);
@@ -737,6 +764,7 @@ void Trainer::finish_train_epoch(LightningModule& model, bool completed) {
     }
     model.on_train_epoch_end();
     // Monitoring callbacks see what the module's hook logged, as Lightning.
+    sync_epoch_results(*train_results_);
     train_results_->epoch_metrics(sinks, 1);
     for (auto& c : callbacks_) {
       if (c->is_monitoring_callback()) c->on_train_epoch_end(*this, model);
@@ -748,6 +776,7 @@ void Trainer::finish_train_epoch(LightningModule& model, bool completed) {
   }
   // Plateau schedulers step on the epoch's metrics, after a complete epoch.
   if (completed) update_lr_schedulers("epoch", /*plateau=*/true);
+  agree_on_should_stop();
   ++loop_.epoch;
   phase_ = FitPhase::kBatch;
   batches_done_ = 0;
@@ -832,6 +861,7 @@ void Trainer::backward_and_step(LightningModule& model, torch::optim::Optimizer*
   // last batch of the window clips and steps.
   if (optimizer && first_in_window) zero_grad(model, *optimizer);
   const int64_t k = accumulate_grad_batches_;
+  strategy_->set_gradient_sync(step);  // DDP: no all-reduce while accumulating (no_sync)
   backward(model, k > 1 ? loss / static_cast<double>(k) : loss);
   if (!step) return;
   if (optimizer) {
@@ -849,7 +879,7 @@ void Trainer::backward(LightningModule& model, const at::Tensor& loss) {
       current_hook_, Hook::OnBeforeBackward, callbacks_,
       [&](Callback& c) { c.on_before_backward(*this, model, scaled); },
       [&] { model.on_before_backward(scaled); });
-  scaled.backward();
+  strategy_->backward(scaled);
   dispatch(
       current_hook_, Hook::OnAfterBackward, callbacks_,
       [&](Callback& c) { c.on_after_backward(*this, model); }, [&] { model.on_after_backward(); });
@@ -860,6 +890,8 @@ void Trainer::optimizer_step(LightningModule& model, torch::optim::Optimizer& op
   // Gradients are unscaled before the hook and clipping see them; the plugin
   // skips the step on inf/NaN under "16-mixed". global_step counts optimizer
   // steps, skipped ones included (as Lightning's optimizer step progress).
+  // Under DDP the averaged gradients are complete first.
+  strategy_->before_optimizer_step(optimizer);
   precision_->unscale_gradients(optimizer);
   dispatch(
       current_hook_, Hook::OnBeforeOptimizerStep, callbacks_,
@@ -1018,6 +1050,7 @@ std::vector<Metrics> Trainer::run_evaluation(LightningModule& model, Stage stage
                &Callback::on_test_epoch_end, &LightningModule::on_validation_epoch_end,
                &LightningModule::on_test_epoch_end);
     detail::MetricSinks sinks{&callback_metrics_, &progress_bar_metrics_};
+    sync_epoch_results(*eval_results_);
     per_loader = eval_results_->epoch_metrics(sinks, loaders.size());
     if (log) {
       TensorMetrics all;
@@ -1038,6 +1071,7 @@ std::vector<Metrics> Trainer::run_evaluation(LightningModule& model, Stage stage
 
 std::vector<Metrics> Trainer::evaluate_stage(std::shared_ptr<LightningModule> model, Stage stage,
                                              LightningDataModule* datamodule, DataLoaders given) {
+  setup_strategy();
   LightningModule& m = attach(std::move(model), stage);
   try {
     const bool is_test = stage == Stage::Test;
@@ -1058,6 +1092,7 @@ std::vector<Metrics> Trainer::evaluate_stage(std::shared_ptr<LightningModule> mo
     LIGHTNING_CHECK(!loaders.empty(), "Trainer::", fn, " needs a ", is_test ? "test" : "val",
                     " dataloader: return one from ", is_test ? "test" : "val",
                     "_dataloader() (module or datamodule) or pass it to ", fn, "().");
+    loaders = distribute(std::move(loaders), /*training=*/false);
     const BatchLimit& limit =
         is_test ? options_.limit_test_batches() : options_.limit_val_batches();
     std::vector<int64_t>& counts = is_test ? num_test_batches_ : num_val_batches_;
@@ -1102,6 +1137,7 @@ std::vector<Metrics> Trainer::test(std::shared_ptr<LightningModule> model) {
 std::vector<c10::IValue> Trainer::predict_stage(std::shared_ptr<LightningModule> model,
                                                 LightningDataModule* datamodule,
                                                 DataLoaders given) {
+  setup_strategy();
   LightningModule& m = attach(std::move(model), Stage::Predict);
   try {
     loaders_ = std::make_unique<Loaders>();
@@ -1115,6 +1151,7 @@ std::vector<c10::IValue> Trainer::predict_stage(std::shared_ptr<LightningModule>
     LIGHTNING_CHECK(!loaders.empty(),
                     "Trainer::predict needs a predict dataloader: return one from "
                     "predict_dataloader() (module or datamodule) or pass it to predict().");
+    loaders = distribute(std::move(loaders), /*training=*/false);
     num_predict_batches_.clear();
     for (auto& loader : loaders) {
       num_predict_batches_.push_back(options_.limit_predict_batches().resolve(loader.size()));
@@ -1233,6 +1270,12 @@ void Trainer::module_log(const std::string& name, const at::Tensor& value,
   // A 0-dim value (the usual loss) is stored as is: no extra dispatch or allocation per step.
   at::Tensor stored = value.detach();
   if (stored.dim() != 0) stored = stored.reshape({});
+  // sync_dist: the step value is reduced over the ranks now (training only:
+  // evaluation ranks may run different numbers of batches). Epoch values are
+  // reduced at the epoch end anyway (sync_epoch_results).
+  if (options.sync_dist() && on_step && active_results_ == train_results_.get()) {
+    stored = sync_step_value(stored, options.reduce_fx());
+  }
   detail::MetricSinks sinks{&callback_metrics_, &progress_bar_metrics_};
   active_results_->log(name + current_dataloader_suffix_, stored, on_step, on_epoch,
                        options.prog_bar(), options.logger(), reduce,

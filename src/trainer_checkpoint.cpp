@@ -159,6 +159,10 @@ Checkpoint Trainer::dump_checkpoint(bool weights_only) {
     if (value.defined() && value.numel() == 1) metrics.insert(name, value.item<double>());
   }
   exact.insert("callback_metrics", metrics);
+  // The position above is in this run's batches: resuming with another
+  // number of processes (other shards) starts at an epoch boundary instead.
+  exact.insert("world_size", world_size());
+  exact.insert("num_training_batches", num_training_batches_);
   fit_loop.insert("lightning_cpp", exact);
   StateDict loops = make_state_dict();
   loops.insert("fit_loop", fit_loop);
@@ -203,8 +207,11 @@ Checkpoint Trainer::dump_checkpoint(bool weights_only) {
 void Trainer::save_checkpoint(const std::string& path, bool weights_only) {
   LIGHTNING_CHECK(model_ != nullptr, "trainer.save_checkpoint(\"", path,
                   "\") needs a module: call it during or after fit/validate/test/predict.");
+  // Every rank builds it (their on_save_checkpoint hooks run, as in
+  // Lightning); rank 0 writes; nobody goes on before the file is complete.
   Checkpoint ckpt = dump_checkpoint(weights_only);
   if (is_global_zero()) save_checkpoint_file(ckpt.dict(), path);
+  strategy_->barrier("save_checkpoint(" + path + ")");
 }
 
 ModelCheckpoint* Trainer::checkpoint_callback() const {
@@ -363,8 +370,10 @@ void Trainer::restore_training_state() {
     for (const auto& t : state_value(*exact, "rng_states", who).toListRef()) {
       resume.rng_states.push_back(t.toTensor());
     }
+    const int64_t saved_world =
+        exact->contains("world_size") ? state_int(*exact, "world_size", who) : 1;
     const auto grads = state_value(*exact, "accumulated_grads", who).toListRef();
-    if (!grads.empty()) {
+    if (!grads.empty() && saved_world == world_size()) {
       auto params = model_->parameters();
       LIGHTNING_CHECK(grads.size() == params.size(), who, ": ", grads.size(),
                       " accumulated gradients for ", params.size(), " parameters.");
@@ -378,6 +387,24 @@ void Trainer::restore_training_state() {
           at::scalar_tensor(entry.value().toDouble(), at::kFloat);
     }
     resume.exact = true;
+    if (saved_world != world_size()) {
+      // Other shards: the saved batch position means nothing here. A
+      // finished epoch resumes at the next one, an unfinished one restarts.
+      const int64_t saved_batches = exact->contains("num_training_batches")
+                                        ? state_int(*exact, "num_training_batches", who)
+                                        : -1;
+      const bool trained = resume.phase != FitPhase::kTrainEpochStart &&
+                           resume.phase != FitPhase::kBatch && saved_batches >= 0 &&
+                           resume.batches_done >= saved_batches;
+      if (trained) ++loop_.epoch;
+      detail::warn(path + " was saved by " + std::to_string(saved_world) +
+                   " process(es), this fit runs " + std::to_string(world_size()) +
+                   ": training resumes at the start of epoch " + std::to_string(loop_.epoch) +
+                   (trained ? "" : " (the batches of it done before the save run again)") + ".");
+      resume.phase = FitPhase::kTrainEpochStart;
+      resume.batches_done = 0;
+      resume.exact = false;
+    }
   } else {
     // A checkpoint written by Python Lightning: resume at the start of the
     // epoch it was in (completed epochs from its progress, when present).

@@ -31,6 +31,7 @@
 #include "lightning/module.h"
 #include "lightning/optim/optimizer_config.h"
 #include "lightning/precision.h"
+#include "lightning/strategies/strategy.h"
 
 namespace torch::optim {
 class Optimizer;
@@ -83,8 +84,21 @@ class FastDevRun {
 struct TrainerOptions {
   /// "auto", "cpu", "cuda" or "gpu". Default "auto" (cuda when available).
   TORCH_ARG(std::string, accelerator) = "auto";
-  /// Number of devices; -1 or unset means "auto" (one). Default unset.
+  /// Devices (processes) per node; -1 or unset means "auto" (one). Default
+  /// unset. More than one trains with DDP (docs/distributed.md).
   TORCH_ARG(std::optional<int64_t>, devices) = std::nullopt;
+  /// Machines taking part; each runs `devices` processes. Default 1.
+  TORCH_ARG(int64_t, num_nodes) = 1;
+  /// "auto" (default), "ddp", "ddp_find_unused_parameters_true",
+  /// "single_device", or a Strategy object such as
+  /// std::make_shared<L::DDPStrategy>(L::DDPOptions().timeout(...)).
+  /// See lightning/strategies/strategy.h and docs/distributed.md.
+  TORCH_ARG(StrategyOption, strategy) = "auto";
+  /// Under DDP, give every dataloader this process's shard: training shards
+  /// are padded to equal length and reshuffled per epoch identically on every
+  /// rank (torch's DistributedSampler); evaluation and predict shards hold each
+  /// sample exactly once. Default true.
+  TORCH_ARG(bool, use_distributed_sampler) = true;
   /// "32-true" (default), "64-true", "bf16-mixed", "bf16-true", "16-mixed"
   /// (CUDA only), "16-true", or Lightning's legacy "32", "64", "bf16", "16".
   /// See lightning/precision.h.
@@ -262,10 +276,18 @@ class Trainer {
   const Precision& precision_plugin() const { return *precision_; }
   at::Device root_device() const { return device_; }
   std::string default_root_dir() const;
-  int64_t global_rank() const { return 0; }
-  int64_t local_rank() const { return 0; }
-  int64_t world_size() const { return 1; }
+  /// The strategy in use (SingleDeviceStrategy or DDPStrategy).
+  Strategy& strategy() const { return *strategy_; }
+  /// This process's rank among all processes (0 outside distributed runs).
+  int64_t global_rank() const { return strategy_->global_rank(); }
+  /// This process's rank on its machine.
+  int64_t local_rank() const { return strategy_->local_rank(); }
+  int64_t node_rank() const { return strategy_->node_rank(); }
+  /// Processes in the job (devices x num_nodes under DDP).
+  int64_t world_size() const { return strategy_->world_size(); }
   bool is_global_zero() const { return global_rank() == 0; }
+  /// devices x num_nodes, known at construction (before the processes start).
+  int64_t num_devices() const { return num_devices_; }
   /// The effective max_epochs (after Lightning's defaulting); -1 = no limit.
   int64_t max_epochs() const { return max_epochs_; }
   /// Optimizer steps the whole fit will take:
@@ -333,6 +355,16 @@ class Trainer {
   void fail_stage(const std::exception& error);
   void finish_stage();
 
+  // distributed (src/trainer_distributed.cpp)
+  static std::shared_ptr<Strategy> make_strategy(const StrategyOption& option,
+                                                 std::optional<int64_t> devices, int64_t num_nodes);
+  void setup_strategy();
+  DataLoaders distribute(DataLoaders loaders, bool training);
+  void sync_epoch_results(detail::ResultCollection& results);
+  at::Tensor sync_step_value(const at::Tensor& value, const std::string& reduce_fx);
+  void agree_on_should_stop();
+  void fail_strategy(const std::exception& error);
+
   // self.log plumbing
   void log_step_metrics(bool force);
   void start_loggers(LightningModule& model, LightningDataModule* datamodule);
@@ -352,6 +384,10 @@ class Trainer {
   std::vector<std::shared_ptr<torch::optim::Optimizer>> optimizers_;
   std::vector<LRSchedulerConfig> lr_scheduler_configs_;
   std::unique_ptr<Precision> precision_;
+  std::shared_ptr<Strategy> strategy_;
+  int64_t num_devices_ = 1;
+  // Under DDP: rank 0's run folder, so every rank resolves the same paths.
+  std::string run_dir_;
   std::unique_ptr<Loaders> loaders_;
   LightningDataModule* datamodule_ = nullptr;  // of the running fit, for lazy train data
   bool train_data_ready_ = false;

@@ -1,6 +1,13 @@
 #include "detail/result_collection.h"
 
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <sstream>
+
 #include "lightning/error.h"
+#include "lightning/strategies/strategy.h"
 
 namespace lightning::detail {
 
@@ -54,6 +61,7 @@ void ResultCollection::log(const std::string& name, const at::Tensor& value, boo
     if (prog_bar) (*sinks.progress_bar)[step_name] = e.step_value;
   }
   if (on_epoch) {
+    e.global = false;
     const at::Tensor v = value.to(at::kDouble);
     switch (reduce) {
       case Reduce::Mean:
@@ -90,10 +98,11 @@ std::vector<TensorMetrics> ResultCollection::epoch_metrics(const MetricSinks& si
                                                            size_t num_dataloaders) const {
   std::vector<TensorMetrics> per_loader(std::max<size_t>(num_dataloaders, 1));
   for (const auto& e : entries_) {
-    if (!e.on_epoch || !e.accumulator.defined()) continue;
-    at::Tensor value = e.reduce == Reduce::Mean
-                           ? e.accumulator.div(e.weight > 0 ? e.weight : 1.0).to(at::kFloat)
-                           : e.accumulator.to(at::kFloat);
+    if (!e.on_epoch || !(e.global || e.accumulator.defined())) continue;
+    const at::Tensor& sum = e.global ? e.global_accumulator : e.accumulator;
+    const double weight = e.global ? e.global_weight : e.weight;
+    at::Tensor value = e.reduce == Reduce::Mean ? sum.div(weight > 0 ? weight : 1.0).to(at::kFloat)
+                                                : sum.to(at::kFloat);
     const std::string epoch_name = e.on_step ? e.name + "_epoch" : e.name;
     (*sinks.callback)[e.name] = value;
     if (e.on_step) (*sinks.callback)[epoch_name] = value;
@@ -102,6 +111,152 @@ std::vector<TensorMetrics> ResultCollection::epoch_metrics(const MetricSinks& si
       per_loader[e.dataloader_idx][epoch_name] = value;
   }
   return per_loader;
+}
+
+namespace {
+
+// What a rank tells the others about one epoch entry: enough to create it
+// where it was never logged. One line per entry, fields separated by \x1f.
+struct EntryMeta {
+  int reduce = 0;
+  bool on_step = false, prog_bar = false, logger = true;
+  int64_t dataloader_idx = 0;
+};
+
+std::string encode(const std::vector<ResultCollection::Entry>& entries) {
+  std::ostringstream out;
+  for (const auto& e : entries) {
+    if (!e.on_epoch || !e.accumulator.defined()) continue;
+    out << e.name << '\x1f' << static_cast<int>(e.reduce) << '\x1f' << e.on_step << '\x1f'
+        << e.prog_bar << '\x1f' << e.logger << '\x1f' << e.dataloader_idx << '\n';
+  }
+  return out.str();
+}
+
+void decode(const std::string& text, int64_t rank, std::map<std::string, EntryMeta>& out) {
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::vector<std::string> f;
+    size_t start = 0;
+    for (size_t i = 0; i <= line.size(); ++i) {
+      if (i == line.size() || line[i] == '\x1f') {
+        f.push_back(line.substr(start, i - start));
+        start = i + 1;
+      }
+    }
+    if (f.size() != 6) continue;
+    EntryMeta m{std::stoi(f[1]), f[2] == "1", f[3] == "1", f[4] == "1", std::stoll(f[5])};
+    auto [it, added] = out.emplace(f[0], m);
+    LIGHTNING_CHECK(added || it->second.reduce == m.reduce, "self.log('", f[0],
+                    "') uses a different reduce_fx on rank ", rank,
+                    " than on a lower rank: every rank must log a metric with the same options.");
+  }
+}
+
+// Every rank's string, in rank order (two collectives: lengths, then bytes).
+std::vector<std::string> all_gather_strings(Strategy& strategy, const std::string& local) {
+  const auto lengths =
+      strategy.all_gather(at::full({1}, static_cast<int64_t>(local.size()), at::kLong));
+  int64_t longest = 1;
+  for (const auto& l : lengths) longest = std::max(longest, l.item<int64_t>());
+  at::Tensor bytes = at::zeros({longest}, at::kByte);
+  std::memcpy(bytes.data_ptr<uint8_t>(), local.data(), local.size());
+  const auto gathered = strategy.all_gather(bytes);
+  std::vector<std::string> out;
+  for (size_t r = 0; r < gathered.size(); ++r) {
+    const at::Tensor t = gathered[r].contiguous();
+    out.emplace_back(reinterpret_cast<const char*>(t.data_ptr<uint8_t>()),
+                     static_cast<size_t>(lengths[r].item<int64_t>()));
+  }
+  return out;
+}
+
+}  // namespace
+
+void ResultCollection::sync_epoch(Strategy& strategy) {
+  if (strategy.world_size() <= 1) return;
+  // The union of the ranks' epoch entries, in name order on every rank.
+  std::map<std::string, EntryMeta> all;
+  const auto texts = all_gather_strings(strategy, encode(entries_));
+  for (size_t r = 0; r < texts.size(); ++r) decode(texts[r], static_cast<int64_t>(r), all);
+  if (all.empty()) return;
+
+  // Sums (weighted means and their weights, sums) in one all_reduce; maxima
+  // (max, and min as the max of the negation) in another.
+  const double lowest = -std::numeric_limits<double>::infinity();
+  std::vector<double> sums, maxima;
+  std::vector<int64_t> local;  // index into entries_, -1 where this rank has none
+  for (const auto& [name, meta] : all) {
+    const Entry* e = nullptr;
+    local.push_back(-1);
+    for (size_t k = 0; k < entries_.size(); ++k) {
+      if (entries_[k].name == name && entries_[k].on_epoch && entries_[k].accumulator.defined()) {
+        e = &entries_[k];
+        local.back() = static_cast<int64_t>(k);
+      }
+    }
+    const double acc = e ? e->accumulator.item<double>() : 0.0;
+    switch (static_cast<Reduce>(meta.reduce)) {
+      case Reduce::Mean:
+        sums.push_back(acc);
+        sums.push_back(e ? e->weight : 0.0);
+        break;
+      case Reduce::Sum:
+        sums.push_back(acc);
+        break;
+      case Reduce::Max:
+        maxima.push_back(e ? acc : lowest);
+        break;
+      case Reduce::Min:
+        maxima.push_back(e ? -acc : lowest);
+        break;
+    }
+  }
+  auto reduce = [&](std::vector<double>& values, const char* op) {
+    if (values.empty()) return;
+    at::Tensor t =
+        at::from_blob(values.data(), {static_cast<int64_t>(values.size())}, at::kDouble).clone();
+    t = strategy.all_reduce(t, op).contiguous();
+    std::memcpy(values.data(), t.data_ptr<double>(), values.size() * sizeof(double));
+  };
+  reduce(sums, "sum");
+  reduce(maxima, "max");
+
+  size_t s = 0, m = 0, i = 0;
+  for (const auto& [name, meta] : all) {
+    const int64_t k = local[i++];
+    Entry* e = k >= 0 ? &entries_[k] : nullptr;
+    if (e == nullptr) {
+      // Logged on other ranks only: it exists here from now on.
+      e = &find_or_add(name);
+      e->on_epoch = true;
+      e->on_step = meta.on_step;
+      e->prog_bar = meta.prog_bar;
+      e->logger = meta.logger;
+      e->reduce = static_cast<Reduce>(meta.reduce);
+      e->dataloader_idx = meta.dataloader_idx;
+    }
+    double value = 0.0;
+    e->global_weight = 0.0;
+    switch (static_cast<Reduce>(meta.reduce)) {
+      case Reduce::Mean:
+        value = sums[s++];
+        e->global_weight = sums[s++];
+        break;
+      case Reduce::Sum:
+        value = sums[s++];
+        break;
+      case Reduce::Max:
+        value = maxima[m++];
+        break;
+      case Reduce::Min:
+        value = -maxima[m++];
+        break;
+    }
+    e->global_accumulator = at::scalar_tensor(value, at::kDouble);
+    e->global = true;
+  }
 }
 
 }  // namespace lightning::detail

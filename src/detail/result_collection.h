@@ -10,6 +10,10 @@
 
 #include "lightning/logging.h"
 
+namespace lightning {
+class Strategy;
+}
+
 namespace lightning::detail {
 
 enum class Reduce { Mean, Sum, Max, Min };
@@ -37,6 +41,11 @@ class ResultCollection {
     bool step_fresh = false;  // logged since the last `take_step_metrics`
     at::Tensor accumulator;   // epoch reduction so far (float64), undefined before the first value
     double weight = 0.0;      // sum of batch sizes, for Mean
+    // After sync_epoch (DDP): the reduction over every rank, used by
+    // epoch_metrics until this entry is logged again.
+    at::Tensor global_accumulator;
+    double global_weight = 0.0;
+    bool global = false;
   };
 
   /// Records one value (already validated, scalar, detached). `training` says
@@ -52,6 +61,14 @@ class ResultCollection {
   /// ("name" and "name_epoch" when forked). Returns the logger=true ones per
   /// dataloader, under their logged names.
   std::vector<TensorMetrics> epoch_metrics(const MetricSinks& sinks, size_t num_dataloaders) const;
+
+  /// Distributed runs: reduces every epoch accumulation over the ranks of
+  /// `strategy` (all ranks call it at the same point): "mean" as sum of
+  /// weighted values over sum of weights, "sum" summed, "max"/"min" over
+  /// ranks. Entries logged on some ranks only are reduced over those and
+  /// exist on every rank afterwards. Local accumulations are kept, so it can
+  /// run again after more values are logged.
+  void sync_epoch(Strategy& strategy);
 
   void reset() { entries_.clear(); }
   bool empty() const { return entries_.empty(); }

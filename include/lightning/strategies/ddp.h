@@ -142,7 +142,7 @@ class DDPStrategy : public Strategy {
   /// collectives report it by name; the first failure of the job wins. The
   /// Trainer calls it, then teardown(), before rethrowing any exception
   /// (also the lightning::Error of a failed collective: then it is a no-op).
-  void report_failure(const std::string& where, const std::string& what);
+  void report_failure(const std::string& where, const std::string& what) override;
 
   struct Impl;
 

@@ -16,7 +16,9 @@
 #include <torch/optim/optimizer.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace lightning {
@@ -67,6 +69,10 @@ class Strategy {
   virtual std::vector<at::Tensor> all_gather(const at::Tensor& tensor) { return {tensor}; }
   /// A string from rank `src` on every rank (e.g. a run folder name).
   virtual std::string broadcast_string(const std::string& value, int64_t src = 0) { return value; }
+  /// Tells the other processes that this one failed in `where` (a hook name)
+  /// with `what`, so that they stop instead of waiting for it. The Trainer
+  /// calls it, then teardown(), before rethrowing an exception.
+  virtual void report_failure(const std::string& where, const std::string& what) {}
   /// Leaves the job; idempotent. Called at the end of each entry point and on errors.
   virtual void teardown() {}
 };
@@ -75,6 +81,27 @@ class Strategy {
 class SingleDeviceStrategy : public Strategy {
  public:
   std::string name() const override { return "single_device"; }
+};
+
+/// `TrainerOptions::strategy`: a name or a Strategy object, as Lightning's
+/// `strategy=`. Names: "auto" (ddp when devices x num_nodes > 1, else
+/// single_device), "ddp", "ddp_find_unused_parameters_true", "single_device".
+/// An object carries its own options, e.g.
+///   .strategy(std::make_shared<L::DDPStrategy>(L::DDPOptions().timeout(std::chrono::seconds(60))))
+/// (the Trainer's devices and num_nodes replace the object's when set).
+class StrategyOption {
+ public:
+  StrategyOption(const char* name) : name_(name) {}
+  StrategyOption(std::string name) : name_(std::move(name)) {}
+  template <typename S, typename = std::enable_if_t<std::is_base_of_v<Strategy, S>>>
+  StrategyOption(std::shared_ptr<S> strategy) : strategy_(std::move(strategy)) {}
+  /// The name, or "" for an object.
+  const std::string& name() const { return name_; }
+  const std::shared_ptr<Strategy>& object() const { return strategy_; }
+
+ private:
+  std::string name_;
+  std::shared_ptr<Strategy> strategy_;
 };
 
 }  // namespace lightning
