@@ -1,5 +1,7 @@
 #include "lightning/error.h"
 
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <mutex>
 #include <set>
@@ -9,6 +11,11 @@ namespace lightning::detail {
 void throw_error(const std::string& message) { throw Error(message); }
 
 void warn(const std::string& message) {
+  // Every process of a distributed job runs the same code: warnings are
+  // printed by global rank 0 only (Lightning's rank_zero_warn). RANK is set
+  // by the launcher and by torchrun.
+  const char* rank = std::getenv("RANK");
+  if (rank != nullptr && std::strcmp(rank, "0") != 0 && *rank != '\0') return;
   std::cerr << "[lightning] warning: " << message << std::endl;
 }
 

@@ -739,11 +739,11 @@ bool Trainer::finish_training_batch(LightningModule& model, int64_t batch_idx, b
     if (validate_this_epoch && done % val_check_batch_ == 0) {
       phase_ = FitPhase::kValidation;
       run_evaluation(model, Stage::Validate, num_val_batches_, /*log=*/true);
+      agree_on_should_stop();  // e.g. EarlyStopping in on_validation_end
     }
   }
   if (!accumulating) update_lr_schedulers("step", /*plateau=*/true);  // after metrics are logged
   phase_ = FitPhase::kBatch;
-  agree_on_should_stop();
   const bool step_limit = max_steps_ != -1 && loop_.global_step >= max_steps_;
   return !(step_limit || (should_stop_ && min_reached()));
 }

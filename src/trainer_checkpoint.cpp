@@ -211,7 +211,10 @@ void Trainer::save_checkpoint(const std::string& path, bool weights_only) {
   // Lightning); rank 0 writes; nobody goes on before the file is complete.
   Checkpoint ckpt = dump_checkpoint(weights_only);
   if (is_global_zero()) save_checkpoint_file(ckpt.dict(), path);
-  strategy_->barrier("save_checkpoint(" + path + ")");
+  if (world_size() > 1) {
+    strategy_->setup();  // after fit (torn down): rejoins the job, idempotent
+    strategy_->barrier("save_checkpoint(" + path + ")");
+  }
 }
 
 ModelCheckpoint* Trainer::checkpoint_callback() const {

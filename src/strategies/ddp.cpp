@@ -21,6 +21,7 @@
 // why the job failed.
 #include "lightning/strategies/ddp.h"
 
+#include <c10/core/InferenceMode.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <torch/csrc/autograd/utils/lambda_post_hook.h>
@@ -1029,6 +1030,9 @@ void DDPStrategy::before_optimizer_step(torch::optim::Optimizer& optimizer) {
 }
 
 void DDPStrategy::barrier(const std::string& name) {
+  // Gloo writes the results from its own thread, outside any InferenceMode:
+  // they must be normal tensors even when called from an evaluation loop.
+  c10::InferenceMode not_inference(false);
   const std::string op = "barrier '" + name + "'";
   Job& job = impl_->ready(op);
   c10d::BarrierOptions opts;
@@ -1037,6 +1041,9 @@ void DDPStrategy::barrier(const std::string& name) {
 }
 
 at::Tensor DDPStrategy::broadcast(const at::Tensor& tensor, int64_t src) {
+  // Gloo writes the results from its own thread, outside any InferenceMode:
+  // they must be normal tensors even when called from an evaluation loop.
+  c10::InferenceMode not_inference(false);
   const std::string op = c10::str("broadcast from rank ", src);
   Job& job = impl_->ready(op);
   LIGHTNING_CHECK(src >= 0 && src < job.world, "broadcast: src=", src,
@@ -1057,6 +1064,9 @@ at::Tensor DDPStrategy::broadcast(const at::Tensor& tensor, int64_t src) {
 }
 
 at::Tensor DDPStrategy::all_reduce(const at::Tensor& tensor, const std::string& op) {
+  // Gloo writes the results from its own thread, outside any InferenceMode:
+  // they must be normal tensors even when called from an evaluation loop.
+  c10::InferenceMode not_inference(false);
   const std::string name = c10::str("all_reduce (", op, ")");
   auto reduce = reduce_op(op);
   Job& job = impl_->ready(name);
@@ -1080,6 +1090,9 @@ at::Tensor DDPStrategy::all_reduce(const at::Tensor& tensor, const std::string& 
 }
 
 std::vector<at::Tensor> DDPStrategy::all_gather(const at::Tensor& tensor) {
+  // Gloo writes the results from its own thread, outside any InferenceMode:
+  // they must be normal tensors even when called from an evaluation loop.
+  c10::InferenceMode not_inference(false);
   Job& job = impl_->ready("all_gather");
   auto t = communicable(tensor, "all_gather");
   // Shapes first: a mismatch would otherwise be a confusing transport error.
@@ -1120,6 +1133,9 @@ std::vector<at::Tensor> DDPStrategy::all_gather(const at::Tensor& tensor) {
 }
 
 std::string DDPStrategy::broadcast_string(const std::string& value, int64_t src) {
+  // Gloo writes the results from its own thread, outside any InferenceMode:
+  // they must be normal tensors even when called from an evaluation loop.
+  c10::InferenceMode not_inference(false);
   const std::string op = c10::str("broadcast_string from rank ", src);
   Job& job = impl_->ready(op);
   LIGHTNING_CHECK(src >= 0 && src < job.world, "broadcast_string: src=", src,
