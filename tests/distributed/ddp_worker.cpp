@@ -25,37 +25,20 @@
 #include <thread>
 
 #include "distributed/ddp_common.h"
+#include "distributed/worker_args.h"
 #include "lightning/error.h"
 #include "lightning/strategies/ddp.h"
 
 namespace L = lightning;
+using worker_args::opt;
+using worker_args::optd;
+using worker_args::values;
 using namespace ddp_test;
 
 namespace {
 
-std::map<std::string, std::string> options;
 /// Where this rank is, for report_failure (as the Trainer names its hooks).
 std::string stage = "setup";
-
-int64_t opt(const std::string& key, int64_t fallback) {
-  auto it = options.find(key);
-  return it == options.end() ? fallback : std::stoll(it->second);
-}
-double optd(const std::string& key, double fallback) {
-  auto it = options.find(key);
-  return it == options.end() ? fallback : std::stod(it->second);
-}
-
-std::string values(const at::Tensor& t) {
-  auto flat = t.detach().to(at::kDouble).contiguous().view({-1});
-  std::ostringstream out;
-  char buf[40];
-  for (int64_t i = 0; i < flat.numel(); ++i) {
-    std::snprintf(buf, sizeof buf, " %.17g", flat.data_ptr<double>()[i]);
-    out << buf;
-  }
-  return out.str();
-}
 
 void print_state(const Net& net, int64_t rank) {
   std::ostringstream out;
@@ -255,11 +238,7 @@ int main(int argc, char** argv) {
     return 64;
   }
   const std::string mode = argv[1];
-  for (int i = 2; i < argc; ++i) {
-    std::string a = argv[i];
-    auto eq = a.find('=');
-    if (eq != std::string::npos) options[a.substr(0, eq)] = a.substr(eq + 1);
-  }
+  worker_args::parse(argc, argv, 2);
   at::set_num_threads(1);
   L::DDPStrategy strategy(ddp_options());
   auto started = std::chrono::steady_clock::now();
