@@ -1,15 +1,9 @@
-// The main job: the seed's LightningModule, ported line by line, trained on
+// The main job: the seed's LightningModule (model.h, ported line by line), trained on
 // Fashion-MNIST from Debian's dataset-fashion-mnist package.
 //
 //   ./fashion_mnist [--epochs N] [--batch-size N] [--lr X] [--data-dir DIR] [--workers N]
 //                   [--precision 32-true|bf16-mixed|...]
 #include <lightning/lightning.h>
-#include <torch/nn/functional/loss.h>
-#include <torch/nn/modules/activation.h>
-#include <torch/nn/modules/container/sequential.h>
-#include <torch/nn/modules/dropout.h>
-#include <torch/nn/modules/linear.h>
-#include <torch/optim/adam.h>
 
 #include <chrono>
 #include <cstdio>
@@ -18,72 +12,9 @@
 #include <iostream>
 #include <string>
 
+#include "model.h"  // MyModel, shared with examples/ddp
+
 namespace L = lightning;
-namespace F = torch::nn::functional;
-
-// class MyModel(L.LightningModule):
-class MyModel : public L::LightningModule {
- public:
-  //   def __init__(self, learning_rate=0.001):
-  //       self.save_hyperparameters()
-  //       self.model = YourNeuralNetwork()
-  explicit MyModel(L::HParams hp) {
-    save_hyperparameters(hp);
-    const int64_t hidden = hparams().get<int64_t>("hidden");
-    model_ = register_module(
-        "model", torch::nn::Sequential(torch::nn::Flatten(), torch::nn::Linear(784, hidden),
-                                       torch::nn::ReLU(), torch::nn::Dropout(0.2),
-                                       torch::nn::Linear(hidden, hidden / 2), torch::nn::ReLU(),
-                                       torch::nn::Linear(hidden / 2, 10)));
-  }
-
-  torch::Tensor forward(torch::Tensor x) { return model_->forward(x); }
-
-  //   def training_step(self, batch, batch_idx):
-  L::StepOutput training_step(L::Batch& batch, int64_t batch_idx) override {
-    auto [x, y] = batch.unpack<2>();
-    auto logits = forward(x);
-    auto loss = F::cross_entropy(logits, y);
-    log("train_loss", loss, L::LogOptions().prog_bar(true));
-    return loss;
-  }
-
-  //   def validation_step(self, batch, batch_idx):
-  L::StepOutput validation_step(L::Batch& batch, int64_t batch_idx) override {
-    auto [x, y] = batch.unpack<2>();
-    auto logits = forward(x);
-    log("val_loss", F::cross_entropy(logits, y));
-    log("val_acc", (logits.argmax(1) == y).to(torch::kFloat).mean(),
-        L::LogOptions().prog_bar(true));
-    return {};
-  }
-
-  //   def test_step(self, batch, batch_idx):
-  L::StepOutput test_step(L::Batch& batch, int64_t batch_idx) override {
-    auto [x, y] = batch.unpack<2>();
-    auto logits = forward(x);
-    log("test_loss", F::cross_entropy(logits, y));
-    log("test_acc", (logits.argmax(1) == y).to(torch::kFloat).mean());
-    return {};
-  }
-
-  //   def configure_optimizers(self):
-  //       optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.learning_rate)
-  //       scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode='min')
-  //       return {"optimizer": optimizer,
-  //               "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss"}}
-  L::OptimizerConfig configure_optimizers() override {
-    auto optimizer = std::make_shared<torch::optim::Adam>(
-        parameters(), torch::optim::AdamOptions(hparams().get<double>("learning_rate")));
-    auto scheduler = std::make_shared<L::ReduceLROnPlateau>(
-        optimizer, L::ReduceLROnPlateauOptions().mode("min"));
-    return L::OptimizerConfig(optimizer).lr_scheduler(scheduler,
-                                                      L::SchedulerConfig().monitor("val_loss"));
-  }
-
- private:
-  torch::nn::Sequential model_{nullptr};
-};
 
 namespace {
 
