@@ -183,7 +183,7 @@ double metric(State& state, int rank, const std::string& name) {
 /// A 2-rank fit of the worker: n samples, `batch` per rank, SGD.
 struct TrainCase {
   int64_t n = 24, batch = 4, epochs = 2, accumulate = 1;
-  bool shuffle = false;
+  bool shuffle = false, manual = false;
   std::optional<uint64_t> seed;
   Args args() const {
     Args a = {"fit",
@@ -193,6 +193,7 @@ struct TrainCase {
               "accumulate=" + std::to_string(accumulate),
               "shuffle=" + std::to_string(shuffle ? 1 : 0)};
     if (seed) a.push_back("seed=" + std::to_string(*seed));
+    if (manual) a.push_back("manual=1");
     return a;
   }
 };
@@ -221,6 +222,7 @@ void expect_matches_single_process(const Run& ddp, const TrainCase& c) {
   // The reference: the union batches, in order, from a Subset in one process.
   Args ref = {"fit", "n=" + std::to_string(c.n), "batch=" + std::to_string(2 * c.batch),
               "accumulate=" + std::to_string(c.accumulate), "shuffle=0"};
+  if (c.manual) ref.push_back("manual=1");
   std::vector<std::vector<Order>> ref_batches;  // per epoch
   if (!c.shuffle) {
     for (const auto& u : union_orders) ASSERT_EQ(u, union_orders[0]);
@@ -313,6 +315,15 @@ TEST(TrainerDDPFit, AccumulationMatchesSingleProcess) {
   auto run = torchrun(c.args());
   expect_matches_single_process(run, c);
   EXPECT_EQ(parse(run, "DONE")[0]["global_step"], std::vector<double>{4}) << run.all();
+}
+
+TEST(TrainerDDPFit, ManualOptimizationMatchesSingleProcess) {
+  // manual_backward goes through the strategy: gradients are averaged too.
+  TrainCase c;
+  c.manual = true;
+  auto run = self_launch(c.args());
+  expect_matches_single_process(run, c);
+  EXPECT_EQ(parse(run, "DONE")[0]["global_step"], std::vector<double>{6}) << run.all();
 }
 
 TEST(TrainerDDPFit, ShuffledEpochsMatchSingleProcess) {

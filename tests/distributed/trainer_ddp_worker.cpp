@@ -10,7 +10,8 @@
 //          load  load_from_checkpoint<Net>(ckpt) in this process
 //   keys:  devices (2; 1 = one process, no DDP), timeout_ms (30000: DDPOptions
 //          timeout), n (24 training samples), batch (4 per process), epochs (2),
-//          lr (0.1), accumulate (1), shuffle (0), seed (generator_seed; unset:
+//          lr (0.1), accumulate (1), manual (0; 1: manual optimization: zero_grad,
+//          manual_backward, step in training_step), shuffle (0), seed (generator_seed; unset:
 //          none), order (comma-separated sample indices: train on that Subset
 //          of the n samples, in that order), val_n (0: no validation), test_n
 //          (37), sync (0; 1: log the sync_dist / epoch-reduction metrics),
@@ -131,6 +132,7 @@ class Net : public L::LightningModule {
     at::manual_seed(1000 + (opts("init", "rank") == "rank" ? env_rank() : 0));
     fc1 = register_module("fc1", torch::nn::Linear(4, 8));
     fc2 = register_module("fc2", torch::nn::Linear(8, 3));
+    set_automatic_optimization(opt("manual", 0) == 0);
   }
   at::Tensor forward(const at::Tensor& x) { return fc2->forward(at::tanh(fc1->forward(x))); }
 
@@ -152,6 +154,14 @@ class Net : public L::LightningModule {
       log("rank_min", v, LO().sync_dist(true).reduce_fx("min"));
       // Epoch level, never synced explicitly: reduced over ranks at the epoch end.
       log_epoch_metrics("train", x, idx, rank);
+    }
+    if (!automatic_optimization()) {
+      // Manual optimization: manual_backward all-reduces under DDP too.
+      auto [sgd] = optimizers<1>();
+      sgd.zero_grad();
+      manual_backward(loss);
+      sgd.step();
+      return {};
     }
     return loss;
   }
