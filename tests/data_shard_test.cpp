@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <sstream>
@@ -80,9 +79,8 @@ struct ReferenceShard {
 };
 
 std::vector<ReferenceShard> read_reference() {
-  // CMake compiles this file by its absolute path: the reference lies beside it.
-  const std::string path =
-      (std::filesystem::path(__FILE__).parent_path() / "data_shard_reference.txt").string();
+  // The source folder comes from CMake (__FILE__ is relative under Ninja).
+  const std::string path = std::string(LIGHTNING_TEST_SOURCE_DIR) + "/data_shard_reference.txt";
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot open " + path);
   std::vector<ReferenceShard> out;
