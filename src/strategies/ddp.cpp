@@ -22,7 +22,9 @@
 #include "lightning/strategies/ddp.h"
 
 #include <c10/core/InferenceMode.h>
+#include <netdb.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <torch/csrc/autograd/utils/lambda_post_hook.h>
 #include <torch/csrc/autograd/variable.h>
@@ -344,6 +346,37 @@ bool same_job(const Job& job, const DistributedEnvironment& env) {
          job.world == env.process.world_size && job.rank == env.process.global_rank;
 }
 
+// The address this host uses to reach `host`:`port` (a connected UDP socket
+// sends nothing; the kernel picks the route and the source address), or
+// nullopt when `host` does not resolve or has no route.
+std::optional<std::string> local_address_towards(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) {
+    return std::nullopt;
+  }
+  std::optional<std::string> out;
+  for (addrinfo* a = found; a != nullptr && !out; a = a->ai_next) {
+    const int fd = ::socket(a->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) continue;
+    sockaddr_storage local{};
+    socklen_t len = sizeof local;
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
+      char text[NI_MAXHOST];
+      if (::getnameinfo(reinterpret_cast<sockaddr*>(&local), len, text, sizeof text, nullptr, 0,
+                        NI_NUMERICHOST) == 0) {
+        out = std::string(text);
+      }
+    }
+    ::close(fd);
+  }
+  ::freeaddrinfo(found);
+  return out;
+}
+
 c10::intrusive_ptr<c10d::ProcessGroup> make_process_group(Job& job,
                                                           c10::intrusive_ptr<c10d::Store> store) {
   if (job.backend == "nccl") {
@@ -358,13 +391,17 @@ c10::intrusive_ptr<c10d::ProcessGroup> make_process_group(Job& job,
   }
   auto options = c10d::ProcessGroupGloo::Options::create(job.timeout);
   // Gloo's interface: GLOO_SOCKET_IFNAME, else loopback for a local job, else
-  // the address this host's name resolves to (Python's default).
+  // the local address of the route to MASTER_ADDR. (Python's default, the
+  // address this host's name resolves to, is 127.0.1.1 on many Debian
+  // machines and containers: the other hosts then cannot reach this rank.)
   const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
   const std::string& addr = job.env.master_addr;
   if (ifname != nullptr && *ifname != '\0') {
     options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
   } else if (addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1") {
     options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+  } else if (auto local = local_address_towards(addr, job.env.master_port)) {
+    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(*local));
   } else {
     options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
   }

@@ -8,7 +8,7 @@
 //   modes: fit   trainer.fit (resume with ckpt=, then save_checkpoint to save=)
 //          test  trainer.test on test_n samples
 //          load  load_from_checkpoint<Net>(ckpt) in this process
-//   keys:  devices (2; 1 = one process, no DDP), timeout_ms (30000: DDPOptions
+//   keys:  devices (2; 1 = one process, no DDP), nodes (1: num_nodes), timeout_ms (30000: DDPOptions
 //          timeout), n (24 training samples), batch (4 per process), epochs (2),
 //          lr (0.1), accumulate (1), manual (0; 1: manual optimization: zero_grad,
 //          manual_backward, step in training_step), shuffle (0), seed (generator_seed; unset:
@@ -261,7 +261,7 @@ L::TrainerOptions trainer_options() {
                .default_root_dir(opts("root"))
                .callbacks({std::make_shared<Reporter>()});
   const int64_t devices = opt("devices", 2);
-  o.devices(devices);
+  o.devices(devices).num_nodes(opt("nodes", 1));
   if (devices > 1 || std::getenv("WORLD_SIZE") != nullptr) {
     o.strategy(std::make_shared<L::DDPStrategy>(
         L::DDPOptions().timeout(std::chrono::milliseconds(opt("timeout_ms", 30000)))));
