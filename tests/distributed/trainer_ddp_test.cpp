@@ -296,6 +296,11 @@ TEST(TrainerDDPFit, SelfLaunchMatchesSingleProcessOnUnionBatches) {
   // Rank 1's output comes through rank 0, prefixed.
   EXPECT_THAT(run.procs[0].output, HasSubstr("[rank 1] DONE rank=1 global_step 6")) << run.all();
   EXPECT_THAT("\n" + run.procs[0].output, HasSubstr("\nDONE rank=0 global_step 6")) << run.all();
+  // Warnings come from rank 0 only (Lightning's rank_zero_warn).
+  EXPECT_THAT(run.procs[0].output,
+              HasSubstr("[lightning] warning: validation_step is overridden but there is no val"))
+      << run.all();
+  EXPECT_THAT(run.procs[0].output, Not(HasSubstr("[rank 1] [lightning] warning"))) << run.all();
   expect_rank_properties(run);
   expect_matches_single_process(run, c);
 }
@@ -609,6 +614,35 @@ TEST(TrainerDDPCheckpoint, DdpCheckpointIsWrittenOnceAndLoadsInOneProcess) {
   EXPECT_EQ(parse(resume, "START")[0]["at"], (std::vector<double>{6, 2})) << resume.all();
   EXPECT_EQ(parse(resume, "INIT")[0], params[0]);
   EXPECT_EQ(parse(resume, "DONE")[0]["global_step"], std::vector<double>{12}) << resume.all();
+}
+
+TEST(TrainerDDPCheckpoint, ResumingUnderDdpContinuesExactly) {
+  // An unseeded shuffle: every epoch's order comes from rank 0's seed, drawn
+  // and broadcast when the fit starts; the resumed fit must draw the same.
+  lightning::testing::TempDir dir("trainer_ddp");
+  auto whole = self_launch({"fit", "epochs=2", "shuffle=1", "root=" + dir.file("whole")});
+  ASSERT_TRUE(succeeded(whole));
+  auto first = self_launch(
+      {"fit", "epochs=1", "shuffle=1", "root=" + dir.file("first"), "save=" + dir.file("e1.ckpt")});
+  ASSERT_TRUE(succeeded(first));
+  auto resumed = self_launch({"fit", "epochs=2", "shuffle=1", "root=" + dir.file("resumed"),
+                              "ckpt=" + dir.file("e1.ckpt")});
+  ASSERT_TRUE(succeeded(resumed));
+  const auto whole_batches = parse(whole, "BATCH");
+  const auto resumed_batches = parse(resumed, "BATCH");
+  const auto whole_params = parse(whole, "PARAM");
+  const auto resumed_params = parse(resumed, "PARAM");
+  for (int r = 0; r < 2; ++r) {
+    SCOPED_TRACE("rank " + std::to_string(r));
+    int epoch1 = 0;
+    for (const auto& [tag, samples] : whole_batches.at(r)) {
+      if (tag.rfind("e1", 0) != 0) continue;
+      ++epoch1;
+      EXPECT_EQ(resumed_batches.at(r).at(tag), samples) << tag;
+    }
+    EXPECT_EQ(epoch1, 3);
+    EXPECT_EQ(resumed_params.at(r), whole_params.at(r)) << resumed.all();  // bit for bit
+  }
 }
 
 TEST(TrainerDDPCheckpoint, SingleProcessCheckpointResumesUnderDdp) {
