@@ -645,6 +645,37 @@ TEST(TrainerDDPCheckpoint, ResumingUnderDdpContinuesExactly) {
   }
 }
 
+TEST(TrainerDDPCheckpoint, ResumingMidEpochUnderDdpIsExact) {
+  // Checkpoints every 2 steps (3 steps per epoch): step 4 is after batch 0
+  // of epoch 1, with validation at each epoch end and an unseeded shuffle.
+  lightning::testing::TempDir dir("trainer_ddp");
+  const Args common = {"fit", "epochs=2", "shuffle=1", "val_n=5", "every_n_steps=2"};
+  Args a = common;
+  a.push_back("root=" + dir.file("whole"));
+  auto whole = self_launch(a);
+  ASSERT_TRUE(succeeded(whole));
+  const std::string ckpt = dir.file("whole/steps/epoch=1-step=4.ckpt");
+  ASSERT_TRUE(fs::exists(ckpt)) << whole.all();
+  Args b = common;
+  b.push_back("root=" + dir.file("resumed"));
+  b.push_back("ckpt=" + ckpt);
+  auto resumed = self_launch(b);
+  ASSERT_TRUE(succeeded(resumed));
+  const auto whole_batches = parse(whole, "BATCH");
+  const auto resumed_batches = parse(resumed, "BATCH");
+  for (int r = 0; r < 2; ++r) {
+    SCOPED_TRACE("rank " + std::to_string(r));
+    EXPECT_EQ(parse(resumed, "START")[r]["at"], (std::vector<double>{4, 1})) << resumed.all();
+    // Only the batches after the save are trained again, in the same order.
+    EXPECT_EQ(resumed_batches.at(r).count("e1b0"), 0u) << resumed.all();
+    for (const char* tag : {"e1b1", "e1b2"}) {
+      EXPECT_EQ(resumed_batches.at(r).at(tag), whole_batches.at(r).at(tag)) << tag;
+    }
+    EXPECT_EQ(parse(resumed, "PARAM").at(r), parse(whole, "PARAM").at(r)) << resumed.all();
+    EXPECT_EQ(parse(resumed, "DONE")[r]["global_step"], std::vector<double>{6});
+  }
+}
+
 TEST(TrainerDDPCheckpoint, SingleProcessCheckpointResumesUnderDdp) {
   lightning::testing::TempDir dir("trainer_ddp");
   auto first = single({"fit", "epochs=1", "checkpointing=1", "root=" + dir.file("single")});

@@ -8,7 +8,8 @@
 //   modes: fit   trainer.fit (resume with ckpt=, then save_checkpoint to save=)
 //          test  trainer.test on test_n samples
 //          load  load_from_checkpoint<Net>(ckpt) in this process
-//   keys:  devices (2; 1 = one process, no DDP), nodes (1: num_nodes), timeout_ms (30000: DDPOptions
+//   keys:  devices (2; 1 = one process, no DDP), nodes (1: num_nodes), timeout_ms (30000:
+//   DDPOptions
 //          timeout), n (24 training samples), batch (4 per process), epochs (2),
 //          lr (0.1), accumulate (1), manual (0; 1: manual optimization: zero_grad,
 //          manual_backward, step in training_step), shuffle (0), seed (generator_seed; unset:
@@ -19,6 +20,7 @@
 //          fail_rank (1), fail_step (2: that hook's 0-based call on fail_rank),
 //          root (default_root_dir), logger (0), progress (0), checkpointing (0),
 //          save (path), ckpt (path), init (rank: seed 1000 + RANK; fixed: 1000),
+//          every_n_steps (0; k: a ModelCheckpoint in <root>/steps every k steps),
 //          readonly_nonzero (0; 1: ranks other than 0 cannot write to files)
 //
 // Sample i of a dataset of n is (x_i [4], y_i in {0,1,2}, i): the index
@@ -260,6 +262,16 @@ L::TrainerOptions trainer_options() {
                .logger(opt("logger", 0) != 0)
                .default_root_dir(opts("root"))
                .callbacks({std::make_shared<Reporter>()});
+  if (opt("every_n_steps", 0) > 0) {
+    // Mid-epoch checkpoints, all kept: <root>/steps/epoch=E-step=S.ckpt.
+    auto callbacks = o.callbacks();
+    callbacks.push_back(
+        std::make_shared<L::ModelCheckpoint>(L::ModelCheckpointOptions()
+                                                 .dirpath(opts("root") + "/steps")
+                                                 .every_n_train_steps(opt("every_n_steps", 0))
+                                                 .save_top_k(-1)));
+    o.callbacks(callbacks);
+  }
   const int64_t devices = opt("devices", 2);
   o.devices(devices).num_nodes(opt("nodes", 1));
   if (devices > 1 || std::getenv("WORLD_SIZE") != nullptr) {
