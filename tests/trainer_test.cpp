@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 
+#include "lightning/strategies/ddp.h"
 #include "support/boring.h"
 
 namespace L = lightning;
@@ -365,6 +366,46 @@ TEST(TrainerErrors, InvalidOptions) {
     EXPECT_LIGHTNING_ERROR(L::Trainer(quiet().accelerator("cuda")),
                            "needs a CUDA device, but this libtorch sees none");
   }
+}
+
+TEST(TrainerStrategy, ChoiceFollowsLightning) {
+  L::Trainer one(quiet());
+  EXPECT_EQ(one.strategy().name(), "single_device");
+  EXPECT_EQ(one.world_size(), 1);
+  // "auto" with several devices is DDP (nothing starts before fit).
+  L::Trainer two(quiet().devices(2));
+  EXPECT_EQ(two.strategy().name(), "ddp");
+  EXPECT_EQ(two.num_devices(), 2);
+  EXPECT_EQ(two.global_rank(), 0);
+  EXPECT_TRUE(two.is_global_zero());
+  L::Trainer unused(quiet().strategy("ddp_find_unused_parameters_true").devices(2));
+  auto* ddp = dynamic_cast<L::DDPStrategy*>(&unused.strategy());
+  ASSERT_NE(ddp, nullptr);
+  EXPECT_TRUE(ddp->options().find_unused_parameters());
+  // A strategy object brings its options; the Trainer's devices and num_nodes win.
+  L::Trainer custom(quiet().devices(3).num_nodes(2).strategy(
+      std::make_shared<L::DDPStrategy>(L::DDPOptions().timeout(std::chrono::seconds(7)))));
+  ddp = dynamic_cast<L::DDPStrategy*>(&custom.strategy());
+  ASSERT_NE(ddp, nullptr);
+  EXPECT_EQ(ddp->options().timeout(), std::chrono::milliseconds(7000));
+  EXPECT_EQ(ddp->options().devices(), 3);
+  EXPECT_EQ(ddp->options().num_nodes(), 2);
+  EXPECT_EQ(custom.num_devices(), 6);
+}
+
+TEST(TrainerStrategy, Errors) {
+  EXPECT_LIGHTNING_ERROR(L::Trainer(quiet().strategy("ddp_spawn").devices(2)),
+                         "strategy(\"ddp_spawn\") is not supported");
+  EXPECT_LIGHTNING_ERROR(L::Trainer(quiet().strategy("ddp_spawn").devices(2)),
+                         "Use strategy(\"ddp\")");
+  EXPECT_LIGHTNING_ERROR(L::Trainer(quiet().strategy("fsdp")),
+                         "strategy must be \"auto\", \"ddp\", "
+                         "\"ddp_find_unused_parameters_true\", \"single_device\" or a Strategy "
+                         "object, got \"fsdp\"");
+  EXPECT_LIGHTNING_ERROR(L::Trainer(quiet().strategy("single_device").devices(2)),
+                         "strategy(\"single_device\") trains in one process, but devices(2) x "
+                         "num_nodes(1) asks for 2");
+  EXPECT_LIGHTNING_ERROR(L::Trainer(quiet().num_nodes(0)), "num_nodes must be >= 1, got 0");
 }
 
 TEST(TrainerErrors, ValCheckIntervalLargerThanTheEpoch) {
