@@ -1,6 +1,5 @@
 #include "detail/result_collection.h"
 
-#include <cmath>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -154,31 +153,13 @@ void decode(const std::string& text, int64_t rank, std::map<std::string, EntryMe
   }
 }
 
-// Every rank's string, in rank order (two collectives: lengths, then bytes).
-std::vector<std::string> all_gather_strings(Strategy& strategy, const std::string& local) {
-  const auto lengths =
-      strategy.all_gather(at::full({1}, static_cast<int64_t>(local.size()), at::kLong));
-  int64_t longest = 1;
-  for (const auto& l : lengths) longest = std::max(longest, l.item<int64_t>());
-  at::Tensor bytes = at::zeros({longest}, at::kByte);
-  std::memcpy(bytes.data_ptr<uint8_t>(), local.data(), local.size());
-  const auto gathered = strategy.all_gather(bytes);
-  std::vector<std::string> out;
-  for (size_t r = 0; r < gathered.size(); ++r) {
-    const at::Tensor t = gathered[r].contiguous();
-    out.emplace_back(reinterpret_cast<const char*>(t.data_ptr<uint8_t>()),
-                     static_cast<size_t>(lengths[r].item<int64_t>()));
-  }
-  return out;
-}
-
 }  // namespace
 
 void ResultCollection::sync_epoch(Strategy& strategy) {
   if (strategy.world_size() <= 1) return;
   // The union of the ranks' epoch entries, in name order on every rank.
   std::map<std::string, EntryMeta> all;
-  const auto texts = all_gather_strings(strategy, encode(entries_));
+  const auto texts = strategy.all_gather_string(encode(entries_));
   for (size_t r = 0; r < texts.size(); ++r) decode(texts[r], static_cast<int64_t>(r), all);
   if (all.empty()) return;
 

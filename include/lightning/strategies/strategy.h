@@ -69,6 +69,8 @@ class Strategy {
   virtual std::vector<at::Tensor> all_gather(const at::Tensor& tensor) { return {tensor}; }
   /// A string from rank `src` on every rank (e.g. a run folder name).
   virtual std::string broadcast_string(const std::string& value, int64_t src = 0) { return value; }
+  /// Every rank's string, in rank order (lengths may differ); built on all_gather.
+  std::vector<std::string> all_gather_string(const std::string& value);
   /// Tells the other processes that this one failed in `where` (a hook name)
   /// with `what`, so that they stop instead of waiting for it. The Trainer
   /// calls it, then teardown(), before rethrowing an exception.
