@@ -16,7 +16,9 @@ void warn(const std::string& message) {
   // by the launcher and by torchrun.
   const char* rank = std::getenv("RANK");
   if (rank != nullptr && std::strcmp(rank, "0") != 0 && *rank != '\0') return;
-  std::cerr << "[lightning] warning: " << message << std::endl;
+  // One write: other processes (launched ranks) share the terminal or pipe,
+  // and a line written in pieces can be split by theirs.
+  std::cerr << ("[lightning] warning: " + message + "\n") << std::flush;
 }
 
 void warn_once(const std::string& message) {

@@ -123,7 +123,7 @@ void EarlyStopping::run_early_stopping_check(Trainer& trainer) {
     reason_ = reason;
   }
   if (!reason.empty() && options_.verbose() && trainer.is_global_zero()) {
-    std::cerr << reason << std::endl;
+    std::cerr << (reason + "\n") << std::flush;
   }
 }
 

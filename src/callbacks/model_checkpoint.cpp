@@ -454,7 +454,7 @@ std::string string_or_empty(const c10::IValue& v, const std::string& key) {
 }
 
 void info(const Trainer& trainer, const std::string& message) {
-  if (trainer.is_global_zero()) std::cerr << message << std::endl;
+  if (trainer.is_global_zero()) std::cerr << (message + "\n") << std::flush;
 }
 
 }  // namespace
