@@ -14,7 +14,8 @@
 # artifacts folder beside the binary).
 #
 # Environment: LIGHTNING_FUZZ_SECONDS, LIGHTNING_FUZZ_ARTIFACTS,
-# LIGHTNING_PYTHON (default /usr/bin/python3, Debian's, which has torch).
+# LIGHTNING_PYTHON (default /usr/bin/python3, Debian's, which has torch; the
+# build passes its LIGHTNING_TEST_PYTHON).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -69,8 +70,8 @@ check_log() {  # <log> <what>
   { cat "$work/seeds.log" >&2; fail "writing the C++ seeds failed."; }
 check_log "$work/seeds.log" "writing the C++ seeds"
 if ! "$python" -c "import torch" >/dev/null 2>&1; then
-  fail "$python cannot import torch; the Python seeds need Debian's python3-torch." \
-    "Run scripts/setup.sh."
+  fail "$python cannot import torch; the Python seeds need it." \
+    "Run scripts/setup.sh (Debian's python3-torch) or, on the wheel leg, scripts/setup_pip.sh."
 fi
 "$python" "$here/make_corpus.py" "$work/seeds" ||
   fail "writing the Python seeds (make_corpus.py) failed."
