@@ -7,9 +7,12 @@
 #include <cmath>
 #include <limits>
 
+#include "detail/torch_compat.h"
 #include "lightning/error.h"
 
 namespace lightning {
+
+namespace torch_compat = detail::torch_compat;
 
 namespace {
 
@@ -322,21 +325,14 @@ Precision::ForwardContext::ForwardContext(const Precision& precision, c10::Devic
     if (*dtype == at::kHalf && device_type != c10::DeviceType::CUDA) {
       fail_fp16_autocast(std::string("device type ") + c10::DeviceTypeName(device_type, true));
     }
-    if (device_type == c10::DeviceType::CPU) {
-      prev_enabled_ = at::autocast::is_cpu_enabled();
-      prev_dtype_ = at::autocast::get_autocast_cpu_dtype();
-      at::autocast::set_cpu_enabled(true);
-      at::autocast::set_autocast_cpu_dtype(*dtype);
-    } else if (device_type == c10::DeviceType::CUDA) {
-      prev_enabled_ = at::autocast::is_enabled();
-      prev_dtype_ = at::autocast::get_autocast_gpu_dtype();
-      at::autocast::set_autocast_gpu_dtype(*dtype);
-      at::autocast::set_enabled(true);
-    } else {
-      LIGHTNING_FAIL("precision \"", precision_name(precision.mode()),
-                     "\" autocasts on CPU or CUDA, got device type ",
-                     c10::DeviceTypeName(device_type, true), ".");
-    }
+    LIGHTNING_CHECK(device_type == c10::DeviceType::CPU || device_type == c10::DeviceType::CUDA,
+                    "precision \"", precision_name(precision.mode()),
+                    "\" autocasts on CPU or CUDA, got device type ",
+                    c10::DeviceTypeName(device_type, true), ".");
+    prev_enabled_ = torch_compat::autocast_enabled(device_type);
+    prev_dtype_ = torch_compat::autocast_dtype(device_type);
+    torch_compat::set_autocast_dtype(device_type, *dtype);
+    torch_compat::set_autocast_enabled(device_type, true);
     at::autocast::increment_nesting();
     prev_cache_enabled_ = at::autocast::is_autocast_cache_enabled();
     at::autocast::set_autocast_cache_enabled(true);
@@ -352,13 +348,8 @@ Precision::ForwardContext::~ForwardContext() {
   if (kind_ == Kind::kAutocast) {
     // As torch.autocast.__exit__.
     if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-    if (device_type_ == c10::DeviceType::CPU) {
-      at::autocast::set_cpu_enabled(prev_enabled_);
-      at::autocast::set_autocast_cpu_dtype(prev_dtype_);
-    } else {
-      at::autocast::set_enabled(prev_enabled_);
-      at::autocast::set_autocast_gpu_dtype(prev_dtype_);
-    }
+    torch_compat::set_autocast_enabled(device_type_, prev_enabled_);
+    torch_compat::set_autocast_dtype(device_type_, prev_dtype_);
     at::autocast::set_autocast_cache_enabled(prev_cache_enabled_);
   } else if (kind_ == Kind::kDefaultDtype) {
     c10::set_default_dtype(caffe2::TypeMeta::fromScalarType(prev_dtype_));

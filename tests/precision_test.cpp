@@ -19,9 +19,12 @@
 #include <string>
 #include <vector>
 
+#include "detail/torch_compat.h"
+#include "support/cuda.h"
 #include "support/errors.h"
 
 namespace L = lightning;
+namespace torch_compat = lightning::detail::torch_compat;
 
 namespace {
 
@@ -424,17 +427,17 @@ TEST(Precision, Bf16MixedAutocastsTheForwardOnCpu) {
   precision.setup(*linear, torch::kCPU);
   EXPECT_EQ(linear->weight.scalar_type(), at::kFloat);
   auto x = torch::randn({5, 4});
-  ASSERT_FALSE(at::autocast::is_cpu_enabled());
+  ASSERT_FALSE(torch_compat::autocast_enabled(at::kCPU));
   at::Tensor out;
   {
     auto ctx = precision.forward_context(torch::kCPU);
-    EXPECT_TRUE(at::autocast::is_cpu_enabled());
-    EXPECT_EQ(at::autocast::get_autocast_cpu_dtype(), at::kBFloat16);
+    EXPECT_TRUE(torch_compat::autocast_enabled(at::kCPU));
+    EXPECT_EQ(torch_compat::autocast_dtype(at::kCPU), at::kBFloat16);
     out = linear->forward(x);
     EXPECT_EQ(out.scalar_type(), at::kBFloat16);
     EXPECT_EQ(linear->weight.scalar_type(), at::kFloat);
   }
-  EXPECT_FALSE(at::autocast::is_cpu_enabled());
+  EXPECT_FALSE(torch_compat::autocast_enabled(at::kCPU));
   EXPECT_EQ(linear->forward(x).scalar_type(), at::kFloat);
 
   // Backward outside the scope: fp32 gradients for the fp32 weights.
@@ -459,27 +462,27 @@ TEST(Precision, NestedScopesRestoreThePreviousState) {
       L::Precision::ForwardContext inner(bf16, torch::kCPU);
       EXPECT_EQ(linear->forward(x).scalar_type(), at::kBFloat16);
     }
-    EXPECT_TRUE(at::autocast::is_cpu_enabled());
+    EXPECT_TRUE(torch_compat::autocast_enabled(at::kCPU));
     EXPECT_EQ(linear->forward(x).scalar_type(), at::kBFloat16);
     {
       L::Precision::ForwardContext none(fp32, torch::kCPU);  // does nothing
-      EXPECT_TRUE(at::autocast::is_cpu_enabled());
+      EXPECT_TRUE(torch_compat::autocast_enabled(at::kCPU));
     }
-    EXPECT_TRUE(at::autocast::is_cpu_enabled());
+    EXPECT_TRUE(torch_compat::autocast_enabled(at::kCPU));
   }
-  EXPECT_FALSE(at::autocast::is_cpu_enabled());
-  EXPECT_EQ(at::autocast::get_autocast_cpu_dtype(), at::kBFloat16);
+  EXPECT_FALSE(torch_compat::autocast_enabled(at::kCPU));
+  EXPECT_EQ(torch_compat::autocast_dtype(at::kCPU), at::kBFloat16);
 
   // A user's own autocast around ours stays on.
-  at::autocast::set_cpu_enabled(true);
+  torch_compat::set_autocast_enabled(at::kCPU, true);
   { L::Precision::ForwardContext ctx(bf16, torch::kCPU); }
-  EXPECT_TRUE(at::autocast::is_cpu_enabled());
-  at::autocast::set_cpu_enabled(false);
+  EXPECT_TRUE(torch_compat::autocast_enabled(at::kCPU));
+  torch_compat::set_autocast_enabled(at::kCPU, false);
 
   // CPU scopes do not touch CUDA autocast.
   {
     L::Precision::ForwardContext ctx(bf16, torch::kCPU);
-    EXPECT_FALSE(at::autocast::is_enabled());
+    EXPECT_FALSE(torch_compat::autocast_enabled(at::kCUDA));
   }
 }
 
@@ -492,7 +495,7 @@ TEST(Precision, TrueModesSetTheDefaultDtypeInTheForward) {
     {
       auto ctx = precision.forward_context(torch::kCPU);
       EXPECT_EQ(torch::zeros({2}).scalar_type(), dtype);
-      EXPECT_FALSE(at::autocast::is_cpu_enabled());
+      EXPECT_FALSE(torch_compat::autocast_enabled(at::kCPU));
     }
     EXPECT_EQ(c10::get_default_dtype(), before);
     EXPECT_EQ(torch::zeros({2}).scalar_type(), at::kFloat);
@@ -585,8 +588,8 @@ TEST(Precision, Fp16MixedNeedsCuda) {
   EXPECT_LIGHTNING_ERROR(precision.setup(*linear, torch::kCPU), "needs a CUDA device");
   EXPECT_LIGHTNING_ERROR(precision.setup(*linear, torch::kCPU), "\"bf16-mixed\"");
   EXPECT_LIGHTNING_ERROR(L::Precision::ForwardContext(precision, torch::kCPU), "\"bf16-mixed\"");
-  EXPECT_FALSE(at::autocast::is_cpu_enabled());
-  EXPECT_EQ(at::autocast::get_autocast_cpu_dtype(), at::kBFloat16);
+  EXPECT_FALSE(torch_compat::autocast_enabled(at::kCPU));
+  EXPECT_EQ(torch_compat::autocast_dtype(at::kCPU), at::kBFloat16);
 }
 
 TEST(Precision, Fp16MixedScalesAndStepsThroughTheScaler) {
@@ -630,7 +633,7 @@ TEST(Precision, OtherModesStepPlainly) {
 // ---- CUDA ---------------------------------------------------------------------
 
 TEST(Precision, Fp16MixedAutocast_CUDA) {
-  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  LIGHTNING_REQUIRE_CUDA(1);
   L::Precision precision(L::PrecisionMode::k16Mixed);
   torch::nn::Linear linear(4, 3);
   linear->to(torch::kCUDA);
@@ -639,12 +642,12 @@ TEST(Precision, Fp16MixedAutocast_CUDA) {
   at::Tensor out;
   {
     auto ctx = precision.forward_context(torch::kCUDA);
-    EXPECT_TRUE(at::autocast::is_enabled());
+    EXPECT_TRUE(torch_compat::autocast_enabled(at::kCUDA));
     out = linear->forward(x);
     EXPECT_EQ(out.scalar_type(), at::kHalf);
     EXPECT_EQ(linear->weight.scalar_type(), at::kFloat);
   }
-  EXPECT_FALSE(at::autocast::is_enabled());
+  EXPECT_FALSE(torch_compat::autocast_enabled(at::kCUDA));
   EXPECT_EQ(linear->forward(x).scalar_type(), at::kFloat);
   precision.pre_backward(out.to(at::kFloat).pow(2).mean()).backward();
   EXPECT_EQ(linear->weight.grad().scalar_type(), at::kFloat);
@@ -653,7 +656,7 @@ TEST(Precision, Fp16MixedAutocast_CUDA) {
 }
 
 TEST(Precision, Bf16MixedAutocast_CUDA) {
-  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  LIGHTNING_REQUIRE_CUDA(1);
   L::Precision precision(L::PrecisionMode::kBf16Mixed);
   torch::nn::Linear linear(4, 3);
   linear->to(torch::kCUDA);
@@ -663,7 +666,7 @@ TEST(Precision, Bf16MixedAutocast_CUDA) {
 }
 
 TEST(GradScaler, StepOnCudaTensors_CUDA) {
-  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  LIGHTNING_REQUIRE_CUDA(1);
   auto param = torch::zeros({3}, torch::TensorOptions().device(torch::kCUDA).requires_grad(true));
   torch::optim::SGD opt({param}, torch::optim::SGDOptions(1.0));
   L::GradScaler scaler(L::GradScalerOptions().init_scale(4));

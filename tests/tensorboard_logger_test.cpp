@@ -28,6 +28,7 @@
 
 #include "lightning/hparams.h"
 #include "support/errors.h"
+#include "support/python.h"
 #include "support/temp_dir.h"
 
 namespace L = lightning;
@@ -767,9 +768,9 @@ TEST(TensorBoardLogger, OptionsAreValidated) {
 // ---- Cross-check with the protobuf runtime -------------------------------------
 
 TEST(TfEventsPython, ProtobufRuntimeReadsTheEventFile) {
-  const std::string python = "/usr/bin/python3";
+  const std::string python = lightning::testing::kPython;
   ASSERT_EQ(access(python.c_str(), X_OK), 0)
-      << python << " is missing: run scripts/setup.sh (installs python3 and python3-protobuf).";
+      << python << " is missing: " << lightning::testing::kPythonSetup << ".";
   L::testing::TempDir dir("lightning_tensorboard");
   const std::string path = write_run(dir.str());
   const std::string script = std::string(LIGHTNING_TEST_TOOLS_DIR) + "/tfevents_read.py";
@@ -782,8 +783,8 @@ TEST(TfEventsPython, ProtobufRuntimeReadsTheEventFile) {
   for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0;) out.append(buffer, n);
   const int status = pclose(pipe);
   ASSERT_EQ(status, 0) << command << "\n"
-                       << read_file(err)
-                       << "(exit status 3 means google.protobuf is missing: run scripts/setup.sh)";
+                       << read_file(err) << "(exit status 3 means google.protobuf is missing: "
+                       << lightning::testing::kPythonSetup << ")";
 
   Json j;
   ASSERT_NO_THROW(j = JsonParser(out).parse()) << out;

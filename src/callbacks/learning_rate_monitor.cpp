@@ -66,7 +66,8 @@ Metrics LearningRateMonitor::stats_for(const Trainer& trainer, const std::string
     if (!given) ++seen_types[type];
     std::string name = given ? *given : "lr-" + type;
     auto it = seen_types.find(type);
-    if (it != seen_types.end() && it->second > 1) name += "-" + std::to_string(it->second - 1);
+    if (it != seen_types.end() && it->second > 1)
+      name.append("-").append(std::to_string(it->second - 1));
     const auto& groups = optimizer.param_groups();
     for (size_t g = 0; g < groups.size(); ++g) {
       const std::string key = groups.size() > 1 ? name + "/pg" + std::to_string(g + 1) : name;

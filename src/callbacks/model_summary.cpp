@@ -20,7 +20,7 @@ std::string group_thousands(const std::string& digits) {
   size_t start = digits[0] == '-' ? 1 : 0;
   std::string out = digits;
   for (auto i = static_cast<int64_t>(digits.size()) - 3; i > static_cast<int64_t>(start); i -= 3) {
-    out.insert(static_cast<size_t>(i), ",");
+    out.insert(static_cast<size_t>(i), 1, ',');
   }
   return out;
 }

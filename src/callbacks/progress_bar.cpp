@@ -87,7 +87,7 @@ std::string python_float_repr(double v) {
     return sign + digits.substr(0, int_digits) + "." + digits.substr(int_digits);
   }
   std::string mantissa = digits.substr(0, 1);
-  if (digits.size() > 1) mantissa += "." + digits.substr(1);
+  if (digits.size() > 1) mantissa.append(".").append(digits, 1);
   return sign + mantissa + printf_string("e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
 }
 
@@ -162,9 +162,12 @@ void ProgressBar::on_train_epoch_end(Trainer& trainer, LightningModule& module) 
 
 void ProgressBar::on_validation_start(Trainer& trainer, LightningModule& module) {
   if (trainer.sanity_checking()) {
-    // The sanity bar opened in on_sanity_check_start; the batch counts are final now.
+    // The sanity bar opened in on_sanity_check_start, before the val loaders
+    // were asked for; the batch counts are known now (tqdm's reset(total)
+    // redraws the bar at 0%).
     if (eval_.active) {
       eval_.total = sum(trainer.num_sanity_val_batches());
+      if (interactive_) draw(trainer, eval_);
       return;
     }
     start(trainer, eval_, "Sanity Checking", sum(trainer.num_sanity_val_batches()), false, false);

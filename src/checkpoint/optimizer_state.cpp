@@ -1,7 +1,6 @@
 #include "lightning/checkpoint/optimizer_state.h"
 
 #include <ATen/core/jit_type.h>
-#include <c10/util/string_utils.h>
 #include <torch/optim/adagrad.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>
@@ -18,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "detail/torch_compat.h"
 #include "lightning/error.h"
 #include "lightning/optim/lr_scheduler.h"
 #include "lightning/optim/param_groups.h"
@@ -52,8 +52,8 @@ Kind require_kind(const O::Optimizer& optimizer, const char* function) {
 }
 
 // The key libtorch's optimizers use for a parameter in `state()`.
-std::string state_key(const at::Tensor& param) {
-  return c10::guts::to_string(param.unsafeGetTensorImpl());
+detail::torch_compat::OptimizerStateKey state_key(const at::Tensor& param) {
+  return detail::torch_compat::optimizer_state_key(param);
 }
 
 // Python's name for the type an IValue holds, for messages.
@@ -572,7 +572,9 @@ void load_optimizer_state_dict(torch::optim::Optimizer& optimizer, const StateDi
     new_options.push_back(load_options(kind, groups[g].options(), optimizer, g, r));
   }
 
-  std::vector<std::pair<std::string, std::unique_ptr<O::OptimizerParamState>>> new_states;
+  std::vector<
+      std::pair<detail::torch_compat::OptimizerStateKey, std::unique_ptr<O::OptimizerParamState>>>
+      new_states;
   std::unordered_map<const void*, bool> has_state;
   for (const auto& entry : saved_state_v.toGenericDict()) {
     LIGHTNING_CHECK(entry.key().isInt(), fn, "\"state\" must have int keys (parameter indices), ",

@@ -48,11 +48,14 @@
 #include <thread>
 #include <unordered_set>
 
+#include "detail/torch_compat.h"
 #include "lightning/error.h"
 #include "strategies/launcher.h"
 
 namespace lightning {
 namespace {
+
+namespace torch_compat = detail::torch_compat;
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -383,8 +386,10 @@ c10::intrusive_ptr<c10d::ProcessGroup> make_process_group(Job& job,
 #ifdef USE_C10D_NCCL
     auto options = c10d::ProcessGroupNCCL::Options::create();
     options->timeout = job.timeout;
-    return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, static_cast<int>(job.rank),
-                                                       static_cast<int>(job.world), options);
+    auto nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, static_cast<int>(job.rank),
+                                                            static_cast<int>(job.world), options);
+    return torch_compat::process_group_of<c10d::ProcessGroup>(nccl, store, "nccl",
+                                                              {c10::DeviceType::CUDA});
 #else
     LIGHTNING_FAIL("DDP backend 'nccl' is not available: this libtorch was built without NCCL.");
 #endif
@@ -406,8 +411,10 @@ c10::intrusive_ptr<c10d::ProcessGroup> make_process_group(Job& job,
     options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
   }
   options->threads = 2;
-  return c10::make_intrusive<c10d::ProcessGroupGloo>(store, static_cast<int>(job.rank),
-                                                     static_cast<int>(job.world), options);
+  auto gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(store, static_cast<int>(job.rank),
+                                                          static_cast<int>(job.world), options);
+  return torch_compat::process_group_of<c10d::ProcessGroup>(
+      gloo, store, "gloo", {c10::DeviceType::CPU, c10::DeviceType::CUDA});
 }
 
 std::shared_ptr<Job> create_job(const DistributedEnvironment& env, const DDPOptions& options,
@@ -637,7 +644,7 @@ class ReducerSync : public GradSync {
     std::reverse(limits.begin(), limits.end());
     std::unordered_map<size_t, std::string> mapping;
     for (size_t i = 0; i < names.size(); ++i) mapping[i] = names[i];
-    reducer_ = std::make_unique<Reducer>(
+    reducer_ = torch_compat::make_reducer<Reducer>(
         params, buckets, limits, std::move(pg), sparse, static_cast<int64_t>(cap), find_unused,
         /*gradient_as_bucket_view=*/false, mapping, static_cast<int64_t>(first));
   }
@@ -801,7 +808,9 @@ class HookSync : public GradSync {
   Job& job_;
   std::vector<Bucket> buckets_;
   std::vector<std::pair<size_t, size_t>> location_;
-  std::vector<std::pair<uintptr_t, std::shared_ptr<torch::autograd::Node>>> hooks_;
+  // The accumulator's pointer type: std::shared_ptr up to 1.13, c10::intrusive_ptr in 2.x.
+  using NodePtr = decltype(torch::autograd::impl::grad_accumulator(std::declval<at::Tensor>()));
+  std::vector<std::pair<uintptr_t, NodePtr>> hooks_;
   size_t next_ = 0;
   bool active_ = false;
 };

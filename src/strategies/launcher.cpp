@@ -359,7 +359,7 @@ void exit_sequence() {
     std::lock_guard<std::mutex> lock(s.mutex);
     for (auto& c : s.children) {
       if (failed(*c) && !c->killed_by_launcher)
-        failures += (failures.empty() ? "" : ", ") + failure_of(*c);
+        failures.append(failures.empty() ? "" : ", ").append(failure_of(*c));
     }
   }
   if (!failures.empty()) {
@@ -445,7 +445,7 @@ bool launch_local_ranks(int64_t devices, int64_t num_nodes) {
     e.push_back("LOCAL_RANK=" + std::to_string(rank));
     e.push_back("NODE_RANK=0");
     e.push_back("LOCAL_WORLD_SIZE=" + std::to_string(devices));
-    e.push_back(std::string(detail::kLauncherMarker) + "=1");
+    e.push_back(std::string(detail::kLauncherMarker).append("=1"));
     return e;
   };
 

@@ -35,6 +35,7 @@
 
 #include "lightning/state_dict.h"
 #include "support/errors.h"
+#include "support/python.h"
 #include "support/same_values.h"
 #include "support/temp_dir.h"
 
@@ -45,7 +46,7 @@ using L::testing::TempDir;
 
 namespace {
 
-constexpr const char* kPython = "/usr/bin/python3";
+using lightning::testing::kPython;
 
 // ------------------------------------------------------------- files --
 
@@ -116,13 +117,12 @@ CommandResult run_command(const std::string& command) {
   return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out, err};
 }
 
-// Empty when /usr/bin/python3 can import torch; otherwise what to do. The
+// Empty when the tests' Python can import torch; otherwise what to do. The
 // cross-checks fail rather than skip: a missing torch is a broken setup.
 std::string python_problem() {
   static const std::string problem = [] {
-    const std::string fix =
-        " The checkpoint cross-checks need Debian's python3-torch (torch 1.13); run "
-        "scripts/setup.sh and rerun the tests.";
+    const std::string fix = std::string(" The checkpoint cross-checks need torch in it; ") +
+                            lightning::testing::kPythonSetup + " and rerun the tests.";
     if (::access(kPython, X_OK) != 0) return std::string(kPython) + " is missing." + fix;
     const CommandResult r = run_command(std::string(kPython) + " -c 'import torch, numpy'");
     if (r.status != 0) return std::string(kPython) + " cannot import torch (" + r.err + ")." + fix;
@@ -202,7 +202,7 @@ std::string dtype_name(at::ScalarType t) {
 template <typename T>
 std::string join(const T& values) {
   std::string out;
-  for (const auto& v : values) out += (out.empty() ? "" : ",") + std::to_string(v);
+  for (const auto& v : values) out.append(out.empty() ? "" : ",").append(std::to_string(v));
   return out;
 }
 
@@ -551,8 +551,15 @@ TEST_P(TorchSaveProtocol, ReadsLightningCheckpointsWrittenByPython) {
   EXPECT_EQ(name("device"), "torch.device");
   EXPECT_EQ(name("tuple_keys"), "builtins.dict");
   EXPECT_FALSE(L::is_python_object(extras.at("counter")));
+  // The first Python object in the file: torch 1.13's OneCycleLR keeps its
+  // annealing function in its state; 2.x keeps only the function's name (a
+  // string), so there the first one is an int too big for 64 bits.
+  const bool scheduler_keeps_function =
+      ckpt.at("lr_schedulers").toListRef()[0].toGenericDict().contains("anneal_func");
   EXPECT_EQ(L::find_python_object(ckpt),
-            "lr_schedulers/0/anneal_func: torch.optim.lr_scheduler.OneCycleLR._annealing_cos");
+            scheduler_keeps_function
+                ? "lr_schedulers/0/anneal_func: torch.optim.lr_scheduler.OneCycleLR._annealing_cos"
+                : "extras/bigints/0: builtins.int");
   EXPECT_EQ(L::find_python_object(extras.at("optimizer_class"), "x"), "x: torch.optim.adam.Adam");
   EXPECT_EQ(L::find_python_object(ckpt.at("state_dict"), "state_dict"), std::nullopt);
   EXPECT_EQ(L::find_python_object(ckpt.at("optimizer_states")), std::nullopt);
@@ -585,9 +592,13 @@ TEST_P(TorchSaveProtocol, PythonReadsWhatWeResaveFromAPythonCheckpoint) {
   const CommandResult made = tool("make " + shell_quote(path) + " " + std::to_string(GetParam()));
   ASSERT_EQ(made.status, 0) << made.err;
   L::StateDict ckpt = L::load_checkpoint_file(path);
-  // Placeholders cannot be saved: saving says where the first one is.
-  EXPECT_LIGHTNING_ERROR(L::save_checkpoint_file(ckpt, dir.file("again.ckpt")),
-                         "lr_schedulers/0/anneal_func");
+  // Placeholders cannot be saved: saving says where the first one is (which
+  // one that is depends on the torch version: ReadsLightningCheckpointsWrittenByPython).
+  const std::optional<std::string> first = L::find_python_object(ckpt);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_LIGHTNING_ERROR(
+      L::save_checkpoint_file(ckpt, dir.file("again.ckpt")),
+      "the value at \"" + first->substr(0, first->find(':')) + "\" is a placeholder");
   ASSERT_EQ(ckpt.erase("lr_schedulers"), 1u);
   ASSERT_EQ(ckpt.erase("extras"), 1u);
   ASSERT_EQ(L::find_python_object(ckpt), std::nullopt);

@@ -10,9 +10,11 @@
 #include <fstream>
 #include <sstream>
 
+#include "detail/torch_compat.h"
 #include "lightning/lightning.h"
 #include "support/boring.h"
 #include "support/errors.h"
+#include "support/python.h"
 #include "support/temp_dir.h"
 
 namespace L = lightning;
@@ -161,15 +163,16 @@ std::shared_ptr<Net> crashed_and_resumed(Killer::Where where, int64_t epoch, int
   return model;
 }
 
-// Runs Debian's python (with torch) on `script` with one argument.
+// Runs the tests' Python (with torch) on `script` with one argument.
 bool run_python(const std::string& script, const std::string& arg, std::string& out) {
-  const std::string cmd = "/usr/bin/python3 " + script + " " + arg + " 2>&1";
+  const std::string cmd =
+      std::string(lightning::testing::kPython) + " " + script + " " + arg + " 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   if (pipe == nullptr) return false;
   char buf[512];
   while (fgets(buf, sizeof buf, pipe)) out += buf;
   if (pclose(pipe) == 0) return true;
-  out += "\n(run scripts/setup.sh: it installs python3-torch)";
+  out += std::string("\n(") + lightning::testing::kPythonSetup + ")";
   return false;
 }
 
@@ -368,7 +371,7 @@ TEST(PythonInterop, TrainerCheckpointLoadsInPyTorch) {
   for (const auto& group : trainer.optimizers()[0]->param_groups()) {
     for (const auto& p : group.params()) {
       auto& state = trainer.optimizers()[0]->state();
-      auto it = state.find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+      auto it = state.find(lightning::detail::torch_compat::optimizer_state_key(p));
       if (it != state.end()) {
         buffers += static_cast<torch::optim::SGDParamState&>(*it->second)
                        .momentum_buffer()
@@ -481,16 +484,24 @@ TEST(PythonInterop, PythonLightningCheckpointResumesAFit) {
     double lr_at_start = 0, momentum_at_start = 0;
     at::Tensor weight_at_start;
   };
+  // torch 1.13 pickles OneCycleLR's annealing function (a Python object the
+  // resume replaces, with a warning); 2.x saves its name ("_anneal_func_type").
+  L::Checkpoint py = L::read_checkpoint(path);
+  const bool pickles_function =
+      py.at("lr_schedulers").toListRef().at(0).toGenericDict().contains("anneal_func");
   auto model = std::make_shared<OneCycleNet>();
   L::Trainer trainer(quiet().max_epochs(2));
   ::testing::internal::CaptureStderr();
   trainer.fit(model, train_loader(), loader(8, 4), path);
   const std::string err = ::testing::internal::GetCapturedStderr();
-  EXPECT_THAT(err, ::testing::HasSubstr("\"anneal_func\" holds a Python object"));
+  if (pickles_function) {
+    EXPECT_THAT(err, ::testing::HasSubstr("\"anneal_func\" holds a Python object"));
+  } else {
+    EXPECT_THAT(err, ::testing::Not(::testing::HasSubstr("holds a Python object")));
+  }
   EXPECT_THAT(err, ::testing::HasSubstr("restarts at the beginning of epoch 1"));
   EXPECT_DOUBLE_EQ(model->lr_at_start, py_lr);
   EXPECT_DOUBLE_EQ(model->momentum_at_start, py_momentum);
-  L::Checkpoint py = L::read_checkpoint(path);
   EXPECT_TRUE(torch::equal(model->weight_at_start,
                            py.get<L::StateDict>("state_dict").at("net.0.weight").toTensor()));
   EXPECT_EQ(trainer.current_epoch(), 2);

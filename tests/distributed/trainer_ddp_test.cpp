@@ -90,7 +90,7 @@ std::map<int, std::string> lines_of(const Run& run, const std::string& kind) {
 
 std::string join(const Order& order) {
   std::string s;
-  for (int64_t i : order) s += (s.empty() ? "" : ",") + std::to_string(i);
+  for (int64_t i : order) s.append(s.empty() ? "" : ",").append(std::to_string(i));
   return s;
 }
 

@@ -401,12 +401,15 @@ std::vector<StateEntry> flatten(const L::StateDict& state, const std::string& pr
       entry.value = number_text(v);
     } else if (entry.type == "list[int]" || entry.type == "list[float]") {
       for (const auto& x : v.toListRef()) {
-        entry.value += (entry.value.empty() ? "" : ",") + number_text(x);
+        if (!entry.value.empty()) entry.value += ',';
+        entry.value += number_text(x);
       }
     } else if (entry.type == "dict") {
       for (const auto& kv : v.toGenericDict()) {
-        entry.value += (entry.value.empty() ? "" : ",") + number_text(kv.key()) + ":" +
-                       number_text(kv.value());
+        entry.value.append(entry.value.empty() ? "" : ",")
+            .append(number_text(kv.key()))
+            .append(":")
+            .append(number_text(kv.value()));
       }
     }
     out.push_back(entry);
