@@ -154,7 +154,9 @@ void LightningModule::untoggle_optimizer(const LightningOptimizer&) {
 }
 
 Batch LightningModule::transfer_batch_to_device(Batch batch, const at::Device& device, int64_t) {
-  return batch.to(device);
+  // Non-blocking to CUDA, as Lightning: asynchronous from pinned memory
+  // (DataLoaderOptions::pin_memory), an ordinary copy otherwise.
+  return batch.to(device, /*non_blocking=*/device.is_cuda());
 }
 
 void LightningModule::log(const std::string& name, const at::Tensor& value,

@@ -4,7 +4,7 @@
 //
 //   ./ddp [--devices N] [--num-nodes M] [--epochs N] [--batch-size N] [--lr X] [--threads N]
 //         [--limit-train-batches N|F] [--limit-val-batches N|F] [--limit-test-batches N|F]
-//         [--data-dir DIR]
+//         [--data-dir DIR] [--accelerator cpu|cuda]
 //
 // Start it once: `fit` re-executes this program (same arguments) for ranks
 // 1..N-1, prefixes their output with "[rank R] " and makes this process rank
@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   double lr = 1e-3;
   L::BatchLimit limit_train = 1.0, limit_val = 1.0, limit_test = 1.0;
   std::string data_dir = L::kFashionMNISTDefaultDir;
+  std::string accelerator = "cpu";
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     auto next = [&]() -> std::string {
@@ -84,11 +85,13 @@ int main(int argc, char** argv) {
       limit_test = parse_limit(next());
     else if (arg == "--data-dir")
       data_dir = next();
+    else if (arg == "--accelerator")
+      accelerator = next();
     else {
       std::cerr << "usage: ddp [--devices N] [--num-nodes M] [--epochs N] [--batch-size N]\n"
                    "           [--lr X] [--threads N] [--limit-train-batches N|F]\n"
                    "           [--limit-val-batches N|F] [--limit-test-batches N|F]\n"
-                   "           [--data-dir DIR]\n";
+                   "           [--data-dir DIR] [--accelerator cpu|cuda]\n";
       return 2;
     }
   }
@@ -110,7 +113,7 @@ int main(int argc, char** argv) {
     // trainer = L.Trainer(accelerator="cpu", strategy="ddp", devices=2, num_nodes=1,
     //                     max_epochs=3)
     L::Trainer trainer(L::TrainerOptions()
-                           .accelerator("cpu")
+                           .accelerator(accelerator)
                            .strategy("ddp")
                            .devices(devices)
                            .num_nodes(num_nodes)

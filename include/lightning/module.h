@@ -112,7 +112,8 @@ class LightningModule : public torch::nn::Module {
   virtual DataLoaders predict_dataloader() { return {}; }
   /// Before the batch moves to the device. Default: returns it unchanged.
   virtual Batch on_before_batch_transfer(Batch batch, int64_t dataloader_idx) { return batch; }
-  /// Moves the batch to `device`. Default: `batch.to(device)`.
+  /// Moves the batch to `device`. Default: `batch.to(device, non_blocking)`, non-blocking for
+  /// CUDA devices (asynchronous when the loader pins memory).
   virtual Batch transfer_batch_to_device(Batch batch, const at::Device& device,
                                          int64_t dataloader_idx);
   /// After the batch is on the device. Default: returns it unchanged.

@@ -63,6 +63,26 @@ int64_t Batch::batch_size() const {
   return first.dim() == 0 ? 1 : first.size(0);
 }
 
+Batch Batch::pin_memory() const {
+  Batch out;
+  out.names_ = names_;
+  out.tensors_.reserve(tensors_.size());
+  for (const auto& t : tensors_) {
+    out.tensors_.push_back(t.defined() && t.is_cpu() ? t.pin_memory() : t);
+  }
+  return out;
+}
+
+bool Batch::is_pinned() const {
+  bool any = false;
+  for (const auto& t : tensors_) {
+    if (!t.defined()) continue;
+    if (!t.is_pinned()) return false;
+    any = true;
+  }
+  return any;
+}
+
 Batch Batch::to(const at::Device& device, bool non_blocking) const {
   Batch out;
   out.names_ = names_;

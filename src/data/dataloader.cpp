@@ -1,6 +1,7 @@
 #include "lightning/data/dataloader.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <torch/cuda.h>
 
 #include <condition_variable>
 #include <exception>
@@ -84,6 +85,14 @@ struct DataLoader::Epoch {
     index = first_batch;
     consumed = first_batch;
     indices.reserve(options.batch_size());
+    if (options.pin_memory()) {
+      pin = torch::cuda::is_available();
+      if (!pin) {
+        detail::warn_once(
+            "DataLoader pin_memory is true but this libtorch sees no CUDA device, so pinned "
+            "memory is not used (the batches stay in ordinary memory).");
+      }
+    }
     if (options.num_workers() > 0 && num_batches > first_batch) start_workers();
   }
 
@@ -110,11 +119,16 @@ struct DataLoader::Epoch {
     const int64_t first = k * bs;
     const int64_t last = std::min<int64_t>(first + bs, static_cast<int64_t>(order.size()));
     buffer.assign(order.begin() + first, order.begin() + last);
-    if (!options.collate_fn()) return dataset->get_batch(buffer);
-    std::vector<Batch> samples;
-    samples.reserve(buffer.size());
-    for (int64_t i : buffer) samples.push_back(dataset->get(i));
-    return options.collate_fn()(samples);
+    Batch batch;
+    if (!options.collate_fn()) {
+      batch = dataset->get_batch(buffer);
+    } else {
+      std::vector<Batch> samples;
+      samples.reserve(buffer.size());
+      for (int64_t i : buffer) samples.push_back(dataset->get(i));
+      batch = options.collate_fn()(samples);
+    }
+    return pin ? batch.pin_memory() : batch;
   }
 
   // Makes `current` hold batch `index`, or `error` the exception building it raised.
@@ -212,6 +226,7 @@ struct DataLoader::Epoch {
   DataLoaderOptions options;
   std::vector<int64_t> order;
   int64_t num_batches = 0;
+  bool pin = false;  // pin_memory asked for and CUDA present
 
   // Consumer state.
   int64_t index = 0;

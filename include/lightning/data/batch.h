@@ -56,6 +56,11 @@ class Batch {
 
   /// A copy with every tensor moved to `device` (non_blocking where possible).
   Batch to(const at::Device& device, bool non_blocking = false) const;
+  /// A copy in page-locked host memory (at::Tensor::pin_memory on every CPU
+  /// tensor), for asynchronous copies to a CUDA device. Needs CUDA.
+  Batch pin_memory() const;
+  /// True when every defined tensor is in pinned host memory (and there is one).
+  bool is_pinned() const;
   /// A copy with every floating-point tensor cast to `dtype`.
   Batch to(at::ScalarType dtype) const;
 

@@ -41,6 +41,11 @@ struct DataLoaderOptions {
   TORCH_ARG(std::optional<uint64_t>, generator_seed) = std::nullopt;
   /// Custom collate function over samples; unset uses the dataset's `get_batch`.
   TORCH_ARG(std::function<Batch(const std::vector<Batch>&)>, collate_fn) = nullptr;
+  /// Copy every batch into page-locked ("pinned") host memory as it is built
+  /// (in the worker thread when there are workers), so that the Trainer's copy
+  /// to a CUDA device runs asynchronously. Needs CUDA: where libtorch sees no
+  /// CUDA device it is ignored with a warning, as PyTorch does. Default false.
+  TORCH_ARG(bool, pin_memory) = false;
 };
 
 /// This process's share of a loader under distributed training (the Trainer

@@ -195,29 +195,33 @@ DataLoaders FashionMNISTDataModule::train_dataloader() {
   return DataLoader(train_, DataLoaderOptions()
                                 .batch_size(options_.batch_size())
                                 .shuffle(true)
-                                .num_workers(options_.num_workers()));
+                                .num_workers(options_.num_workers())
+                                .pin_memory(options_.pin_memory()));
 }
 
 DataLoaders FashionMNISTDataModule::val_dataloader() {
   LIGHTNING_CHECK(val_ != nullptr, setup_hint("val_dataloader", "Fit"));
   if (val_->size() == 0) return {};
-  return DataLoader(
-      val_,
-      DataLoaderOptions().batch_size(options_.batch_size()).num_workers(options_.num_workers()));
+  return DataLoader(val_, DataLoaderOptions()
+                              .batch_size(options_.batch_size())
+                              .num_workers(options_.num_workers())
+                              .pin_memory(options_.pin_memory()));
 }
 
 DataLoaders FashionMNISTDataModule::test_dataloader() {
   LIGHTNING_CHECK(test_ != nullptr, setup_hint("test_dataloader", "Test"));
-  return DataLoader(
-      test_,
-      DataLoaderOptions().batch_size(options_.batch_size()).num_workers(options_.num_workers()));
+  return DataLoader(test_, DataLoaderOptions()
+                               .batch_size(options_.batch_size())
+                               .num_workers(options_.num_workers())
+                               .pin_memory(options_.pin_memory()));
 }
 
 DataLoaders FashionMNISTDataModule::predict_dataloader() {
   LIGHTNING_CHECK(test_ != nullptr, setup_hint("predict_dataloader", "Predict"));
-  return DataLoader(
-      test_,
-      DataLoaderOptions().batch_size(options_.batch_size()).num_workers(options_.num_workers()));
+  return DataLoader(test_, DataLoaderOptions()
+                               .batch_size(options_.batch_size())
+                               .num_workers(options_.num_workers())
+                               .pin_memory(options_.pin_memory()));
 }
 
 }  // namespace lightning

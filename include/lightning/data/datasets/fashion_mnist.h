@@ -45,6 +45,9 @@ struct FashionMNISTOptions {
   TORCH_ARG(int64_t, batch_size) = 64;
   /// Worker threads per loader. Default 0.
   TORCH_ARG(int64_t, num_workers) = 0;
+  /// Pinned host memory for the batches of every loader (DataLoaderOptions::pin_memory).
+  /// Default false.
+  TORCH_ARG(bool, pin_memory) = false;
   /// Training images held out for validation; 0 means no val loader. Default 5000.
   TORCH_ARG(int64_t, val_size) = 5000;
   /// Seed of the train/val split. Default 42.
