@@ -121,12 +121,22 @@ Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {
       "Use accelerator(\"cpu\") or \"auto\".");
   device_ = (acc == "cpu" || !cuda) ? at::Device(at::kCPU) : at::Device(at::kCUDA, 0);
 
-  if (o.devices()) {
-    const int64_t d = *o.devices();
+  std::optional<int64_t> devices = o.devices();
+  if (devices) {
+    const int64_t d = *devices;
     LIGHTNING_CHECK(d == -1 || d >= 1, "devices must be >= 1 (or -1 for auto), got ", d, ".");
   }
+  if (device_.is_cuda()) {
+    // One process per GPU: -1 takes every GPU of the machine, as Lightning's
+    // devices=-1 / "auto" on CUDA.
+    const int64_t available = static_cast<int64_t>(torch::cuda::device_count());
+    if (devices && *devices == -1) devices = available;
+    LIGHTNING_CHECK(!devices || *devices <= available, "devices(", devices.value_or(0),
+                    ") asks for that many CUDA devices on each machine, but this one has ",
+                    available, ". Use devices(", available, ") or fewer.");
+  }
   LIGHTNING_CHECK(o.num_nodes() >= 1, "num_nodes must be >= 1, got ", o.num_nodes(), ".");
-  strategy_ = make_strategy(o.strategy(), o.devices(), o.num_nodes());
+  strategy_ = make_strategy(o.strategy(), devices, o.num_nodes());
   num_devices_ = strategy_->world_size();
 
   precision_ = std::make_unique<Precision>(parse_precision(o.precision()));
@@ -386,17 +396,16 @@ void Trainer::run_fit(std::shared_ptr<LightningModule> module, LightningDataModu
         current_hook_, Hook::OnFitStart, callbacks_,
         [&](Callback& c) { c.on_fit_start(*this, model); }, [&] { model.on_fit_start(); });
 
-    loaders_->val = distribute(
-        resolve_loaders(std::move(loaders_->val), datamodule, model, current_hook_,
-                        &LightningDataModule::val_dataloader, &LightningModule::val_dataloader),
-        /*training=*/false);
-    const bool has_validation = prepare_validation(model);
+    // Lightning's order: the sanity check asks for the val loaders after
+    // on_sanity_check_start; without one they come after the training loader.
     // A resumed fit skips the sanity check (its validation ran before the save).
-    if (has_validation && options_.num_sanity_val_steps() != 0 && !resume_) {
-      sanity_check(model);
+    std::optional<bool> has_validation;
+    if (options_.num_sanity_val_steps() != 0 && !resume_ && validation_defined(model)) {
+      has_validation = sanity_check(model);  // loads the val loaders
     }
-
     setup_train_data(model);  // train_dataloader, unless configure_optimizers needed it already
+    if (!has_validation) has_validation = load_validation(model);
+    finish_saved_epoch_end();
 
     training_ = true;
     active_results_ = train_results_.get();
@@ -405,7 +414,7 @@ void Trainer::run_fit(std::shared_ptr<LightningModule> module, LightningDataModu
         current_hook_, Hook::OnTrainStart, callbacks_,
         [&](Callback& c) { c.on_train_start(*this, model); }, [&] { model.on_train_start(); });
     while (!fit_done()) {
-      train_epoch(model, has_validation);
+      train_epoch(model, *has_validation);
     }
     dispatch(
         current_hook_, Hook::OnTrainEnd, callbacks_,
@@ -562,7 +571,24 @@ bool Trainer::prepare_validation(LightningModule& model) {
   return total > 0;
 }
 
-void Trainer::sanity_check(LightningModule& model) {
+bool Trainer::validation_defined(LightningModule& model) const {
+  const BatchLimit& limit = options_.limit_val_batches();
+  const bool limited_to_zero = limit.is_fraction() ? limit.fraction() <= 0 : limit.count() == 0;
+  const bool source =
+      !loaders_->val.empty() || (datamodule_ ? detail::overrides_val_dataloader(*datamodule_)
+                                             : detail::overrides_val_dataloader(model));
+  return source && !limited_to_zero && detail::overrides_validation_step(model);
+}
+
+bool Trainer::load_validation(LightningModule& model) {
+  loaders_->val = distribute(
+      resolve_loaders(std::move(loaders_->val), datamodule_, model, current_hook_,
+                      &LightningDataModule::val_dataloader, &LightningModule::val_dataloader),
+      /*training=*/false);
+  return prepare_validation(model);
+}
+
+bool Trainer::sanity_check(LightningModule& model) {
   // Sanity-check metrics are not kept: Lightning resets them afterwards.
   const TensorMetrics callback_before = callback_metrics_;
   const TensorMetrics progress_before = progress_bar_metrics_;
@@ -571,7 +597,10 @@ void Trainer::sanity_check(LightningModule& model) {
     HookScope scope(current_hook_, Hook::OnSanityCheckStart);
     for (auto& c : callbacks_) c->on_sanity_check_start(*this, model);
   }
-  run_evaluation(model, Stage::Validate, num_sanity_val_batches_, /*log=*/false);
+  const bool has_validation = load_validation(model);
+  if (has_validation) {
+    run_evaluation(model, Stage::Validate, num_sanity_val_batches_, /*log=*/false);
+  }
   {
     HookScope scope(current_hook_, Hook::OnSanityCheckEnd);
     for (auto& c : callbacks_) c->on_sanity_check_end(*this, model);
@@ -579,6 +608,7 @@ void Trainer::sanity_check(LightningModule& model) {
   sanity_checking_ = false;
   callback_metrics_ = callback_before;
   progress_bar_metrics_ = progress_before;
+  return has_validation;
 }
 
 void Trainer::setup_train_data(LightningModule& model) {
@@ -662,19 +692,24 @@ bool Trainer::min_reached() const {
   return epochs_ok && steps_ok;
 }
 
+void Trainer::finish_saved_epoch_end() {
+  // A checkpoint written in on_train_epoch_end: only the plateau schedulers
+  // were left of that epoch. Done before on_train_start, so that the hooks
+  // see the next epoch, as Lightning's (whose restored epoch counts the
+  // epoch as done).
+  if (!resume_ || resume_->phase != FitPhase::kTrainEpochEnd) return;
+  const Resume resume = *std::exchange(resume_, std::nullopt);
+  restore_rng(resume.rng_states);
+  batches_done_ = resume.batches_done;
+  if (batches_done_ == num_training_batches_) update_lr_schedulers("epoch", /*plateau=*/true);
+  ++loop_.epoch;
+}
+
 void Trainer::train_epoch(LightningModule& model, bool has_validation) {
   // A resumed fit re-enters the epoch it was saved in where it stopped
   // (src/trainer_checkpoint.cpp restored the counters and RNG).
   const std::optional<Resume> resume = std::exchange(resume_, std::nullopt);
   train_results_->reset();
-  if (resume && resume->phase == FitPhase::kTrainEpochEnd) {
-    // Saved in on_train_epoch_end: only the plateau schedulers were left.
-    restore_rng(resume->rng_states);
-    batches_done_ = resume->batches_done;
-    if (batches_done_ == num_training_batches_) update_lr_schedulers("epoch", /*plateau=*/true);
-    ++loop_.epoch;
-    return;
-  }
   // Until the loader starts, a checkpoint resumes at this epoch's start.
   phase_ = FitPhase::kTrainEpochStart;
   batches_done_ = resume ? resume->batches_done : 0;

@@ -4,8 +4,10 @@
 #include <ATen/Context.h>
 #include <torch/cuda.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <initializer_list>
 
 #include "lightning/callbacks/early_stopping.h"
 #include "lightning/callbacks/model_checkpoint.h"
@@ -30,6 +32,21 @@ StateDict progress(int64_t n) {
   return p;
 }
 
+// A tracker of Lightning's progress classes with only these `fields`, each `n`.
+StateDict tracker(int64_t n, std::initializer_list<const char*> fields) {
+  StateDict p = make_state_dict();
+  for (const char* k : fields) p.insert(k, n);
+  return p;
+}
+
+// {"total": ..., "current": ...} of such trackers.
+StateDict tracker_pair(int64_t total, int64_t current, std::initializer_list<const char*> fields) {
+  StateDict p = make_state_dict();
+  p.insert("total", tracker(total, fields));
+  p.insert("current", tracker(current, fields));
+  return p;
+}
+
 StateDict progress_pair(int64_t total, int64_t current) {
   StateDict p = make_state_dict();
   p.insert("total", progress(total));
@@ -37,12 +54,19 @@ StateDict progress_pair(int64_t total, int64_t current) {
   return p;
 }
 
+// The default generator of CUDA device `index` (the same call on libtorch 1.13
+// and 2.x; the CUDA hooks' own accessor was renamed in between).
+at::Generator cuda_generator(int64_t index) {
+  return at::globalContext().defaultGenerator(
+      c10::Device(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(index)));
+}
+
 std::vector<at::Tensor> rng_states() {
   std::vector<at::Tensor> states;
   states.push_back(at::detail::getDefaultCPUGenerator().get_state());
   if (torch::cuda::is_available()) {
     for (int64_t i = 0; i < static_cast<int64_t>(torch::cuda::device_count()); ++i) {
-      states.push_back(at::detail::getCUDAHooks().getDefaultCUDAGenerator(i).get_state());
+      states.push_back(cuda_generator(i).get_state());
     }
   }
   return states;
@@ -60,7 +84,7 @@ void Trainer::restore_rng(const std::vector<at::Tensor>& states) {
   if (torch::cuda::is_available()) {
     const int64_t n = static_cast<int64_t>(torch::cuda::device_count());
     for (int64_t i = 0; i + 1 < static_cast<int64_t>(states.size()) && i < n; ++i) {
-      at::Generator g = at::detail::getCUDAHooks().getDefaultCUDAGenerator(i);
+      at::Generator g = cuda_generator(i);
       std::lock_guard<std::mutex> lock(g.mutex());
       g.set_state(states[i + 1]);
     }
@@ -128,6 +152,27 @@ Checkpoint Trainer::dump_checkpoint(bool weights_only) {
   StateDict batch_progress = progress_pair(loop_.total_batch_idx, batches_done_);
   batch_progress.insert("is_last_batch", batches_done_ == num_training_batches_ && !epoch_done);
   fit_loop.insert("epoch_loop.batch_progress", batch_progress);
+  // Python Lightning's trainer.global_step is the optimizer step progress
+  // (under manual optimization the manual step progress), not the top-level
+  // "global_step": without these a Python resume restarts at global_step 0.
+  // "current" counts the steps of this epoch (Lightning resets it at each
+  // epoch start); manual steps are not counted per epoch here, so 0.
+  const bool automatic = model.automatic_optimization();
+  const int64_t k = std::max<int64_t>(accumulate_grad_batches_, 1);
+  const int64_t epoch_steps = std::min(
+      loop_.global_step,
+      batches_done_ / k + (batches_done_ == num_training_batches_ && batches_done_ % k ? 1 : 0));
+  const int64_t auto_total = automatic ? loop_.global_step : 0;
+  const int64_t auto_current = automatic ? epoch_steps : 0;
+  StateDict optimizer_progress = make_state_dict();
+  optimizer_progress.insert("step", tracker_pair(auto_total, auto_current, {"ready", "completed"}));
+  optimizer_progress.insert(
+      "zero_grad", tracker_pair(auto_total, auto_current, {"ready", "completed", "started"}));
+  StateDict optim_progress = make_state_dict();
+  optim_progress.insert("optimizer", optimizer_progress);
+  fit_loop.insert("epoch_loop.automatic_optimization.optim_progress", optim_progress);
+  fit_loop.insert("epoch_loop.manual_optimization.optim_step_progress",
+                  tracker_pair(automatic ? 0 : loop_.global_step, 0, {"ready", "completed"}));
   StateDict exact = make_state_dict();
   exact.insert("epoch", loop_.epoch);
   exact.insert("global_step", loop_.global_step);
@@ -410,11 +455,14 @@ void Trainer::restore_training_state() {
     }
   } else {
     // A checkpoint written by Python Lightning: resume at the start of the
-    // epoch it was in (completed epochs from its progress, when present).
+    // epoch it was in, or at the next one when its training was done. As
+    // Lightning's fit loop on restart (on_run_start sets completed =
+    // processed): "processed" counts an epoch from before on_train_epoch_end,
+    // where ModelCheckpoint saves; "completed" only after it.
     if (fit_loop) {
       if (auto ep = dict_at(*fit_loop, "epoch_progress")) {
         if (auto current = dict_at(*ep, "current")) {
-          loop_.epoch = int_or(*current, "completed", loop_.epoch);
+          loop_.epoch = int_or(*current, "processed", int_or(*current, "completed", loop_.epoch));
         }
       }
       if (auto st = dict_at(*fit_loop, "epoch_loop.state_dict")) {

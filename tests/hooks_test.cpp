@@ -5,220 +5,16 @@
 #include <gtest/gtest.h>
 
 #include "support/boring.h"
+#include "support/hook_recorder.h"
 
 namespace L = lightning;
 using L::testing::BoringModule;
 
 namespace {
 
-using Calls = std::vector<std::string>;
-
-class RecordingCallback : public L::Callback {
- public:
-  explicit RecordingCallback(Calls& calls) : calls_(calls) {}
-  void add(const std::string& hook) { calls_.push_back("Callback." + hook); }
-  void setup(L::Trainer&, L::LightningModule&, L::Stage s) override {
-    add("setup(" + L::to_string(s) + ")");
-  }
-  void teardown(L::Trainer&, L::LightningModule&, L::Stage s) override {
-    add("teardown(" + L::to_string(s) + ")");
-  }
-  void on_fit_start(L::Trainer&, L::LightningModule&) override { add("on_fit_start"); }
-  void on_fit_end(L::Trainer&, L::LightningModule&) override { add("on_fit_end"); }
-  void on_sanity_check_start(L::Trainer&, L::LightningModule&) override {
-    add("on_sanity_check_start");
-  }
-  void on_sanity_check_end(L::Trainer&, L::LightningModule&) override {
-    add("on_sanity_check_end");
-  }
-  void on_train_start(L::Trainer&, L::LightningModule&) override { add("on_train_start"); }
-  void on_train_end(L::Trainer&, L::LightningModule&) override { add("on_train_end"); }
-  void on_train_epoch_start(L::Trainer&, L::LightningModule&) override {
-    add("on_train_epoch_start");
-  }
-  void on_train_epoch_end(L::Trainer&, L::LightningModule&) override { add("on_train_epoch_end"); }
-  void on_train_batch_start(L::Trainer&, L::LightningModule&, L::Batch&, int64_t) override {
-    add("on_train_batch_start");
-  }
-  void on_train_batch_end(L::Trainer&, L::LightningModule&, const L::StepOutput&, L::Batch&,
-                          int64_t) override {
-    add("on_train_batch_end");
-  }
-  void on_validation_start(L::Trainer&, L::LightningModule&) override {
-    add("on_validation_start");
-  }
-  void on_validation_end(L::Trainer&, L::LightningModule&) override { add("on_validation_end"); }
-  void on_validation_epoch_start(L::Trainer&, L::LightningModule&) override {
-    add("on_validation_epoch_start");
-  }
-  void on_validation_epoch_end(L::Trainer&, L::LightningModule&) override {
-    add("on_validation_epoch_end");
-  }
-  void on_validation_batch_start(L::Trainer&, L::LightningModule&, L::Batch&, int64_t,
-                                 int64_t) override {
-    add("on_validation_batch_start");
-  }
-  void on_validation_batch_end(L::Trainer&, L::LightningModule&, const L::StepOutput&, L::Batch&,
-                               int64_t, int64_t) override {
-    add("on_validation_batch_end");
-  }
-  void on_test_start(L::Trainer&, L::LightningModule&) override { add("on_test_start"); }
-  void on_test_end(L::Trainer&, L::LightningModule&) override { add("on_test_end"); }
-  void on_test_epoch_start(L::Trainer&, L::LightningModule&) override {
-    add("on_test_epoch_start");
-  }
-  void on_test_epoch_end(L::Trainer&, L::LightningModule&) override { add("on_test_epoch_end"); }
-  void on_test_batch_start(L::Trainer&, L::LightningModule&, L::Batch&, int64_t, int64_t) override {
-    add("on_test_batch_start");
-  }
-  void on_test_batch_end(L::Trainer&, L::LightningModule&, const L::StepOutput&, L::Batch&, int64_t,
-                         int64_t) override {
-    add("on_test_batch_end");
-  }
-  void on_predict_start(L::Trainer&, L::LightningModule&) override { add("on_predict_start"); }
-  void on_predict_end(L::Trainer&, L::LightningModule&) override { add("on_predict_end"); }
-  void on_predict_epoch_start(L::Trainer&, L::LightningModule&) override {
-    add("on_predict_epoch_start");
-  }
-  void on_predict_epoch_end(L::Trainer&, L::LightningModule&) override {
-    add("on_predict_epoch_end");
-  }
-  void on_predict_batch_start(L::Trainer&, L::LightningModule&, L::Batch&, int64_t,
-                              int64_t) override {
-    add("on_predict_batch_start");
-  }
-  void on_predict_batch_end(L::Trainer&, L::LightningModule&, const c10::IValue&, L::Batch&,
-                            int64_t, int64_t) override {
-    add("on_predict_batch_end");
-  }
-  void on_before_backward(L::Trainer&, L::LightningModule&, const at::Tensor&) override {
-    add("on_before_backward");
-  }
-  void on_after_backward(L::Trainer&, L::LightningModule&) override { add("on_after_backward"); }
-  void on_before_optimizer_step(L::Trainer&, L::LightningModule&,
-                                torch::optim::Optimizer&) override {
-    add("on_before_optimizer_step");
-  }
-  void on_before_zero_grad(L::Trainer&, L::LightningModule&, torch::optim::Optimizer&) override {
-    add("on_before_zero_grad");
-  }
-
- private:
-  Calls& calls_;
-};
-
-class RecordingModule : public BoringModule {
- public:
-  Calls calls;
-  void add(const std::string& hook) { calls.push_back(hook); }
-
-  L::StepOutput training_step(L::Batch& b, int64_t i) override {
-    add("training_step");
-    return BoringModule::training_step(b, i);
-  }
-  L::StepOutput validation_step(L::Batch& b, int64_t i) override {
-    add("validation_step");
-    return BoringModule::validation_step(b, i);
-  }
-  L::StepOutput test_step(L::Batch& b, int64_t i) override {
-    add("test_step");
-    return BoringModule::test_step(b, i);
-  }
-  c10::IValue predict_step(L::Batch& b, int64_t i) override {
-    add("predict_step");
-    return BoringModule::predict_step(b, i);
-  }
-  L::OptimizerConfig configure_optimizers() override {
-    add("configure_optimizers");
-    return BoringModule::configure_optimizers();
-  }
-  std::vector<std::shared_ptr<L::Callback>> configure_callbacks() override {
-    add("configure_callbacks");
-    return {};
-  }
-  void configure_gradient_clipping(torch::optim::Optimizer&, std::optional<double>,
-                                   std::optional<std::string>) override {
-    add("configure_gradient_clipping");
-  }
-  void prepare_data() override { add("prepare_data"); }
-  void setup(L::Stage s) override { add("setup(" + L::to_string(s) + ")"); }
-  void teardown(L::Stage s) override { add("teardown(" + L::to_string(s) + ")"); }
-  L::DataLoaders train_dataloader() override {
-    add("train_dataloader");
-    return L::testing::loader(4, 2);
-  }
-  L::DataLoaders val_dataloader() override {
-    add("val_dataloader");
-    return L::testing::loader(4, 2);
-  }
-  L::DataLoaders test_dataloader() override {
-    add("test_dataloader");
-    return L::testing::loader(2, 2);
-  }
-  L::DataLoaders predict_dataloader() override {
-    add("predict_dataloader");
-    return L::testing::loader(2, 2);
-  }
-  L::Batch on_before_batch_transfer(L::Batch b, int64_t) override {
-    add("on_before_batch_transfer");
-    return b;
-  }
-  L::Batch transfer_batch_to_device(L::Batch b, const at::Device& d, int64_t i) override {
-    add("transfer_batch_to_device");
-    return BoringModule::transfer_batch_to_device(std::move(b), d, i);
-  }
-  L::Batch on_after_batch_transfer(L::Batch b, int64_t) override {
-    add("on_after_batch_transfer");
-    return b;
-  }
-  void on_fit_start() override { add("on_fit_start"); }
-  void on_fit_end() override { add("on_fit_end"); }
-  void on_train_start() override { add("on_train_start"); }
-  void on_train_end() override { add("on_train_end"); }
-  void on_validation_start() override { add("on_validation_start"); }
-  void on_validation_end() override { add("on_validation_end"); }
-  void on_test_start() override { add("on_test_start"); }
-  void on_test_end() override { add("on_test_end"); }
-  void on_predict_start() override { add("on_predict_start"); }
-  void on_predict_end() override { add("on_predict_end"); }
-  void on_train_epoch_start() override { add("on_train_epoch_start"); }
-  void on_train_epoch_end() override { add("on_train_epoch_end"); }
-  void on_validation_epoch_start() override { add("on_validation_epoch_start"); }
-  void on_validation_epoch_end() override { add("on_validation_epoch_end"); }
-  void on_test_epoch_start() override { add("on_test_epoch_start"); }
-  void on_test_epoch_end() override { add("on_test_epoch_end"); }
-  void on_predict_epoch_start() override { add("on_predict_epoch_start"); }
-  void on_predict_epoch_end() override { add("on_predict_epoch_end"); }
-  int64_t on_train_batch_start(L::Batch&, int64_t) override {
-    add("on_train_batch_start");
-    return 0;
-  }
-  void on_train_batch_end(const L::StepOutput&, L::Batch&, int64_t) override {
-    add("on_train_batch_end");
-  }
-  void on_validation_batch_start(L::Batch&, int64_t, int64_t) override {
-    add("on_validation_batch_start");
-  }
-  void on_validation_batch_end(const L::StepOutput&, L::Batch&, int64_t, int64_t) override {
-    add("on_validation_batch_end");
-  }
-  void on_test_batch_start(L::Batch&, int64_t, int64_t) override { add("on_test_batch_start"); }
-  void on_test_batch_end(const L::StepOutput&, L::Batch&, int64_t, int64_t) override {
-    add("on_test_batch_end");
-  }
-  void on_predict_batch_start(L::Batch&, int64_t, int64_t) override {
-    add("on_predict_batch_start");
-  }
-  void on_predict_batch_end(const c10::IValue&, L::Batch&, int64_t, int64_t) override {
-    add("on_predict_batch_end");
-  }
-  void on_before_zero_grad(torch::optim::Optimizer&) override { add("on_before_zero_grad"); }
-  void on_before_backward(const at::Tensor&) override { add("on_before_backward"); }
-  void on_after_backward() override { add("on_after_backward"); }
-  void on_before_optimizer_step(torch::optim::Optimizer&) override {
-    add("on_before_optimizer_step");
-  }
-};
+using Calls = L::testing::HookCalls;
+using L::testing::RecordingCallback;
+using L::testing::RecordingModule;
 
 Calls transfer() {
   return {"on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer"};
@@ -268,7 +64,10 @@ Calls train_batch() {
 void append(Calls& to, const Calls& from) { to.insert(to.end(), from.begin(), from.end()); }
 
 struct Recorded {
-  std::shared_ptr<RecordingModule> module = std::make_shared<RecordingModule>();
+  // 2 train and 2 validation batches, 1 test and 1 predict batch, of 2 samples.
+  std::shared_ptr<RecordingModule> module = std::make_shared<RecordingModule>(
+      L::testing::LoaderSizes{/*train=*/4, /*val=*/4, /*test=*/2, /*predict=*/2,
+                              /*batch_size=*/2});
   std::unique_ptr<L::Trainer> trainer;
   explicit Recorded(L::TrainerOptions options) {
     options.callbacks({std::make_shared<RecordingCallback>(module->calls)});
@@ -286,10 +85,11 @@ TEST(HookOrder, Fit) {
                  .num_sanity_val_steps(1));
   r.trainer->fit(r.module);
 
-  Calls expected = {
-      "configure_callbacks", "prepare_data",         "Callback.setup(fit)",
-      "setup(fit)",          "configure_optimizers", "Callback.on_fit_start",
-      "on_fit_start",        "val_dataloader",       "Callback.on_sanity_check_start"};
+  Calls expected = {"configure_callbacks",  "prepare_data",
+                    "Callback.setup(fit)",  "setup(fit)",
+                    "configure_optimizers", "Callback.on_fit_start",
+                    "on_fit_start",         "Callback.on_sanity_check_start",
+                    "val_dataloader"};
   append(expected, eval_loop("validation", "validation_step", 1));
   append(expected, {"Callback.on_sanity_check_end", "train_dataloader", "Callback.on_train_start",
                     "on_train_start", "Callback.on_train_epoch_start", "on_train_epoch_start"});
@@ -300,6 +100,21 @@ TEST(HookOrder, Fit) {
                     "on_train_end", "Callback.on_fit_end", "on_fit_end", "Callback.teardown(fit)",
                     "teardown(fit)"});
   EXPECT_EQ(r.module->calls, expected);
+}
+
+TEST(HookOrder, FitWithoutSanityCheckAsksForTheTrainLoaderFirst) {
+  Recorded r(L::testing::quiet()
+                 .max_epochs(1)
+                 .limit_train_batches(1)
+                 .limit_val_batches(1)
+                 .num_sanity_val_steps(0));
+  r.trainer->fit(r.module);
+  const Calls expected = {
+      "configure_callbacks",  "prepare_data",           "Callback.setup(fit)", "setup(fit)",
+      "configure_optimizers", "Callback.on_fit_start",  "on_fit_start",        "train_dataloader",
+      "val_dataloader",       "Callback.on_train_start"};
+  ASSERT_GE(r.module->calls.size(), expected.size());
+  EXPECT_EQ(Calls(r.module->calls.begin(), r.module->calls.begin() + expected.size()), expected);
 }
 
 TEST(HookOrder, Validate) {

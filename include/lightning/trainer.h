@@ -314,7 +314,11 @@ class Trainer {
   void setup_callbacks(LightningModule& model);
   void setup_stage(LightningModule& model, LightningDataModule* datamodule, Stage stage);
   bool prepare_validation(LightningModule& model);
-  void sanity_check(LightningModule& model);
+  bool validation_defined(LightningModule& model) const;
+  bool load_validation(LightningModule& model);
+  void finish_saved_epoch_end();
+  /// Returns whether there is validation (the val loaders it loaded have batches).
+  bool sanity_check(LightningModule& model);
   void setup_train_data(LightningModule& model);
   void configure_optimizers(LightningModule& model);
   bool should_accumulate(int64_t batch_idx) const;

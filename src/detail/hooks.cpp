@@ -1,6 +1,7 @@
 #include "detail/hooks.h"
 
 #include "lightning/data/batch.h"
+#include "lightning/datamodule.h"
 #include "lightning/module.h"
 
 namespace lightning::detail {
@@ -142,6 +143,14 @@ bool overrides_either(const LightningModule& m, F2 two, F3 three) {
 }
 
 }  // namespace
+
+bool overrides_val_dataloader(const LightningModule& m) {
+  return is_overridden(m, reference_module(), &LightningModule::val_dataloader);
+}
+bool overrides_val_dataloader(const LightningDataModule& dm) {
+  static const auto* reference = new LightningDataModule();  // never destroyed, as above
+  return is_overridden(dm, *reference, &LightningDataModule::val_dataloader);
+}
 
 bool overrides_validation_step(const LightningModule& m) {
   return overrides_either(m, static_cast<StepFn2>(&LightningModule::validation_step),

@@ -8,7 +8,8 @@
 
 namespace lightning {
 class LightningModule;
-}
+class LightningDataModule;
+}  // namespace lightning
 
 namespace lightning::detail {
 
@@ -116,5 +117,8 @@ bool overrides_validation_step(const LightningModule& module);
 bool overrides_test_step(const LightningModule& module);
 bool overrides_predict_step(const LightningModule& module);
 bool overrides_training_step(const LightningModule& module);
+/// Whether a val dataloader is defined (Lightning's `_data_source.is_defined()`).
+bool overrides_val_dataloader(const LightningModule& module);
+bool overrides_val_dataloader(const LightningDataModule& datamodule);
 
 }  // namespace lightning::detail

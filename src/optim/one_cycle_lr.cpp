@@ -249,10 +249,16 @@ void OneCycleLR::load_state_dict(const SchedulerState& state) {
     phases.push_back(std::move(p));
   }
   LIGHTNING_CHECK(!phases.empty(), kName, ".load_state_dict: \"_schedule_phases\" is empty.");
-  const std::string anneal_func = state_string(state, "anneal_func", kName);
-  LIGHTNING_CHECK(anneal_func == "cos" || anneal_func == "linear", kName,
-                  ".load_state_dict: \"anneal_func\" must be \"cos\" or \"linear\", got \"",
-                  anneal_func, "\".");
+  // Recent PyTorch 2.x (e.g. 2.15) saves the strategy's name as
+  // "_anneal_func_type" and no "anneal_func"; 1.13 pickles the bound method as
+  // "anneal_func" (which the Trainer swaps for ours), and this class saves the
+  // name there.
+  const char* anneal_key = state.contains("anneal_func") || !state.contains("_anneal_func_type")
+                               ? "anneal_func"
+                               : "_anneal_func_type";
+  const std::string anneal_func = state_string(state, anneal_key, kName);
+  LIGHTNING_CHECK(anneal_func == "cos" || anneal_func == "linear", kName, ".load_state_dict: \"",
+                  anneal_key, "\" must be \"cos\" or \"linear\", got \"", anneal_func, "\".");
   const bool cycle_momentum = state_bool(state, "cycle_momentum", kName);
   if (cycle_momentum) require_momentum(*optimizer_);
 

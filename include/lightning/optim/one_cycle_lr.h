@@ -52,8 +52,9 @@ class OneCycleLR : public LRScheduler {
   int64_t total_steps() const { return total_steps_; }
   /// PyTorch's attributes: "total_steps", "_schedule_phases" (a list of dicts:
   /// "end_step" a number, the other values strings naming group values),
-  /// "anneal_func" (a bound method in PyTorch, here its name: "cos" or
-  /// "linear"), "cycle_momentum", "use_beta1" (with cycle_momentum), and the
+  /// "anneal_func" (a bound method in PyTorch 1.13, here its name: "cos" or
+  /// "linear"; PyTorch 2.x keeps the name in "_anneal_func_type", which
+  /// load_state_dict reads too), "cycle_momentum", "use_beta1" (with cycle_momentum), and the
   /// base's keys. The group values PyTorch keeps in param_groups (max_lr,
   /// min_lr, momentum bounds) come from this scheduler's options.
   SchedulerState state_dict() const override;
