@@ -28,6 +28,7 @@
 #include <sys/types.h>
 #include <torch/csrc/autograd/utils/lambda_post_hook.h>
 #include <torch/csrc/autograd/variable.h>
+#include <torch/cuda.h>
 #include <unistd.h>
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
@@ -907,6 +908,10 @@ void DDPStrategy::setup() {
     LIGHTNING_FAIL(
         "DDP backend 'nccl' is not available: this libtorch was built without NCCL "
         "(CPU only). Use backend 'gloo' (the default), which runs on CPU.");
+#else
+    LIGHTNING_CHECK(torch::cuda::is_available(),
+                    "DDP backend 'nccl' is not available: it runs on CUDA devices and this "
+                    "libtorch sees none. Use backend 'gloo' (the default), which runs on CPU.");
 #endif
   } else {
     LIGHTNING_CHECK(backend == "gloo", "DDP backend '", backend, "' is not supported; use 'gloo'",

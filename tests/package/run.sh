@@ -31,7 +31,11 @@ test -f "$tmp/prefix/include/lightning/lightning.h" ||
 mkdir -p "$tmp/src"
 cp "$here/CMakeLists.txt" "$here/main.cpp" "$tmp/src/"
 
-args=(-S "$tmp/src" -B "$tmp/build" "-DCMAKE_PREFIX_PATH=$tmp/prefix")
+# The main build's CMAKE_PREFIX_PATH too: for a PyTorch wheel it names the
+# torch package's folder, without which libtorch's CMake package can take
+# another libtorch.so from the system folders.
+main_prefix=$(cache_value CMAKE_PREFIX_PATH)
+args=(-S "$tmp/src" -B "$tmp/build" "-DCMAKE_PREFIX_PATH=$tmp/prefix${main_prefix:+;$main_prefix}")
 # Build with the same compiler and libtorch as the library itself.
 compiler=$(cache_value CMAKE_CXX_COMPILER)
 [ -n "$compiler" ] && args+=("-DCMAKE_CXX_COMPILER=$compiler")
