@@ -13,7 +13,7 @@
 // `--mode single|ddp2 --threads N` (and the ddp2 child then launches its own
 // rank 1). The variants alternate within each repetition, in forward order
 // on even repetitions and reversed on odd ones, because timings drift by tens
-// of percent over minutes here (DESIGN.md §6): trust the per-repetition
+// of percent over minutes here: trust the per-repetition
 // ratios more than absolute figures.
 //
 // A child times `--batches` optimizer steps after `--warmup` steps, from the
@@ -118,7 +118,7 @@ int measure(const Settings& s) {
     images = train.images().reshape({train.size(), 784}).clone();
     labels = train.targets().clone();
   }
-  // First reads of fresh pages are slow here (DESIGN.md §6): touch them all.
+  // First reads of fresh pages are slow here: touch them all.
   const double checksum = images.sum().item<double>() + labels.sum().item<double>();
 
   L::seed_everything(0);
@@ -217,7 +217,7 @@ Run run_child(const std::string& exe, const Variant& v, const Settings& s) {
   return {seconds, wall};
 }
 
-// Other processes on the machine distort every figure (DESIGN.md §6): show how busy it was.
+// Other processes on the machine distort every figure: show how busy it was.
 std::string load_average() {
   std::string text;
   if (FILE* f = std::fopen("/proc/loadavg", "r")) {

@@ -13,7 +13,7 @@
 //           log("train_loss", loss) as most modules do;
 //   nolog   the same Trainer with a training_step that does not log.
 // Timings drift by tens of percent over minutes on the machines this was
-// written for (DESIGN.md §6), so the variants alternate inside each round
+// written for (README.md, Performance), so the variants alternate inside each round
 // in a palindrome (plain trainer nolog nolog trainer plain) and the figure of
 // merit is the median over rounds of the per-round ratio, not absolute times.
 // Each measurement includes everything a user pays for: the Trainer is built

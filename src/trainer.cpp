@@ -1,5 +1,5 @@
 // The Trainer's loops. `run_fit` reads top to bottom like the hook order in
-// DESIGN.md §4; each helper it calls is one level deep.
+// docs/hooks.md; each helper it calls is one level deep.
 #include "lightning/trainer.h"
 
 #include <ATen/Parallel.h>

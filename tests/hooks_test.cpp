@@ -1,6 +1,6 @@
 // The golden hook-order test: a module and a callback record every hook call
 // of fit / validate / test / predict; the recorded lists are the spec
-// (DESIGN.md §4, Lightning's own test_hooks.py order).
+// (docs/hooks.md, Lightning's own test_hooks.py order).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 

@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
   // The ranks share this machine's cores: give each its share of intra-op
   // threads, at least one. On the 2-core machine this project is developed on,
   // 2 ranks get 1 thread each; more would oversubscribe the cores (and for this
-  // small MLP one thread is faster than two anyway, DESIGN.md §6).
+  // small MLP one thread is faster than two anyway; docs/distributed.md).
   if (threads == 0) threads = std::max<int64_t>(1, usable_cpus() / std::max<int64_t>(1, devices));
 
   try {

@@ -11,7 +11,7 @@
 // - protobuf: Debian's libprotobuf would need protoc-generated code for
 //   event.proto/summary.proto/the hparams protos, and would add a compiled
 //   (not header-only) dependency that machines using pip's libtorch do not
-//   have (DESIGN.md §1 keeps dependencies few). The messages written here are
+//   have (the library keeps its dependencies few). The messages written here are
 //   a handful of fields of five wire types, about 40 lines of encoder.
 // - CRC-32C: Debian has no CRC-32C library package (zlib's crc32 is the other
 //   polynomial); the table-driven version is 20 lines.

@@ -14,7 +14,7 @@
 // as such). The pickle written references only globals on PyTorch's
 // `weights_only` allow-list (collections.OrderedDict,
 // torch._utils._rebuild_tensor_v2, torch.*Storage). libtorch 1.13's own
-// `torch::pickle_save/pickle_load` cannot do this (see DESIGN.md), so
+// `torch::pickle_save/pickle_load` cannot do this (docs/checkpoints.md), so
 // src/checkpoint/pickle_{writer,reader}.cpp carry a small pickler over
 // libtorch's zip container (caffe2::serialize::PyTorchStreamWriter/Reader).
 #pragma once

@@ -1,5 +1,5 @@
 // lightning/strategies/strategy.h — the one polymorphic seam for where and how
-// many processes train (DESIGN.md §3): single device, or DDP over c10d.
+// many processes train (docs/distributed.md): single device, or DDP over c10d.
 //
 //   L::Trainer trainer(L::TrainerOptions().strategy("ddp").devices(2));
 //
