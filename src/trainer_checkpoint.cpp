@@ -26,13 +26,7 @@ const char* phase_name(int phase) {
   return names[phase];
 }
 
-StateDict progress(int64_t n) {
-  StateDict p = make_state_dict();
-  for (const char* k : {"ready", "started", "processed", "completed"}) p.insert(k, n);
-  return p;
-}
-
-// A tracker of Lightning's progress classes with only these `fields`, each `n`.
+// A tracker of Lightning's progress classes with these `fields`, each `n`.
 StateDict tracker(int64_t n, std::initializer_list<const char*> fields) {
   StateDict p = make_state_dict();
   for (const char* k : fields) p.insert(k, n);
@@ -47,11 +41,9 @@ StateDict tracker_pair(int64_t total, int64_t current, std::initializer_list<con
   return p;
 }
 
+// Lightning's full progress pair (ready, started, processed, completed).
 StateDict progress_pair(int64_t total, int64_t current) {
-  StateDict p = make_state_dict();
-  p.insert("total", progress(total));
-  p.insert("current", progress(current));
-  return p;
+  return tracker_pair(total, current, {"ready", "started", "processed", "completed"});
 }
 
 // The default generator of CUDA device `index` (the same call on libtorch 1.13
