@@ -81,9 +81,8 @@ if command -v ccache >/dev/null 2>&1; then
     fi
   fi
   export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$root}"
-  # Without these ccache refuses every compile that uses a precompiled header.
-  export CCACHE_SLOPPINESS="${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}"
-  cmake_args=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache "${cmake_args[@]}")
+  # CMakeLists.txt runs the compiler through ccache (cmake/lightningCcache.cmake
+  # sets the mode that is safe with precompiled headers).
 fi
 
 # Ninja when available; an existing build dir keeps the generator it was made with.
