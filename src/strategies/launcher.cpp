@@ -6,7 +6,8 @@
 // this process (note: the kernel sends it when the *thread* that forked exits,
 // so launch from a thread that lives as long as the job, normally main).
 // Their stdout/stderr come back through pipes, one forwarding thread per pipe,
-// each whole line prefixed with "[rank N] ". One reaper thread per child
+// each whole line prefixed with "[rank N] ". Lines never split, neither the
+// children's nor this process's own: see "whole lines" below. One reaper thread per child
 // (blocking waitpid) records how it ended and, when it failed, tells the DDP
 // strategy (set_local_rank_failure_callback) so it can publish the failure to
 // the other ranks. At exit, the DDP exit hook runs first (it waits for the
@@ -229,11 +230,49 @@ bool failed(const Child& c) {
   return c.exited && !(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0);
 }
 
+// ---------------------------------------------------------------- whole lines
+//
+// Rank 0 (this process) writes its own output through stdio: std::cout goes
+// to stdout's FILE (libstdc++ keeps them in sync), printf too. At launch both
+// streams become line-buffered with a buffer large enough for long lines, so a
+// line of rank 0 reaches its descriptor in one write(), when it is complete.
+// The forwarders write the children's whole lines straight to the descriptor
+// (never into the FILE, where rank 0's unfinished line waits) while holding
+// the locks of both streams: glibc flushes a FILE under its lock, so no flush
+// of rank 0 runs in the middle of a forwarded write, whether stdout and stderr
+// are separate or the same pipe. Lines longer than the buffer, output rank 0
+// flushes itself before its newline, and a std::cout unsynced from stdio can
+// still be cut (docs/distributed.md).
+constexpr size_t kParentLineBuffer = size_t{1} << 16;
+
+void line_buffer_this_process() {
+  // Leaked on purpose: stdio uses the buffers until the process ends.
+  static char* out_buffer = new char[kParentLineBuffer];
+  static char* err_buffer = new char[kParentLineBuffer];
+  std::fflush(stdout);
+  std::fflush(stderr);
+  std::setvbuf(stdout, out_buffer, _IOLBF, kParentLineBuffer);
+  std::setvbuf(stderr, err_buffer, _IOLBF, kParentLineBuffer);
+}
+
+void write_fd(int fd, const char* data, size_t size) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // the reader went away: nothing left to tell
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+}
+
+/// Writes whole lines to `stream`'s descriptor with no stdio flush of this
+/// process in between (the locks are taken in one order: stdout, stderr).
 void write_all(FILE* stream, const std::string& text) {
-  flockfile(stream);
-  fwrite_unlocked(text.data(), 1, text.size(), stream);
-  fflush_unlocked(stream);
-  funlockfile(stream);
+  flockfile(stdout);
+  flockfile(stderr);
+  write_fd(fileno(stream), text.data(), text.size());
+  funlockfile(stderr);
+  funlockfile(stdout);
 }
 
 void forward(int fd, FILE* stream, std::string prefix, Child* child) {
@@ -450,6 +489,7 @@ bool launch_local_ranks(int64_t devices, int64_t num_nodes) {
   };
 
   std::fflush(nullptr);
+  line_buffer_this_process();
   pid_t parent = ::getpid();
   for (int64_t rank = 1; rank < devices; ++rank) {
     std::vector<std::string> child_env = common(rank);

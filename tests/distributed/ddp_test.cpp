@@ -16,6 +16,7 @@
 #include <map>
 #include <optional>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -157,6 +158,32 @@ TEST(DDPCollectives, SelfLaunched) {
   EXPECT_EQ(exit_code(run.procs[0]), 0) << run.all();
   EXPECT_THAT(run.procs[0].output, ::testing::HasSubstr("[rank 1] COLLECTIVES OK rank=1"));
   EXPECT_THAT("\n" + run.procs[0].output, ::testing::HasSubstr("\nCOLLECTIVES OK rank=0"));
+}
+
+TEST(DDPLauncher, LinesOfAllRanksArriveWhole) {
+  // Both ranks print 3000 lines of 300+ characters at once; rank 1's come
+  // through rank 0, which prints its own in pieces meanwhile.
+  const int lines = 3000, width = 300;
+  auto run =
+      self_launch({"chatter", "lines=" + std::to_string(lines), "width=" + std::to_string(width)});
+  ASSERT_FALSE(run.timed_out) << run.all();
+  ASSERT_EQ(exit_code(run.procs[0]), 0) << run.all();
+  const std::regex whole(R"(^(\[rank 1\] )?LINE rank=([01]) i=(\d+) ([ab]+) END$)");
+  std::vector<std::set<int>> seen(2);
+  std::vector<std::string> cut;
+  std::istringstream in(run.procs[0].output);
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("LINE") == std::string::npos && line.find("END") == std::string::npos) continue;
+    std::smatch m;
+    const int rank = std::regex_match(line, m, whole) ? std::stoi(m[2]) : -1;
+    const bool ok = rank >= 0 && m[1].matched == (rank == 1) &&
+                    m[4].str() == std::string(width, rank == 0 ? 'a' : 'b') &&
+                    seen[rank].insert(std::stoi(m[3])).second;
+    if (!ok) cut.push_back(line);
+  }
+  EXPECT_TRUE(cut.empty()) << cut.size() << " lines cut or repeated, the first: " << cut.front();
+  EXPECT_EQ(seen[0].size(), lines);
+  EXPECT_EQ(seen[1].size(), lines);
 }
 
 // ---------------------------------------------------------------- failures

@@ -184,6 +184,39 @@ int collectives(L::DDPStrategy& s) {
   return failures == 0 ? 0 : 2;
 }
 
+/// Long lines from every rank at once, written in pieces through std::cout
+/// (with and without a flush at the end) and in one printf: the launcher must
+/// relay each line whole (ddp_test.cpp, LinesOfAllRanksArriveWhole).
+int chatter(L::DDPStrategy& s) {
+  s.setup();
+  const int64_t rank = s.global_rank(), lines = opt("lines", 3000), width = opt("width", 300);
+  const std::string payload(static_cast<size_t>(width), static_cast<char>('a' + rank));
+  // A pause in the middle of a line, as when a program computes what it
+  // prints: both ranks then print at the same time.
+  const auto pause = std::chrono::microseconds(opt("pause_us", 50));
+  s.barrier("chatter start");
+  for (int64_t i = 0; i < lines; ++i) {
+    switch (i % 3) {
+      case 0:
+        std::cout << "LINE rank=" << rank << " i=" << i << " ";
+        std::this_thread::sleep_for(pause);
+        std::cout << payload << " END\n";
+        break;
+      case 1:
+        std::cout << "LINE rank=" << rank << " i=" << i << " " << payload;
+        std::this_thread::sleep_for(pause);
+        std::cout << " END" << std::endl;
+        break;
+      default:
+        std::printf("LINE rank=%d i=%d %s END\n", static_cast<int>(rank), static_cast<int>(i),
+                    payload.c_str());
+    }
+  }
+  s.barrier("chatter end");
+  s.teardown();
+  return 0;
+}
+
 /// Time per optimizer step of a wider MLP, for each gradient sync engine
 /// (LIGHTNING_DDP_GRAD_SYNC is read at setup).
 int bench(L::DDPStrategy& s) {
@@ -245,6 +278,7 @@ int main(int argc, char** argv) {
   try {
     if (mode == "collectives") return collectives(strategy);
     if (mode == "bench") return bench(strategy);
+    if (mode == "chatter") return chatter(strategy);
     if (mode == "mismatch") return mismatch(strategy);
     return train(strategy, mode);
   } catch (const std::exception& e) {
