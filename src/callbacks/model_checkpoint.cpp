@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iostream>
 #include <limits>
+#include <tuple>
 #include <utility>
 
 #include "detail/float_format.h"
@@ -791,17 +792,37 @@ void ModelCheckpoint::save_monitor(Trainer& trainer, const Candidates& c) {
   }
 }
 
-void ModelCheckpoint::save_none_monitor(Trainer& trainer, const Candidates& c) {
-  const std::string path = interpolated_path(trainer, c, best_model_path_);
-  // Set before saving: it is part of the saved state.
-  const std::string previous = std::exchange(best_model_path_, path);
-  save_file(trainer, path);
-  if (options_.save_top_k() == 1 && !previous.empty() && should_remove(trainer, previous, path)) {
-    remove_file(trainer, previous);
+void ModelCheckpoint::save_or_roll_back(const std::function<void()>& save) {
+  auto fields = std::tie(best_model_path_, kth_best_model_path_, last_model_path_,
+                         best_model_score_, current_score_, kth_value_, best_k_models_,
+                         best_k_order_, last_global_step_saved_, last_checkpoint_saved_);
+  const auto before = std::apply([](const auto&... f) { return std::make_tuple(f...); }, fields);
+  try {
+    save();
+  } catch (...) {
+    fields = before;
+    throw;
   }
 }
 
+void ModelCheckpoint::save_none_monitor(Trainer& trainer, const Candidates& c) {
+  save_or_roll_back([&] {
+    const std::string path = interpolated_path(trainer, c, best_model_path_);
+    // Set before saving: it is part of the saved state.
+    const std::string previous = std::exchange(best_model_path_, path);
+    save_file(trainer, path);
+    if (options_.save_top_k() == 1 && !previous.empty() && should_remove(trainer, previous, path)) {
+      remove_file(trainer, previous);
+    }
+  });
+}
+
 void ModelCheckpoint::update_best_and_save(double current, Trainer& trainer, const Candidates& c) {
+  save_or_roll_back([&] { update_best_and_save_now(current, trainer, c); });
+}
+
+void ModelCheckpoint::update_best_and_save_now(double current, Trainer& trainer,
+                                               const Candidates& c) {
   const int64_t k = options_.save_top_k() == -1 ? static_cast<int64_t>(best_k_models_.size()) + 1
                                                 : options_.save_top_k();
   std::string del_filepath;
@@ -869,9 +890,11 @@ void ModelCheckpoint::save_last(Trainer& trainer, const Candidates& c) {
       path = checkpoint_path(c, "last", version++);
     }
   }
-  const std::string previous = std::exchange(last_model_path_, path);
-  save_file(trainer, path);
-  if (!previous.empty() && should_remove(trainer, previous, path)) remove_file(trainer, previous);
+  save_or_roll_back([&] {
+    const std::string previous = std::exchange(last_model_path_, path);
+    save_file(trainer, path);
+    if (!previous.empty() && should_remove(trainer, previous, path)) remove_file(trainer, previous);
+  });
 }
 
 void ModelCheckpoint::save_file(Trainer& trainer, const std::string& path) {

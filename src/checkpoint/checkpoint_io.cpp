@@ -16,11 +16,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
 
 #include "checkpoint/pickle.h"
+#include "checkpoint/save_hook.h"
 #include "lightning/error.h"
 
 namespace lightning {
@@ -83,6 +85,40 @@ void fsync_folder(const fs::path& folder) {
 
 [[noreturn]] void fail_save(const std::string& path, const std::string& what) {
   LIGHTNING_FAIL("cannot save checkpoint ", quoted(path), ": ", what);
+}
+
+/// A file-system call of the save failed with `err`: says so, what to do, and
+/// that nothing changed at `path` (the save writes a temporary file and
+/// renames it over the target only when it is complete).
+[[noreturn]] void fail_save_io(const std::string& path, const std::string& what, int err) {
+  std::string advice;
+  switch (err) {
+    case ENOSPC:
+    case EDQUOT:
+      advice = " The file system is full: free space on it, or save somewhere else.";
+      break;
+    case EROFS:
+      advice = " The file system is mounted read-only: save somewhere else.";
+      break;
+    case EACCES:
+    case EPERM:
+      advice =
+          " This process may not write there: fix the folder's permissions, or save "
+          "somewhere else.";
+      break;
+    case ENOENT:
+      advice = " The folder disappeared during the save; the next save creates it again.";
+      break;
+    default:
+      break;
+  }
+  fail_save(path, what + ": " + errno_text(err) + "." + advice +
+                      " Nothing was written at that path: a file that was there stays as it was.");
+}
+
+std::function<void(const std::string&)>& before_rename_hook() {
+  static std::function<void(const std::string&)> hook;
+  return hook;
 }
 
 [[noreturn]] void fail_load(const std::string& path, const std::string& what) {
@@ -151,6 +187,12 @@ StateDict load_archive(const std::string& path, const std::optional<c10::Device>
 
 }  // namespace
 
+namespace detail {
+void set_checkpoint_before_rename_hook(std::function<void(const std::string&)> hook) {
+  before_rename_hook() = std::move(hook);
+}
+}  // namespace detail
+
 void save_checkpoint_file(const StateDict& checkpoint, const std::string& path,
                           const SaveCheckpointOptions& options) {
   LIGHTNING_CHECK(!path.empty(), "save_checkpoint_file: the path is empty.");
@@ -173,10 +215,7 @@ void save_checkpoint_file(const StateDict& checkpoint, const std::string& path,
   if (folder.empty()) folder = ".";
   std::error_code ec;
   fs::create_directories(folder, ec);
-  if (ec) {
-    fail_save(path,
-              "cannot create the folder " + quoted(folder.string()) + ": " + ec.message() + ".");
-  }
+  if (ec) fail_save_io(path, "cannot create the folder " + quoted(folder.string()), ec.value());
 
   // ".<name>.tmp-XXXXXX", the name shortened to stay within NAME_MAX.
   const std::string stem = target.filename().string().substr(0, 200);
@@ -195,8 +234,7 @@ void save_checkpoint_file(const StateDict& checkpoint, const std::string& path,
   std::string temp_path = (folder / ("." + stem + ".tmp-XXXXXX")).string();
   const int fd = ::mkostemp(temp_path.data(), O_CLOEXEC);
   if (fd < 0) {
-    fail_save(path, "cannot create a temporary file in " + quoted(folder.string()) + ": " +
-                        errno_text(errno) + ".");
+    fail_save_io(path, "cannot create a temporary file in " + quoted(folder.string()), errno);
   }
   TempFile temp(fd, temp_path);
 
@@ -229,15 +267,15 @@ void save_checkpoint_file(const StateDict& checkpoint, const std::string& path,
   } catch (const c10::Error& e) {
     fail_save(path, std::string("writing the zip archive failed: ") + e.what_without_backtrace());
   }
-  if (write_error != 0)
-    fail_save(path, "cannot write " + quoted(temp.path()) + ": " + errno_text(write_error) + ".");
+  if (write_error != 0) fail_save_io(path, "cannot write " + quoted(temp.path()), write_error);
 
   ::fchmod(temp.fd(), 0666 & ~current_umask());  // as open(2) would create it
-  if (::fsync(temp.fd()) != 0) fail_save(path, "fsync failed: " + errno_text(errno) + ".");
-  if (const int err = temp.close(); err != 0)
-    fail_save(path, "close failed: " + errno_text(err) + ".");
+  if (::fsync(temp.fd()) != 0) fail_save_io(path, "fsync failed", errno);
+  if (const int err = temp.close(); err != 0) fail_save_io(path, "close failed", err);
+  if (const auto& hook = before_rename_hook()) hook(path);
   if (::rename(temp.path().c_str(), path.c_str()) != 0) {
-    fail_save(path, "cannot rename the temporary file over it: " + errno_text(errno) + ".");
+    fail_save_io(path, "cannot rename the temporary file " + quoted(temp.path()) + " over it",
+                 errno);
   }
   temp.commit();
   fsync_folder(folder);

@@ -21,6 +21,7 @@
 #include <torch/arg.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -134,7 +135,11 @@ class ModelCheckpoint : public Callback {
   void save_monitor(Trainer& trainer, const Candidates& c);
   void save_none_monitor(Trainer& trainer, const Candidates& c);
   void update_best_and_save(double current, Trainer& trainer, const Candidates& c);
+  void update_best_and_save_now(double current, Trainer& trainer, const Candidates& c);
   void save_file(Trainer& trainer, const std::string& path);
+  // Runs `save`; when it throws, puts back what it changed in the callback's
+  // state (a failed save leaves the callback describing the files on disk).
+  void save_or_roll_back(const std::function<void()>& save);
   bool should_remove(const Trainer& trainer, const std::string& previous,
                      const std::string& current) const;
   void remove_file(const Trainer& trainer, const std::string& path) const;
