@@ -7,6 +7,7 @@
 #   bash scripts/build.sh --torch=pip              # the second leg: libtorch 2.x from the
 #                                                  # pinned PyTorch wheel, into ./build-pip
 #   CMAKE_PREFIX_PATH=/path/to/libtorch bash scripts/build.sh   # another libtorch
+#   bash scripts/build.sh --build-dir=build-asan ...   # another build folder
 #
 # --torch=debian (the default) builds against Debian's libtorch-dev into
 # ./build. --torch=pip installs the wheel when needed (scripts/setup_pip.sh),
@@ -25,6 +26,7 @@ cd "$root"
 build_dir=build
 torch=debian
 
+build_dir_arg=""
 targets=()
 cmake_args=()
 while [ $# -gt 0 ]; do
@@ -40,6 +42,10 @@ while [ $# -gt 0 ]; do
       ;;
     --torch=*)
       torch="${1#--torch=}"
+      shift
+      ;;
+    --build-dir=*)
+      build_dir_arg="${1#--build-dir=}"
       shift
       ;;
     *)
@@ -84,6 +90,8 @@ if command -v ccache >/dev/null 2>&1; then
   # CMakeLists.txt runs the compiler through ccache (cmake/lightningCcache.cmake
   # sets the mode that is safe with precompiled headers).
 fi
+
+if [ -n "$build_dir_arg" ]; then build_dir=$build_dir_arg; fi
 
 # Ninja when available; an existing build dir keeps the generator it was made with.
 if [ ! -f "$build_dir/CMakeCache.txt" ] && command -v ninja >/dev/null 2>&1; then
