@@ -67,7 +67,7 @@ case "$torch" in
     prefix=$("$venv/bin/python" -c 'import os, torch; print(os.path.dirname(torch.__file__))')
     # No libFuzzer target on this leg: clang++ 14 code calling the inline
     # IValue hashing of the gcc-built 2.15 wheel crashes in it (seen in the
-    # seed writer), so the checkpoint reader is fuzzed on the Debian leg.
+    # seed writer), so the readers are fuzzed on the Debian leg.
     cmake_args=("-DCMAKE_PREFIX_PATH=$prefix" "-DLIGHTNING_TEST_PYTHON=$venv/bin/python"
                 "-DLIGHTNING_BUILD_FUZZERS=OFF"
                 "${cmake_args[@]}")

@@ -35,8 +35,9 @@ packages=(
   python3-yaml
   python3-protobuf
   clang-format
-  # The checkpoint reader's fuzz test (tests/fuzz): clang++ and its libFuzzer,
-  # ASan and UBSan runtimes (libclang_rt.fuzzer-x86_64.a & co., clang 14).
+  # The fuzz tests (tests/fuzz: the checkpoint, hparams.yaml and metrics.csv
+  # readers): clang++ and its libFuzzer, ASan and UBSan runtimes
+  # (libclang_rt.fuzzer-x86_64.a & co., clang 14).
   clang
   libclang-rt-dev
   # llvm-symbolizer, so that sanitizer reports name functions and lines.

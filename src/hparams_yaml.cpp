@@ -16,9 +16,11 @@
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdangling-pointer"
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 #pragma GCC diagnostic pop
 #else
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 #endif
 
@@ -31,6 +33,7 @@
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -524,6 +527,12 @@ constexpr const char* kYamlTagPrefix = "tag:yaml.org,2002:";
 // Deep enough for any real configuration; stops recursive aliases (`&a [*a]`),
 // which yaml-cpp turns into cyclic nodes.
 constexpr int kMaxDepth = 200;
+// Aliases share nodes, so a few lines can stand for billions of values
+// (`a: &a [1, 1, 1, 1]`, `b: &b [*a, *a, *a, *a]`, ... ten times). Without
+// aliases a value takes at least a byte of text, so reading stops past
+// kMinValueLimit values or two per byte, whichever is more, instead of
+// taking all memory and time.
+constexpr size_t kMinValueLimit = 10000;
 
 std::string display_tag(const std::string& tag) {
   const std::string prefix = kYamlTagPrefix;
@@ -714,18 +723,19 @@ class Reader {
   }
 
   HParams document() const {
-    std::vector<YAML::Node> docs;
+    YAML::Node root;
     try {
-      docs = YAML::LoadAll(std::string(text_));
+      const std::string text(text_);
+      const size_t documents = count_documents(text);
+      if (documents == 0) return {};
+      LIGHTNING_CHECK(documents == 1, origin_, " holds ", documents,
+                      " YAML documents (separated by '---'); a hparams.yaml holds one mapping. "
+                      "Keep only one document.");
+      root = YAML::Load(text);
     } catch (const YAML::Exception& e) {
       LIGHTNING_FAIL(origin_, " is not valid YAML", position(e.mark), ": ", e.msg,
                      ". Fix the YAML syntax there (quote strings that contain ': ' or ' #').");
     }
-    if (docs.empty()) return {};
-    LIGHTNING_CHECK(docs.size() == 1, origin_, " holds ", docs.size(),
-                    " YAML documents (separated by '---'); a hparams.yaml holds one mapping. "
-                    "Keep only one document.");
-    const YAML::Node& root = docs[0];
     if (root.IsNull() && is_untagged(root)) return {};
     LIGHTNING_CHECK(root.IsMap(), origin_,
                     " must be a mapping of names to values (`lr: 0.001`, one "
@@ -736,6 +746,46 @@ class Reader {
   }
 
  private:
+  // Where each document starts; the events inside are not needed.
+  struct DocumentStarts : YAML::EventHandler {
+    std::vector<YAML::Mark> starts;
+    void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+  };
+
+  // The number of YAML documents in `text`. yaml-cpp 0.7 never consumes a
+  // ',', ']' or '}' that no flow collection is open for: YAML::LoadAll then
+  // returns null documents without end (all starting at that character) and
+  // takes all memory. A document starting where the previous one did is
+  // reported instead.
+  size_t count_documents(const std::string& text) const {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    DocumentStarts handler;
+    while (parser.HandleNextDocument(handler)) {
+      const size_t n = handler.starts.size();
+      if (n >= 2 && handler.starts[n - 1].pos == handler.starts[n - 2].pos) {
+        const YAML::Mark& mark = handler.starts[n - 1];
+        const size_t pos = static_cast<size_t>(std::max(mark.pos, 0));
+        const std::string found = pos < text.size() ? "'" + text.substr(pos, 1) + "'" : "this";
+        LIGHTNING_FAIL(origin_, " is not valid YAML", position(mark), ": ", found,
+                       " does not belong to any list or mapping. Remove it, or quote the "
+                       "string it is part of.");
+      }
+    }
+    return handler.starts.size();
+  }
+
   static bool is_untagged(const YAML::Node& node) {
     const std::string& tag = node.Tag();
     return tag.empty() || tag == "?" || tag == "!";
@@ -753,10 +803,22 @@ class Reader {
                           : "Remove the tag or replace the value with a plain one.");
   }
 
-  HParamValue value(const YAML::Node& node, const std::string& where, int depth) const {
+  // Every value and mapping read passes here: bounds the nesting (the
+  // recursion) and the number of values aliases expand to.
+  void count_value(const YAML::Node& node, const std::string& where, int depth) const {
     LIGHTNING_CHECK(depth < kMaxDepth, origin_, ": ", where, position(node.Mark()),
                     " is nested more than ", kMaxDepth,
-                    " levels deep (a recursive alias such as `&a [*a]`?). Flatten it.");
+                    " levels deep (a recursive alias such as `&a [*a]`, or a mapping that merges "
+                    "itself, `&a {<<: *a}`?). Flatten it.");
+    const size_t limit = std::max(kMinValueLimit, 2 * text_.size());
+    LIGHTNING_CHECK(++values_ <= limit, origin_, ": ", where, position(node.Mark()),
+                    " makes it more than ", limit, " values for ", text_.size(),
+                    " bytes of YAML: aliases (`*name`) repeat lists or mappings that repeat "
+                    "aliases again. Write the values out, or alias them fewer times.");
+  }
+
+  HParamValue value(const YAML::Node& node, const std::string& where, int depth) const {
+    count_value(node, where, depth);
     const std::string& tag = node.Tag();
     switch (node.Type()) {
       case YAML::NodeType::Sequence: {
@@ -873,11 +935,14 @@ class Reader {
   // Mapping entries in document order. Merge keys (`<<: *base`) are applied
   // as PyYAML does: merged entries first, the mapping's own keys override.
   HParams mapping(const YAML::Node& node, const std::string& where, int depth) const {
+    count_value(node, where, depth);
     HParamValue::Map merged;
     HParamValue::Map own;
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node& k = it->first;
-      const YAML::Node& v = it->second;
+    // `entry` holds the pair: yaml-cpp's `it->first` is a member of a
+    // temporary proxy, and a reference to it dangles after the statement.
+    for (const auto& entry : node) {
+      const YAML::Node& k = entry.first;
+      const YAML::Node& v = entry.second;
       if (k.IsScalar() && k.Tag() == "?" && k.Scalar() == "<<") {
         merge(v, where, depth, merged);
         continue;
@@ -913,6 +978,7 @@ class Reader {
 
   std::string origin_;
   std::string_view text_;
+  mutable size_t values_ = 0;  // read so far (count_value)
 };
 
 std::string errno_text(int err) { return std::strerror(err); }

@@ -556,6 +556,38 @@ TEST(HParamsYaml, ErrorsNameTheProblemAndThePlace) {
                          "the key of hparams['\xc3'] is not valid UTF-8");
 }
 
+// Inputs found by tests/fuzz/hparams_yaml_fuzz (regressions/hparams_yaml_fuzz/).
+TEST(HParamsYaml, HostileInputsAreClearErrors) {
+  // yaml-cpp alone never consumes a stray ',' at the top level: it returned
+  // null documents without end and took all memory.
+  EXPECT_LIGHTNING_ERROR(L::hparams_from_yaml(","),
+                         "hparams_from_yaml() input is not valid YAML at line 1, column 1: ',' "
+                         "does not belong to any list or mapping. Remove it, or quote the string");
+  // A mapping merging itself recursed until the stack overflowed.
+  const std::string merges_itself = "base: &base\n  <<: *base\n  lr: 0.1\n";
+  EXPECT_LIGHTNING_ERROR(L::hparams_from_yaml(merges_itself), "hparams['base']['<<']['<<']");
+  EXPECT_LIGHTNING_ERROR(L::hparams_from_yaml(merges_itself),
+                         "is nested more than 200 levels deep (a recursive alias such as `&a "
+                         "[*a]`, or a mapping that merges itself, `&a {<<: *a}`?). Flatten it.");
+  // Aliases of aliases: 10^9 values in 500 bytes took minutes and all memory.
+  std::string laughs = "l0: &l0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n";
+  for (int i = 1; i < 9; ++i) {
+    laughs += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) laughs += (k ? ", *l" : "*l") + std::to_string(i - 1);
+    laughs += "]\n";
+  }
+  EXPECT_LIGHTNING_ERROR(L::hparams_from_yaml(laughs),
+                         "makes it more than 10000 values for " + std::to_string(laughs.size()) +
+                             " bytes of YAML: aliases (`*name`) repeat lists or mappings that "
+                             "repeat aliases again. Write the values out, or alias them fewer "
+                             "times.");
+  // The same values written out are read: the limit grows with the text.
+  std::string many = "values: [";
+  for (int i = 0; i < 30000; ++i) many += i ? ", 1" : "1";
+  many += "]\n";
+  EXPECT_EQ(L::hparams_from_yaml(many).get<List>("values").size(), 30000u);
+}
+
 // -------------------------------------------------------------- files --
 
 TEST(HParamsYaml, SavesAtomicallyAndLoads) {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -273,6 +274,34 @@ TEST_F(ReportTest, ManyPointsAreThinnedButKeepTheExtremes) {
   const std::string html = read_text(run / "report.html");
   EXPECT_LT(html.size(), 200000u);
   EXPECT_THAT(html, HasSubstr("max <span title=\"100.0\">100</span> at step 50000"));
+}
+
+// Found by tests/fuzz/metrics_csv_fuzz (regressions/metrics_csv_fuzz/): steps
+// from -1.7e308 to 1.7e308 made the axis span overflow to inf and every x
+// coordinate NaN, and thinning more than 2400 points then looped for ever.
+TEST_F(ReportTest, ValuesNearTheLargestDoubleAreDrawnInsideTheChart) {
+  const fs::path run = root_ / "huge";
+  std::string csv = "step,loss,wide\n-1.7e308,1,-1.79e308\n";
+  for (int i = 0; i < 2500; ++i) csv += std::to_string(i) + "," + std::to_string(i % 7) + ",1\n";
+  csv += "1.7e308,2,1.79e308\n";
+  write_text(run / "metrics.csv", csv);
+  L::write_run_report({run.string()}, (run / "report.html").string());
+  const std::string html = read_text(run / "report.html");
+  EXPECT_EQ(count(html, "<figure class=\"chart\""), 2u);
+  // No coordinate is nan or inf; the extremes sit on the frame (x 64 and 616).
+  for (const char* attribute :
+       {" x=\"", " y=\"", "x1=\"", "x2=\"", "y1=\"", "y2=\"", "cx=\"", "cy=\"", "points=\""}) {
+    for (size_t at = html.find(attribute); at != std::string::npos;
+         at = html.find(attribute, at + 1)) {
+      const size_t start = at + std::strlen(attribute);
+      const std::string value = html.substr(start, html.find('"', start) - start);
+      EXPECT_THAT(value, Not(HasSubstr("nan"))) << attribute;
+      EXPECT_THAT(value, Not(HasSubstr("inf"))) << attribute;
+    }
+  }
+  EXPECT_THAT(html, HasSubstr("cx=\"64.0\""));
+  EXPECT_THAT(html, HasSubstr("cx=\"616.0\""));
+  expect_self_contained(html);
 }
 
 TEST_F(ReportTest, MissingMetricsCsvIsAnErrorNamingTheFolder) {

@@ -292,11 +292,19 @@ Axis make_axis(double lo, double hi, bool integer) {
     hi += pad;
     if (non_negative && integer) lo = std::max(lo, 0.0);
   }
+  // Padding or rounding outwards may pass the largest double (values near
+  // +-1.8e308): the axis stays finite, so that `fraction` is.
+  constexpr double kMax = std::numeric_limits<double>::max();
+  lo = std::max(lo, -kMax);
+  hi = std::min(hi, kMax);
   double step = (hi - lo) / 5;
-  if (!std::isfinite(step) || step <= 0) {
+  const auto whole_range = [&] {
     a.lo = lo;
     a.hi = hi;
     a.ticks = {lo, hi};
+  };
+  if (!std::isfinite(step) || step <= 0) {
+    whole_range();
   } else {
     const double mag = std::pow(10, std::floor(std::log10(step)));
     const double norm = step / mag;
@@ -311,6 +319,7 @@ Axis make_axis(double lo, double hi, bool integer) {
       if (std::abs(t) < step * 1e-9) t = 0;
       a.ticks.push_back(t);
     }
+    if (!std::isfinite(a.lo) || !std::isfinite(a.hi)) whole_range();  // rounded past the max
   }
   const double largest = std::max(std::abs(a.lo), std::abs(a.hi));
   if (a.ticks.size() > 1 && largest < 1e6 && step >= 1e-5) {
@@ -334,6 +343,14 @@ Axis make_axis(double lo, double hi, bool integer) {
   return a;
 }
 
+// Where `v` lies between `lo` and `hi` (0 to 1). `hi - lo` of two finite
+// doubles may overflow to inf (an axis from -1e308 to 1e308), and inf / inf
+// is NaN: their halves are used then.
+double fraction(double v, double lo, double hi) {
+  if (std::isfinite(hi - lo)) return (v - lo) / (hi - lo);
+  return (v / 2 - lo / 2) / (hi / 2 - lo / 2);
+}
+
 // Plot area inside the SVG's 640 x 300 viewBox.
 constexpr double kLeft = 64, kRight = 616, kTop = 14, kBottom = 252;
 // Beyond this many points a line keeps, per pixel column, the first, lowest,
@@ -347,7 +364,9 @@ std::vector<Point> decimate(const std::vector<Point>& pts, const std::vector<dou
   while (i < pts.size()) {
     size_t j = i;
     size_t lo = i, hi = i;
-    while (j < pts.size() && std::floor(px[j]) == std::floor(px[i])) {
+    // j == i: a NaN pixel (equal to nothing, itself included) still
+    // advances, instead of looping for ever.
+    while (j < pts.size() && (j == i || std::floor(px[j]) == std::floor(px[i]))) {
       if (pts[j].y < pts[lo].y) lo = j;
       if (pts[j].y > pts[hi].y) hi = j;
       ++j;
@@ -428,8 +447,8 @@ std::string render_chart(const std::string& metric, const std::string& axis_name
 
   const Axis xa = make_axis(xlo, xhi, true);
   const Axis ya = make_axis(ylo, yhi, false);
-  auto sx = [&](double x) { return kLeft + (x - xa.lo) / (xa.hi - xa.lo) * (kRight - kLeft); };
-  auto sy = [&](double y) { return kBottom - (y - ya.lo) / (ya.hi - ya.lo) * (kBottom - kTop); };
+  auto sx = [&](double x) { return kLeft + fraction(x, xa.lo, xa.hi) * (kRight - kLeft); };
+  auto sy = [&](double y) { return kBottom - fraction(y, ya.lo, ya.hi) * (kBottom - kTop); };
 
   o << "<svg viewBox=\"0 0 640 300\" role=\"img\" aria-label=\"" << escape(metric) << " vs "
     << axis_name << "\">\n";

@@ -23,24 +23,21 @@
 #include <ATen/ATen.h>
 #include <c10/util/Logging.h>
 #include <caffe2/serialize/inline_container.h>
-#include <stdlib.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <filesystem>
 #include <random>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "fuzz_support.h"
 #include "lightning/checkpoint/checkpoint_io.h"
 #include "lightning/error.h"
 #include "lightning/state_dict.h"
@@ -48,31 +45,13 @@
 extern "C" size_t LLVMFuzzerMutate(uint8_t* data, size_t size, size_t max_size);
 
 namespace lightning_fuzz {
+const char* const kTarget = "checkpoint_reader_fuzz";
 int write_seeds(const std::string& dir);  // make_corpus.cpp
-}
+}  // namespace lightning_fuzz
 
 namespace {
 
-std::string g_path;          // the file each input is written to
-bool g_expect_load = false;  // LIGHTNING_FUZZ_EXPECT_LOAD=1: every input must load
-
-void remove_temp_dir() {
-  if (g_path.empty()) return;
-  std::error_code ignored;
-  std::filesystem::remove_all(std::filesystem::path(g_path).parent_path(), ignored);
-}
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "checkpoint_reader_fuzz: %s\n", what.c_str());
-  std::abort();
-}
-
-void write_input(const uint8_t* data, size_t size) {
-  FILE* f = std::fopen(g_path.c_str(), "wb");
-  if (f == nullptr) die("cannot open " + g_path + ": " + std::strerror(errno));
-  if (size > 0 && std::fwrite(data, 1, size, f) != size) die("cannot write " + g_path);
-  if (std::fclose(f) != 0) die("cannot close " + g_path);
-}
+std::string g_path;  // the file each input is written to
 
 // Reads the first and the last byte of every tensor's view through
 // instrumented code, so that ASan sees a view reaching outside its storage.
@@ -147,16 +126,7 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   if (*argc == 3 && std::strcmp((*argv)[1], "--write-seeds") == 0) {
     std::exit(lightning_fuzz::write_seeds((*argv)[2]));
   }
-  const char* base = std::getenv("LIGHTNING_FUZZ_TMPDIR");
-  if (base == nullptr || *base == '\0') base = std::getenv("TMPDIR");
-  if (base == nullptr || *base == '\0') base = "/tmp";
-  std::string dir = std::string(base) + "/checkpoint_reader_fuzz.XXXXXX";
-  if (::mkdtemp(dir.data()) == nullptr) die("mkdtemp(" + dir + ") failed: " + std::strerror(errno));
-  g_path = dir + "/input.ckpt";
-  std::atexit(remove_temp_dir);
-  // run.sh checks the seed corpus with this: valid checkpoints must load.
-  const char* expect = std::getenv("LIGHTNING_FUZZ_EXPECT_LOAD");
-  g_expect_load = expect != nullptr && std::strcmp(expect, "1") == 0;
+  g_path = lightning_fuzz::make_temp_dir() + "/input.ckpt";
   // Most inputs are malformed archives, and every c10::Error the zip reader
   // raises symbolizes a C++ backtrace (dladdr), which took two thirds of the
   // time. The reader only keeps what_without_backtrace(): skip it.
@@ -165,23 +135,13 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  write_input(data, size);
-  try {
+  lightning_fuzz::write_file(g_path, data, size);
+  // Loads, or a lightning::Error naming the file (run.sh's seeds must load).
+  lightning_fuzz::loads(size, g_path, [] {
     const lightning::StateDict ckpt = lightning::load_checkpoint_file(g_path);
     touch(c10::IValue(ckpt), 0);
     (void)lightning::find_python_object(c10::IValue(ckpt));
-  } catch (const lightning::Error& e) {
-    // The one acceptable failure; its message must name the file.
-    if (std::strstr(e.what(), g_path.c_str()) == nullptr) {
-      die(std::string("lightning::Error without the path: ") + e.what());
-    }
-    // (libFuzzer always runs one empty input first.)
-    if (g_expect_load && size > 0) die(std::string("a seed does not load: ") + e.what());
-  } catch (const std::exception& e) {
-    die(std::string("an exception other than lightning::Error escaped: ") + e.what());
-  } catch (...) {
-    die("a non-std exception escaped");
-  }
+  });
   return 0;
 }
 

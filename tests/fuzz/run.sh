@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# The ctest checkpoint_reader_fuzz: a short libFuzzer run of the checkpoint
-# reader over a seed corpus of valid checkpoints made at test time.
+# The fuzz ctests (checkpoint_reader_fuzz, hparams_yaml_fuzz,
+# metrics_csv_fuzz): a short libFuzzer run of one target over its seed corpus.
 #
-#   bash tests/fuzz/run.sh <build>/tests/fuzz/checkpoint_reader_fuzz
-#   bash tests/fuzz/run.sh --missing "<why>"   # (CMake) no clang/libFuzzer: fail
+#   bash tests/fuzz/run.sh [--python-seeds SCRIPT] [--min-seeds N] <build>/tests/<name>
+#   bash tests/fuzz/run.sh --missing <name> "<why>"   # (CMake) no clang/libFuzzer: fail
 #
-# Steps: write the seeds (save_checkpoint_file, through the fuzzer binary, and
-# Python's torch.save, make_corpus.py); check that every seed loads; replay
-# tests/fuzz/regressions/*; then fuzz for LIGHTNING_FUZZ_SECONDS (default 20)
-# seconds. Any crash, sanitizer report, exception other than lightning::Error,
-# timeout (> 5 s for one input) or memory blow-up (> 4 GB) fails the test;
-# the input that caused it is kept in $LIGHTNING_FUZZ_ARTIFACTS (default: the
-# artifacts folder beside the binary).
+# Steps: write the seeds (`<name> --write-seeds DIR`, and SCRIPT DIR with
+# Python when given: the checkpoint reader's torch.save seeds); check that
+# there are at least N (default 5) and that every seed is accepted
+# (LIGHTNING_FUZZ_EXPECT_LOAD=1: a valid input must load, not merely fail
+# cleanly); replay tests/fuzz/regressions/<name>/*; then fuzz for
+# LIGHTNING_FUZZ_SECONDS (default 20) seconds. Any crash, sanitizer report,
+# exception other than lightning::Error, timeout (> 5 s for one input) or
+# memory blow-up (> 4 GB) fails the test; the input that caused it is kept in
+# $LIGHTNING_FUZZ_ARTIFACTS (default: artifacts/<name> beside the binary).
 #
 # Environment: LIGHTNING_FUZZ_SECONDS, LIGHTNING_FUZZ_ARTIFACTS,
 # LIGHTNING_PYTHON (default /usr/bin/python3, Debian's, which has torch; the
@@ -21,31 +23,43 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 
+name=fuzz
 fail() {
-  echo "checkpoint_reader_fuzz: FAILED: $*" >&2
+  echo "$name: FAILED: $*" >&2
   exit 1
 }
 
 if [ "${1:-}" = "--missing" ]; then
-  fail "${2:-clang++ with libFuzzer is missing}. The fuzz test needs clang and its" \
+  name=${2:-fuzz}
+  fail "${3:-clang++ with libFuzzer is missing}. The fuzz tests need clang and its" \
     "libFuzzer/sanitizer runtime (Debian: clang, libclang-rt-dev): run" \
     "scripts/setup.sh, then reconfigure and rebuild (bash scripts/build.sh)."
 fi
-[ $# -eq 1 ] || { echo "usage: $0 <checkpoint_reader_fuzz binary>" >&2; exit 2; }
+python_seeds=""
+min_seeds=5
+while [ $# -gt 1 ]; do
+  case "$1" in
+    --python-seeds) python_seeds=$2; shift 2 ;;
+    --min-seeds) min_seeds=$2; shift 2 ;;
+    *) break ;;
+  esac
+done
+[ $# -eq 1 ] || { echo "usage: $0 [--python-seeds SCRIPT] [--min-seeds N] <fuzzer binary>" >&2; exit 2; }
 fuzzer=$1
-[ -x "$fuzzer" ] || fail "$fuzzer is not built (ninja checkpoint_reader_fuzz)."
+name=$(basename "$fuzzer")
+[ -x "$fuzzer" ] || fail "$fuzzer is not built (ninja $name)."
 
 python=${LIGHTNING_PYTHON:-/usr/bin/python3}
 seconds=${LIGHTNING_FUZZ_SECONDS:-20}
-artifacts=${LIGHTNING_FUZZ_ARTIFACTS:-$(dirname "$fuzzer")/artifacts}
+artifacts=${LIGHTNING_FUZZ_ARTIFACTS:-$(dirname "$fuzzer")/fuzz/artifacts/$name}
 mkdir -p "$artifacts"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/checkpoint_reader_fuzz.XXXXXX")
+work=$(mktemp -d "${TMPDIR:-/tmp}/$name.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/seeds" "$work/corpus" "$work/tmp"
 export LIGHTNING_FUZZ_TMPDIR=$work/tmp  # where the target writes each input
 
-# libtorch is not instrumented. Leak checking stays on, with only
+# libtorch and yaml-cpp are not instrumented. Leak checking stays on, with only
 # libtorch_cpu's own allocations suppressed (see lsan.supp: its zip reader
 # leaks when its constructor throws). allocator_may_return_null: an absurd
 # allocation (a size read from a corrupt file) fails as it would without ASan
@@ -69,37 +83,40 @@ check_log() {  # <log> <what>
 "$fuzzer" --write-seeds "$work/seeds" >"$work/seeds.log" 2>&1 ||
   { cat "$work/seeds.log" >&2; fail "writing the C++ seeds failed."; }
 check_log "$work/seeds.log" "writing the C++ seeds"
-if ! "$python" -c "import torch" >/dev/null 2>&1; then
-  fail "$python cannot import torch; the Python seeds need it." \
-    "Run scripts/setup.sh (Debian's python3-torch) or, on the wheel leg, scripts/setup_pip.sh."
+if [ -n "$python_seeds" ]; then
+  if ! "$python" -c "import torch" >/dev/null 2>&1; then
+    fail "$python cannot import torch; the Python seeds need it." \
+      "Run scripts/setup.sh (Debian's python3-torch) or, on the wheel leg, scripts/setup_pip.sh."
+  fi
+  "$python" "$python_seeds" "$work/seeds" ||
+    fail "writing the Python seeds ($(basename "$python_seeds")) failed."
 fi
-"$python" "$here/make_corpus.py" "$work/seeds" ||
-  fail "writing the Python seeds (make_corpus.py) failed."
 count=$(find "$work/seeds" -type f | wc -l)
-[ "$count" -ge 10 ] || fail "only $count seeds were written."
+[ "$count" -ge "$min_seeds" ] || fail "only $count seeds were written."
 
-# Every seed is a valid checkpoint: it must load, not merely fail cleanly.
+# Every seed is a valid input: it must load, not merely fail cleanly.
 LIGHTNING_FUZZ_EXPECT_LOAD=1 "$fuzzer" -runs=0 -artifact_prefix="$work/" "$work/seeds" >"$work/seeds_check.log" 2>&1 || {
   cat "$work/seeds_check.log" >&2
-  fail "a seed checkpoint does not load (see above)."
+  fail "a seed does not load (see above)."
 }
 check_log "$work/seeds_check.log" "loading the seeds"
-echo "checkpoint_reader_fuzz: $count seed checkpoints, all load"
+echo "$name: $count seeds, all load"
 
 # ------------------------------------------------------- regressions --
 
 regressions=()
-if [ -d "$here/regressions" ]; then
+if [ -d "$here/regressions/$name" ]; then
   while IFS= read -r -d '' f; do regressions+=("$f"); done \
-    < <(find "$here/regressions" -type f ! -name '*.md' ! -name '.*' -print0 | sort -z)
+    < <(find "$here/regressions/$name" -type f ! -name '*.md' ! -name '.*' -print0 | sort -z)
 fi
 if [ ${#regressions[@]} -gt 0 ]; then
-  "$fuzzer" -artifact_prefix="$work/" "${regressions[@]}" >"$work/regressions.log" 2>&1 || {
+  "$fuzzer" -timeout=5 -rss_limit_mb=4096 -artifact_prefix="$work/" "${regressions[@]}" \
+    >"$work/regressions.log" 2>&1 || {
     cat "$work/regressions.log" >&2
-    fail "a regression input of tests/fuzz/regressions/ fails again (see above)."
+    fail "a regression input of tests/fuzz/regressions/$name/ fails again (see above)."
   }
-  check_log "$work/regressions.log" "replaying tests/fuzz/regressions"
-  echo "checkpoint_reader_fuzz: ${#regressions[@]} regression inputs replayed cleanly"
+  check_log "$work/regressions.log" "replaying tests/fuzz/regressions/$name"
+  echo "$name: ${#regressions[@]} regression inputs replayed cleanly"
 fi
 
 # --------------------------------------------------------------- fuzz --
@@ -107,13 +124,16 @@ fi
 # One process (no -jobs/-fork: output stays here, ctest's timeout applies).
 # New inputs go to $work/corpus (discarded); crashes to $artifacts.
 # -detect_leaks=0 turns off libFuzzer's leak check after each input that
-# mallocs more than it frees, which is nearly every input here (libtorch's
-# zip reader leaks on corrupt archives) and scans the whole heap each time: 10
-# times fewer executions. LeakSanitizer still checks once at exit, over
+# mallocs more than it frees, which is nearly every input of the checkpoint
+# reader (libtorch's zip reader leaks on corrupt archives) and scans the whole
+# heap each time: 10 times fewer executions. LeakSanitizer still checks once at exit, over
 # everything the run leaked (rerun an input with -detect_leaks=1 to pin one).
+# tests/fuzz/<name>.dict, where there is one: the format's tokens.
+dict=()
+[ -f "$here/$name.dict" ] && dict=(-dict="$here/$name.dict")
 set +e
 "$fuzzer" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=4096 -detect_leaks=0 \
-  -artifact_prefix="$artifacts/" -print_final_stats=1 \
+  -artifact_prefix="$artifacts/" -print_final_stats=1 "${dict[@]}" \
   "$work/corpus" "$work/seeds" >"$work/fuzz.log" 2>&1
 rc=$?
 set -e
@@ -134,7 +154,7 @@ if [ $rc -ne 0 ]; then
   crash=$(grep -o "Test unit written to .*" "$work/fuzz.log" | tail -n 1 | sed 's/Test unit written to //')
   fail "the fuzzer exited with status $rc. Reproduce with: $fuzzer ${crash:-<input>}" \
     "(this run's inputs: $artifacts/last_corpus). Fix the reader, then add the input to" \
-    "$root/tests/fuzz/regressions/."
+    "$root/tests/fuzz/regressions/$name/."
 fi
 check_log "$work/fuzz.log" "fuzzing"
-echo "checkpoint_reader_fuzz: passed"
+echo "$name: passed"
