@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <initializer_list>
 
+#include "detail/result_collection.h"
 #include "lightning/callbacks/early_stopping.h"
 #include "lightning/callbacks/model_checkpoint.h"
 #include "lightning/checkpoint/checkpoint_io.h"
@@ -196,6 +197,18 @@ Checkpoint Trainer::dump_checkpoint(bool weights_only) {
     if (value.defined() && value.numel() == 1) metrics.insert(name, value.item<double>());
   }
   exact.insert("callback_metrics", metrics);
+  // What self.log accumulated so far in this epoch, so that the resumed
+  // epoch's values cover all its batches. Under DDP the job-wide
+  // accumulation (every rank saves, so every rank gets here: a collective).
+  if (train_results_ && phase_ != FitPhase::kOutside && phase_ != FitPhase::kTrainEpochStart) {
+    if (world_size() > 1) {
+      detail::ResultCollection synced = *train_results_;
+      synced.sync_epoch(*strategy_);
+      exact.insert("train_results", synced.state_dict(/*global=*/true));
+    } else {
+      exact.insert("train_results", train_results_->state_dict());
+    }
+  }
   // The position above is in this run's batches: resuming with another
   // number of processes (other shards) starts at an epoch boundary instead.
   exact.insert("world_size", world_size());
@@ -425,6 +438,14 @@ void Trainer::restore_training_state() {
     for (const auto& entry : state_dict_at(*exact, "callback_metrics", who)) {
       callback_metrics_[entry.key().toStringRef()] =
           at::scalar_tensor(entry.value().toDouble(), at::kFloat);
+    }
+    // Absent from checkpoints of earlier versions: the resumed epoch's
+    // values then cover the batches after the resume only.
+    if (exact->contains("train_results") && saved_world == world_size()) {
+      resume.train_results = std::make_shared<detail::ResultCollection>();
+      resume.train_results->load_state_dict(state_dict_at(*exact, "train_results", who),
+                                            /*accumulations=*/is_global_zero(),
+                                            who + "/train_results");
     }
     resume.exact = true;
     if (saved_world != world_size()) {

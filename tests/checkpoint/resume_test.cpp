@@ -102,11 +102,14 @@ class Killer : public L::Callback {
     if (where_ == kTrainEpochStart && t.current_epoch() == epoch_) kill(t);
   }
 
- private:
-  void kill(L::Trainer& t) {
+ protected:
+  virtual void at_save_point(L::Trainer& t) {
     t.save_checkpoint(path_);
     throw Crash();
   }
+
+ private:
+  void kill(L::Trainer& t) { at_save_point(t); }
   Where where_;
   int64_t epoch_, batch_;
   std::string path_;
@@ -229,6 +232,73 @@ TEST(ExactResume, CrashInTrainEpochEndAndEpochStart) {
 TEST(ExactResume, WithLoaderWorkers) {
   auto expected = uninterrupted(2, false, /*workers=*/2);
   expect_same_weights(*crashed_and_resumed(Killer::kTrainBatchEnd, 0, 4, 2, false, 2), *expected);
+}
+
+// ---- Logged metrics after a resume ------------------------------------------------
+
+// Logs epoch values of every reduction besides Net's step value.
+struct EpochMetricsNet : Net {
+  L::StepOutput training_step(L::Batch& batch, int64_t batch_idx) override {
+    auto out = Net::training_step(batch, batch_idx);
+    const double l = losses.back();
+    log("mean", l, L::LogOptions().on_epoch(true).batch_size(batch_idx % 3 + 1));
+    log("sum", l, L::LogOptions().on_step(false).on_epoch(true).reduce_fx("sum"));
+    log("min", l, L::LogOptions().on_step(false).on_epoch(true).reduce_fx("min"));
+    return out;
+  }
+};
+
+// Records how many rows the logger had when the Killer of the same place
+// would have saved.
+class RowMark : public Killer {
+ public:
+  RowMark(Where where, int64_t epoch, int64_t batch, const L::testing::RecordingLogger& logger)
+      : Killer(where, epoch, batch, ""), logger_(logger) {}
+  size_t rows = 0;
+
+ private:
+  void at_save_point(L::Trainer&) override { rows = logger_.rows.size(); }
+  const L::testing::RecordingLogger& logger_;
+};
+
+// The rows a fit saved at `where` and resumed logs after the resume equal
+// those the uninterrupted fit logged after that point.
+void expect_same_rows_after_resume(Killer::Where where, int64_t epoch, int64_t batch) {
+  SCOPED_TRACE("save at " + std::to_string(where) + ", epoch " + std::to_string(epoch) +
+               ", batch " + std::to_string(batch));
+  auto reference = std::make_shared<L::testing::RecordingLogger>();
+  auto mark = std::make_shared<RowMark>(where, epoch, batch, *reference);
+  L::seed_everything(7);
+  L::Trainer(options(3).log_every_n_steps(1).logger(reference).callbacks({mark}))
+      .fit(std::make_shared<EpochMetricsNet>(), train_loader(), loader(8, 4));
+  ASSERT_GT(mark->rows, 0u);
+  ASSERT_LT(mark->rows, reference->rows.size());
+
+  TempDir dir("resume_rows");
+  const std::string path = dir.file("crash.ckpt");
+  L::seed_everything(7);
+  EXPECT_THROW(L::Trainer(options(3).log_every_n_steps(1).callbacks(
+                              {std::make_shared<Killer>(where, epoch, batch, path)}))
+                   .fit(std::make_shared<EpochMetricsNet>(), train_loader(), loader(8, 4)),
+               Crash);
+  auto resumed = std::make_shared<L::testing::RecordingLogger>();
+  L::seed_everything(12345);
+  L::Trainer(options(3).log_every_n_steps(1).logger(resumed))
+      .fit(std::make_shared<EpochMetricsNet>(), train_loader(), loader(8, 4), path);
+  const std::vector<std::pair<int64_t, L::Metrics>> expected(
+      reference->rows.begin() + static_cast<long>(mark->rows), reference->rows.end());
+  ASSERT_EQ(resumed->rows.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(resumed->rows[i].first, expected[i].first) << "row " << i << " after the resume";
+    EXPECT_EQ(resumed->rows[i].second, expected[i].second) << "row " << i << " after the resume";
+  }
+}
+
+TEST(ResumedMetrics, EveryRowAfterTheSaveEqualsTheUninterruptedRuns) {
+  expect_same_rows_after_resume(Killer::kTrainBatchEnd, 1, 6);
+  expect_same_rows_after_resume(Killer::kValidationEnd, 1, 4);
+  expect_same_rows_after_resume(Killer::kTrainEpochEnd, 1, 0);
+  expect_same_rows_after_resume(Killer::kTrainEpochStart, 2, 0);
 }
 
 // ---- What a checkpoint holds --------------------------------------------------
