@@ -472,20 +472,62 @@ void Trainer::restore_training_state() {
     // Lightning's fit loop on restart (on_run_start sets completed =
     // processed): "processed" counts an epoch from before on_train_epoch_end,
     // where ModelCheckpoint saves; "completed" only after it.
+    bool mid_epoch = false;
     if (fit_loop) {
       if (auto ep = dict_at(*fit_loop, "epoch_progress")) {
         if (auto current = dict_at(*ep, "current")) {
           loop_.epoch = int_or(*current, "processed", int_or(*current, "completed", loop_.epoch));
+          // Started and not processed: saved inside the epoch.
+          mid_epoch = int_or(*current, "started", loop_.epoch) > loop_.epoch;
         }
       }
       if (auto st = dict_at(*fit_loop, "epoch_loop.state_dict")) {
         loop_.batches_that_stepped = int_or(*st, "_batches_that_stepped", loop_.global_step);
       }
+      // Mid-epoch, Lightning goes on after the batches it processed (its
+      // TrainingEpochLoop.reset on restart), with batch_idx counting on.
+      auto progress = dict_at(*fit_loop, "epoch_loop.batch_progress");
+      auto current = progress ? dict_at(*progress, "current") : std::nullopt;
+      auto total = progress ? dict_at(*progress, "total") : std::nullopt;
+      const int64_t processed = current ? int_or(*current, "processed", 0) : 0;
+      if (mid_epoch && processed > 0) {
+        const int64_t completed = int_or(*current, "completed", processed);
+        const bool last_batch = [&] {
+          auto it = progress->find(c10::IValue("is_last_batch"));
+          return it != progress->end() && it->value().isBool() && it->value().toBool();
+        }();
+        // Saved in on_train_batch_end (completed lags by one): the step
+        // after that batch is not counted yet in _batches_that_stepped.
+        const int64_t k = std::max<int64_t>(accumulate_grad_batches_, 1);
+        if (completed == processed - 1 && (processed % k == 0 || last_batch)) {
+          ++loop_.batches_that_stepped;
+        }
+        if (total) loop_.total_batch_idx = int_or(*total, "processed", loop_.total_batch_idx);
+        if (last_batch) {
+          ++loop_.epoch;  // the epoch's batches were all done: the next one starts
+        } else {
+          // Everything after the saved batch, its validation included, was
+          // done or is skipped, as Lightning's restart skips it.
+          resume.phase = FitPhase::kValidation;
+          resume.batches_done = processed;
+        }
+      }
     }
-    detail::warn("fit resumes from " + path +
-                 ", which has no lightning.cpp loop state (written by Python Lightning?): "
-                 "training restarts at the beginning of epoch " +
-                 std::to_string(loop_.epoch) + ".");
+    if (resume.phase == FitPhase::kValidation) {
+      detail::warn("fit resumes from " + path +
+                   ", which has no lightning.cpp loop state (written by Python Lightning?), "
+                   "inside epoch " +
+                   std::to_string(loop_.epoch) + " after " + std::to_string(resume.batches_done) +
+                   " batches: as Lightning with a loader that is not resumable, the rest of "
+                   "the epoch trains on the first batches of a new pass over the data, and the "
+                   "epoch's logged values cover only the batches after the resume.");
+    } else {
+      resume.phase = FitPhase::kTrainEpochStart;
+      detail::warn("fit resumes from " + path +
+                   ", which has no lightning.cpp loop state (written by Python Lightning?): "
+                   "training restarts at the beginning of epoch " +
+                   std::to_string(loop_.epoch) + ".");
+    }
   }
   resume_ = resume;
 }
