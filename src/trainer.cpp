@@ -701,6 +701,15 @@ void Trainer::finish_saved_epoch_end() {
   const Resume resume = *std::exchange(resume_, std::nullopt);
   restore_rng(resume.rng_states);
   batches_done_ = resume.batches_done;
+  if (resume.train_results) {
+    // The saved epoch's row came after the save: the loggers get it now.
+    *train_results_ = *resume.train_results;
+    detail::MetricSinks sinks{&callback_metrics_, &progress_bar_metrics_};
+    auto per_loader = train_results_->epoch_metrics(sinks, 1);
+    if (!per_loader[0].empty()) {
+      send_to_loggers(per_loader[0], loop_.batches_that_stepped - 1, /*epoch_level=*/true);
+    }
+  }
   if (batches_done_ == num_training_batches_) update_lr_schedulers("epoch", /*plateau=*/true);
   ++loop_.epoch;
 }
@@ -710,6 +719,10 @@ void Trainer::train_epoch(LightningModule& model, bool has_validation) {
   // (src/trainer_checkpoint.cpp restored the counters and RNG).
   const std::optional<Resume> resume = std::exchange(resume_, std::nullopt);
   train_results_->reset();
+  // Mid-epoch: what self.log accumulated before the save.
+  if (resume && resume->train_results && resume->phase != FitPhase::kTrainEpochStart) {
+    *train_results_ = *resume->train_results;
+  }
   // Until the loader starts, a checkpoint resumes at this epoch's start.
   phase_ = FitPhase::kTrainEpochStart;
   batches_done_ = resume ? resume->batches_done : 0;

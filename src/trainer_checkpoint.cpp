@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <initializer_list>
 
+#include "detail/result_collection.h"
 #include "lightning/callbacks/early_stopping.h"
 #include "lightning/callbacks/model_checkpoint.h"
 #include "lightning/checkpoint/checkpoint_io.h"
@@ -196,6 +197,18 @@ Checkpoint Trainer::dump_checkpoint(bool weights_only) {
     if (value.defined() && value.numel() == 1) metrics.insert(name, value.item<double>());
   }
   exact.insert("callback_metrics", metrics);
+  // What self.log accumulated so far in this epoch, so that the resumed
+  // epoch's values cover all its batches. Under DDP the job-wide
+  // accumulation (every rank saves, so every rank gets here: a collective).
+  if (train_results_ && phase_ != FitPhase::kOutside && phase_ != FitPhase::kTrainEpochStart) {
+    if (world_size() > 1) {
+      detail::ResultCollection synced = *train_results_;
+      synced.sync_epoch(*strategy_);
+      exact.insert("train_results", synced.state_dict(/*global=*/true));
+    } else {
+      exact.insert("train_results", train_results_->state_dict());
+    }
+  }
   // The position above is in this run's batches: resuming with another
   // number of processes (other shards) starts at an epoch boundary instead.
   exact.insert("world_size", world_size());
@@ -426,6 +439,14 @@ void Trainer::restore_training_state() {
       callback_metrics_[entry.key().toStringRef()] =
           at::scalar_tensor(entry.value().toDouble(), at::kFloat);
     }
+    // Absent from checkpoints of earlier versions: the resumed epoch's
+    // values then cover the batches after the resume only.
+    if (exact->contains("train_results") && saved_world == world_size()) {
+      resume.train_results = std::make_shared<detail::ResultCollection>();
+      resume.train_results->load_state_dict(state_dict_at(*exact, "train_results", who),
+                                            /*accumulations=*/is_global_zero(),
+                                            who + "/train_results");
+    }
     resume.exact = true;
     if (saved_world != world_size()) {
       // Other shards: the saved batch position means nothing here. A
@@ -451,20 +472,62 @@ void Trainer::restore_training_state() {
     // Lightning's fit loop on restart (on_run_start sets completed =
     // processed): "processed" counts an epoch from before on_train_epoch_end,
     // where ModelCheckpoint saves; "completed" only after it.
+    bool mid_epoch = false;
     if (fit_loop) {
       if (auto ep = dict_at(*fit_loop, "epoch_progress")) {
         if (auto current = dict_at(*ep, "current")) {
           loop_.epoch = int_or(*current, "processed", int_or(*current, "completed", loop_.epoch));
+          // Started and not processed: saved inside the epoch.
+          mid_epoch = int_or(*current, "started", loop_.epoch) > loop_.epoch;
         }
       }
       if (auto st = dict_at(*fit_loop, "epoch_loop.state_dict")) {
         loop_.batches_that_stepped = int_or(*st, "_batches_that_stepped", loop_.global_step);
       }
+      // Mid-epoch, Lightning goes on after the batches it processed (its
+      // TrainingEpochLoop.reset on restart), with batch_idx counting on.
+      auto progress = dict_at(*fit_loop, "epoch_loop.batch_progress");
+      auto current = progress ? dict_at(*progress, "current") : std::nullopt;
+      auto total = progress ? dict_at(*progress, "total") : std::nullopt;
+      const int64_t processed = current ? int_or(*current, "processed", 0) : 0;
+      if (mid_epoch && processed > 0) {
+        const int64_t completed = int_or(*current, "completed", processed);
+        const bool last_batch = [&] {
+          auto it = progress->find(c10::IValue("is_last_batch"));
+          return it != progress->end() && it->value().isBool() && it->value().toBool();
+        }();
+        // Saved in on_train_batch_end (completed lags by one): the step
+        // after that batch is not counted yet in _batches_that_stepped.
+        const int64_t k = std::max<int64_t>(accumulate_grad_batches_, 1);
+        if (completed == processed - 1 && (processed % k == 0 || last_batch)) {
+          ++loop_.batches_that_stepped;
+        }
+        if (total) loop_.total_batch_idx = int_or(*total, "processed", loop_.total_batch_idx);
+        if (last_batch) {
+          ++loop_.epoch;  // the epoch's batches were all done: the next one starts
+        } else {
+          // Everything after the saved batch, its validation included, was
+          // done or is skipped, as Lightning's restart skips it.
+          resume.phase = FitPhase::kValidation;
+          resume.batches_done = processed;
+        }
+      }
     }
-    detail::warn("fit resumes from " + path +
-                 ", which has no lightning.cpp loop state (written by Python Lightning?): "
-                 "training restarts at the beginning of epoch " +
-                 std::to_string(loop_.epoch) + ".");
+    if (resume.phase == FitPhase::kValidation) {
+      detail::warn("fit resumes from " + path +
+                   ", which has no lightning.cpp loop state (written by Python Lightning?), "
+                   "inside epoch " +
+                   std::to_string(loop_.epoch) + " after " + std::to_string(resume.batches_done) +
+                   " batches: as Lightning with a loader that is not resumable, the rest of "
+                   "the epoch trains on the first batches of a new pass over the data, and the "
+                   "epoch's logged values cover only the batches after the resume.");
+    } else {
+      resume.phase = FitPhase::kTrainEpochStart;
+      detail::warn("fit resumes from " + path +
+                   ", which has no lightning.cpp loop state (written by Python Lightning?): "
+                   "training restarts at the beginning of epoch " +
+                   std::to_string(loop_.epoch) + ".");
+    }
   }
   resume_ = resume;
 }

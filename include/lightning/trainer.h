@@ -420,6 +420,9 @@ class Trainer {
     bool exact = false;
     uint64_t shuffle_seed = 0;
     std::vector<at::Tensor> rng_states;  // CPU, then each CUDA device
+    // What self.log had accumulated in the epoch at the save; null for
+    // checkpoints without it (older ones, Python Lightning's).
+    std::shared_ptr<detail::ResultCollection> train_results;
   };
   std::optional<Resume> resume_;  // consumed by the first resumed epoch
   Stage stage_ = Stage::Fit;

@@ -240,4 +240,66 @@ void ResultCollection::sync_epoch(Strategy& strategy) {
   }
 }
 
+namespace {
+
+const char* reduce_name(Reduce r) {
+  static const char* const names[] = {"mean", "sum", "max", "min"};  // Reduce's order
+  return names[static_cast<int>(r)];
+}
+
+}  // namespace
+
+StateDict ResultCollection::state_dict(bool global) const {
+  StateDict out = make_state_dict();
+  for (const auto& e : entries_) {
+    StateDict d = make_state_dict();
+    d.insert("on_step", e.on_step);
+    d.insert("on_epoch", e.on_epoch);
+    d.insert("prog_bar", e.prog_bar);
+    d.insert("logger", e.logger);
+    d.insert("reduce_fx", std::string(reduce_name(e.reduce)));
+    d.insert("dataloader_idx", e.dataloader_idx);
+    const bool synced = global && e.global;
+    const at::Tensor& acc = synced ? e.global_accumulator : e.accumulator;
+    // Plain numbers (every value is a scalar): readable anywhere, no device.
+    d.insert("value", acc.defined() ? c10::IValue(acc.item<double>()) : c10::IValue());
+    d.insert("cumulated_batch_size", synced ? e.global_weight : e.weight);
+    d.insert("step_value",
+             e.step_value.defined() ? c10::IValue(e.step_value.item<double>()) : c10::IValue());
+    d.insert("step_fresh", e.step_fresh);
+    out.insert(e.name, d);
+  }
+  return out;
+}
+
+void ResultCollection::load_state_dict(const StateDict& state, bool accumulations,
+                                       const std::string& owner) {
+  entries_.clear();
+  for (const auto& item : state) {
+    LIGHTNING_CHECK(item.key().isString() && item.value().isGenericDict(), owner,
+                    ": a logged metric's entry is not a dict under its name.");
+    const std::string& name = item.key().toStringRef();
+    const std::string who = owner + "[\"" + name + "\"]";
+    const StateDict d = item.value().toGenericDict();
+    Entry e;
+    e.name = name;
+    e.on_step = state_bool(d, "on_step", who);
+    e.on_epoch = state_bool(d, "on_epoch", who);
+    e.prog_bar = state_bool(d, "prog_bar", who);
+    e.logger = state_bool(d, "logger", who);
+    e.reduce = parse_reduce(state_string(d, "reduce_fx", who), name);
+    e.dataloader_idx = state_int(d, "dataloader_idx", who);
+    const c10::IValue& value = state_value(d, "value", who);
+    if (accumulations && !value.isNone()) {
+      e.accumulator = at::scalar_tensor(state_double(d, "value", who), at::kDouble);
+      e.weight = state_double(d, "cumulated_batch_size", who);
+    }
+    if (!state_value(d, "step_value", who).isNone()) {
+      e.step_value = at::scalar_tensor(state_double(d, "step_value", who), at::kFloat);
+      e.step_fresh = state_bool(d, "step_fresh", who);
+    }
+    entries_.push_back(std::move(e));
+  }
+}
+
 }  // namespace lightning::detail

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "lightning/logging.h"
+#include "lightning/state_dict.h"
 
 namespace lightning {
 class Strategy;
@@ -69,6 +70,20 @@ class ResultCollection {
   /// exist on every rank afterwards. Local accumulations are kept, so it can
   /// run again after more values are logged.
   void sync_epoch(Strategy& strategy);
+
+  /// What a checkpoint saves of this collection (docs/checkpoints.md, "What
+  /// a mid-epoch resume restores"): per entry, under its logged name, the
+  /// options, the epoch accumulation ("value", "cumulated_batch_size", as
+  /// Lightning's _ResultMetric names them) and the latest step value. With
+  /// `global` the values after `sync_epoch` are saved (a copy synced over the
+  /// ranks): the whole job's accumulation so far.
+  StateDict state_dict(bool global = false) const;
+
+  /// Replaces the entries by those of `state` (from `state_dict`). With
+  /// `accumulations` false only the options and step values are restored:
+  /// the ranks other than 0 of a distributed run, whose share of the saved
+  /// job-wide accumulation is rank 0's. `owner` names the checkpoint in errors.
+  void load_state_dict(const StateDict& state, bool accumulations, const std::string& owner);
 
   void reset() { entries_.clear(); }
   bool empty() const { return entries_.empty(); }

@@ -6,7 +6,8 @@
 //   batches) is killed before a chosen batch; a new process with another seed
 //   resumes with ckpt_path="last" and must end with weights bit-identical to
 //   an uninterrupted process's, having trained the same batches with the same
-//   losses and learning rates.
+//   losses and learning rates, and having logged the same metrics.csv rows
+//   after the checkpoint (step and epoch values, training and validation).
 // - Crash during save: a process saving a 4 MiB checkpoint to one path in a
 //   loop is killed at random moments; the file must always load, whole.
 //
@@ -23,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <random>
 #include <sstream>
 #include <string>
@@ -153,10 +155,43 @@ class Child {
   return ::testing::AssertionSuccess();
 }
 
+/// metrics.csv as rows of column name -> cell (empty cells left out).
+using CsvRow = std::map<std::string, std::string>;
+std::vector<CsvRow> csv_rows(const std::string& path) {
+  auto split = [](const std::string& line) {
+    std::vector<std::string> cells;
+    std::string cell;
+    std::istringstream in(line);
+    while (std::getline(in, cell, ',')) cells.push_back(cell);
+    if (!line.empty() && line.back() == ',') cells.emplace_back();
+    return cells;
+  };
+  const auto lines = lines_of(path);
+  std::vector<CsvRow> rows;
+  if (lines.empty()) return rows;
+  const auto header = split(lines[0]);
+  for (size_t i = 1; i < lines.size(); ++i) {
+    const auto cells = split(lines[i]);
+    CsvRow row;
+    for (size_t c = 0; c < cells.size() && c < header.size(); ++c) {
+      if (!cells[c].empty()) row[header[c]] = cells[c];
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+std::string describe(const CsvRow& row) {
+  std::string out;
+  for (const auto& [k, v] : row) out += (out.empty() ? "" : ", ") + k + "=" + v;
+  return "{" + out + "}";
+}
+
 /// The uninterrupted run, once per test process.
 struct Reference {
   std::string weights;
   std::vector<std::string> losses;
+  std::vector<CsvRow> metrics;  // its metrics.csv
 };
 const Reference& reference() {
   static const Reference ref = [] {
@@ -165,6 +200,7 @@ const Reference& reference() {
     EXPECT_TRUE(run_to_end({"train", dir.str()}, dir.file("log.txt")));
     r.weights = read_file(dir.file("weights.txt"));
     r.losses = lines_of(dir.file("losses.txt"));
+    r.metrics = csv_rows(dir.file("csv/train/metrics.csv"));
     // Bit-equal NaNs would prove nothing: the run must stay finite.
     for (const char* bad : {"nan", "inf"}) {
       EXPECT_EQ(r.weights.find(bad), std::string::npos) << "the reference run diverged";
@@ -225,6 +261,26 @@ void kill_and_resume(int64_t kill_at) {
   }
   const std::string weights = read_file(dir.file("weights.txt"));
   EXPECT_EQ(weights, ref.weights) << "final weights differ (hex floats, one line per tensor)";
+
+  // The logged numbers: every row the uninterrupted run logged after the
+  // checkpoint (from the step row of the checkpoint's own step, which is
+  // logged after on_train_batch_end saved), every column, in the resumed
+  // process's metrics.csv. The epoch values of the resumed epoch cover the
+  // batches before the kill too.
+  std::vector<CsvRow> expected;
+  for (const auto& row : ref.metrics) {
+    if (std::stoll(row.at("step")) >= saved_step - 1) expected.push_back(row);
+  }
+  ASSERT_FALSE(expected.empty());
+  const auto got = csv_rows(dir.file("csv/resume/metrics.csv"));
+  ASSERT_EQ(got.size(), expected.size())
+      << "rows logged after the resume; the first one expected: " << describe(expected.front())
+      << ", got: " << (got.empty() ? "none" : describe(got.front()));
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i], expected[i])
+        << "metrics.csv row " << i << " after the resume:\n  resumed:       " << describe(got[i])
+        << "\n  uninterrupted: " << describe(expected[i]);
+  }
 }
 
 }  // namespace

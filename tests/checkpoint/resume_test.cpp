@@ -102,11 +102,14 @@ class Killer : public L::Callback {
     if (where_ == kTrainEpochStart && t.current_epoch() == epoch_) kill(t);
   }
 
- private:
-  void kill(L::Trainer& t) {
+ protected:
+  virtual void at_save_point(L::Trainer& t) {
     t.save_checkpoint(path_);
     throw Crash();
   }
+
+ private:
+  void kill(L::Trainer& t) { at_save_point(t); }
   Where where_;
   int64_t epoch_, batch_;
   std::string path_;
@@ -229,6 +232,73 @@ TEST(ExactResume, CrashInTrainEpochEndAndEpochStart) {
 TEST(ExactResume, WithLoaderWorkers) {
   auto expected = uninterrupted(2, false, /*workers=*/2);
   expect_same_weights(*crashed_and_resumed(Killer::kTrainBatchEnd, 0, 4, 2, false, 2), *expected);
+}
+
+// ---- Logged metrics after a resume ------------------------------------------------
+
+// Logs epoch values of every reduction besides Net's step value.
+struct EpochMetricsNet : Net {
+  L::StepOutput training_step(L::Batch& batch, int64_t batch_idx) override {
+    auto out = Net::training_step(batch, batch_idx);
+    const double l = losses.back();
+    log("mean", l, L::LogOptions().on_epoch(true).batch_size(batch_idx % 3 + 1));
+    log("sum", l, L::LogOptions().on_step(false).on_epoch(true).reduce_fx("sum"));
+    log("min", l, L::LogOptions().on_step(false).on_epoch(true).reduce_fx("min"));
+    return out;
+  }
+};
+
+// Records how many rows the logger had when the Killer of the same place
+// would have saved.
+class RowMark : public Killer {
+ public:
+  RowMark(Where where, int64_t epoch, int64_t batch, const L::testing::RecordingLogger& logger)
+      : Killer(where, epoch, batch, ""), logger_(logger) {}
+  size_t rows = 0;
+
+ private:
+  void at_save_point(L::Trainer&) override { rows = logger_.rows.size(); }
+  const L::testing::RecordingLogger& logger_;
+};
+
+// The rows a fit saved at `where` and resumed logs after the resume equal
+// those the uninterrupted fit logged after that point.
+void expect_same_rows_after_resume(Killer::Where where, int64_t epoch, int64_t batch) {
+  SCOPED_TRACE("save at " + std::to_string(where) + ", epoch " + std::to_string(epoch) +
+               ", batch " + std::to_string(batch));
+  auto reference = std::make_shared<L::testing::RecordingLogger>();
+  auto mark = std::make_shared<RowMark>(where, epoch, batch, *reference);
+  L::seed_everything(7);
+  L::Trainer(options(3).log_every_n_steps(1).logger(reference).callbacks({mark}))
+      .fit(std::make_shared<EpochMetricsNet>(), train_loader(), loader(8, 4));
+  ASSERT_GT(mark->rows, 0u);
+  ASSERT_LT(mark->rows, reference->rows.size());
+
+  TempDir dir("resume_rows");
+  const std::string path = dir.file("crash.ckpt");
+  L::seed_everything(7);
+  EXPECT_THROW(L::Trainer(options(3).log_every_n_steps(1).callbacks(
+                              {std::make_shared<Killer>(where, epoch, batch, path)}))
+                   .fit(std::make_shared<EpochMetricsNet>(), train_loader(), loader(8, 4)),
+               Crash);
+  auto resumed = std::make_shared<L::testing::RecordingLogger>();
+  L::seed_everything(12345);
+  L::Trainer(options(3).log_every_n_steps(1).logger(resumed))
+      .fit(std::make_shared<EpochMetricsNet>(), train_loader(), loader(8, 4), path);
+  const std::vector<std::pair<int64_t, L::Metrics>> expected(
+      reference->rows.begin() + static_cast<long>(mark->rows), reference->rows.end());
+  ASSERT_EQ(resumed->rows.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(resumed->rows[i].first, expected[i].first) << "row " << i << " after the resume";
+    EXPECT_EQ(resumed->rows[i].second, expected[i].second) << "row " << i << " after the resume";
+  }
+}
+
+TEST(ResumedMetrics, EveryRowAfterTheSaveEqualsTheUninterruptedRuns) {
+  expect_same_rows_after_resume(Killer::kTrainBatchEnd, 1, 6);
+  expect_same_rows_after_resume(Killer::kValidationEnd, 1, 4);
+  expect_same_rows_after_resume(Killer::kTrainEpochEnd, 1, 0);
+  expect_same_rows_after_resume(Killer::kTrainEpochStart, 2, 0);
 }
 
 // ---- What a checkpoint holds --------------------------------------------------
@@ -434,37 +504,52 @@ TEST(ScalerCheckpoint, StateSurvivesACheckpointFile) {
   EXPECT_EQ(restored.growth_tracker(), scaler.growth_tracker());
 }
 
+// Python that makes Net's weights `sd` and their copies `params`, for the
+// checkpoints the tests below write with Python.
+const char* const kPythonNetWeights =
+    "import sys, torch, collections\n"
+    "torch.manual_seed(0)\n"
+    "sd = collections.OrderedDict([('net.0.weight', torch.randn(16, 32)),\n"
+    "  ('net.0.bias', torch.randn(16)), ('net.2.weight', torch.randn(2, 16)),\n"
+    "  ('net.2.bias', torch.randn(2))])\n"
+    "params = [t.clone().requires_grad_(True) for t in sd.values()]\n";
+
+// Runs kPythonNetWeights then `body` (which saves to sys.argv[1]) with the
+// tests' Python; its output in `out`.
+bool make_python_checkpoint(const TempDir& dir, const std::string& path, const std::string& body,
+                            std::string& out) {
+  const std::string script = dir.file("make.py");
+  {
+    std::ofstream py(script);
+    py << kPythonNetWeights << body;
+  }
+  return run_python(script, path, out);
+}
+
 // A checkpoint written by Python (Lightning's layout, SGD + OneCycleLR whose
 // state pickles a bound method) resumes a C++ fit: weights, optimizer and
 // scheduler state load, the Python-object entry is skipped with a warning.
 TEST(PythonInterop, PythonLightningCheckpointResumesAFit) {
   TempDir dir("pyck");
   const std::string path = dir.file("py.ckpt");
-  const std::string script = dir.file("make.py");
-  {
-    std::ofstream py(script);
-    py << "import sys, torch, collections\n"
-          "torch.manual_seed(0)\n"
-          "sd = collections.OrderedDict([('net.0.weight', torch.randn(16, 32)),\n"
-          "  ('net.0.bias', torch.randn(16)), ('net.2.weight', torch.randn(2, 16)),\n"
-          "  ('net.2.bias', torch.randn(2))])\n"
-          "params = [t.clone().requires_grad_(True) for t in sd.values()]\n"
-          "opt = torch.optim.SGD(params, lr=0.01, momentum=0.9)\n"
-          "sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=50)\n"
-          "for _ in range(3):\n"
-          "    for p in params: p.grad = torch.ones_like(p)\n"
-          "    opt.step(); sched.step()\n"
-          "ck = {'epoch': 1, 'global_step': 3, 'pytorch-lightning_version': '2.1.0',\n"
-          "      'state_dict': sd, 'optimizer_states': [opt.state_dict()],\n"
-          "      'lr_schedulers': [sched.state_dict()],\n"
-          "      'loops': {'fit_loop': {'epoch_progress': {'current': {'completed': 1}},\n"
-          "                             'epoch_loop.state_dict': {'_batches_that_stepped': 3}}},\n"
-          "      'hparams_name': 'kwargs', 'hyper_parameters': {'hidden': 16, 'lr': 0.01}}\n"
-          "torch.save(ck, sys.argv[1])\n"
-          "print(repr(sched.get_last_lr()[0]), repr(opt.param_groups[0]['momentum']))\n";
-  }
   std::string out;
-  ASSERT_TRUE(run_python(script, path, out)) << out;
+  ASSERT_TRUE(make_python_checkpoint(
+      dir, path,
+      "opt = torch.optim.SGD(params, lr=0.01, momentum=0.9)\n"
+      "sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=50)\n"
+      "for _ in range(3):\n"
+      "    for p in params: p.grad = torch.ones_like(p)\n"
+      "    opt.step(); sched.step()\n"
+      "ck = {'epoch': 1, 'global_step': 3, 'pytorch-lightning_version': '2.1.0',\n"
+      "      'state_dict': sd, 'optimizer_states': [opt.state_dict()],\n"
+      "      'lr_schedulers': [sched.state_dict()],\n"
+      "      'loops': {'fit_loop': {'epoch_progress': {'current': {'completed': 1}},\n"
+      "                             'epoch_loop.state_dict': {'_batches_that_stepped': 3}}},\n"
+      "      'hparams_name': 'kwargs', 'hyper_parameters': {'hidden': 16, 'lr': 0.01}}\n"
+      "torch.save(ck, sys.argv[1])\n"
+      "print(repr(sched.get_last_lr()[0]), repr(opt.param_groups[0]['momentum']))\n",
+      out))
+      << out;
   std::istringstream fields(out);
   double py_lr = 0, py_momentum = 0;
   fields >> py_lr >> py_momentum;
@@ -506,4 +591,67 @@ TEST(PythonInterop, PythonLightningCheckpointResumesAFit) {
                            py.get<L::StateDict>("state_dict").at("net.0.weight").toTensor()));
   EXPECT_EQ(trainer.current_epoch(), 2);
   EXPECT_EQ(trainer.global_step(), 3 + 10);  // one more epoch of 10 batches
+}
+
+// A checkpoint Python Lightning 2.6.6 wrote in on_train_batch_end inside an
+// epoch (its loop state, as Lightning writes it, after batch_idx 2 of epoch
+// 1 with 10 batches an epoch) resumes inside that epoch, as Lightning does:
+// batch_idx 3 to 9, global step and logged step counting on from 13.
+TEST(PythonInterop, PythonLightningMidEpochCheckpointResumesMidEpoch) {
+  TempDir dir("pymid");
+  const std::string path = dir.file("py_mid.ckpt");
+  std::string out;
+  ASSERT_TRUE(make_python_checkpoint(
+      dir, path,
+      "opt = torch.optim.SGD(params, lr=0.05, momentum=0.9)\n"
+      "for p in params: p.grad = torch.ones_like(p)\n"
+      "opt.step()\n"
+      "def prog(total, current, keys=('ready', 'started', 'processed', 'completed')):\n"
+      "    return {'total': dict(zip(keys, total)), 'current': dict(zip(keys, current))}\n"
+      "bp = prog((13, 13, 13, 12), (3, 3, 3, 2)); bp['is_last_batch'] = False\n"
+      "step = prog((13, 13), (3, 3), ('ready', 'completed'))\n"
+      "zero = prog((13, 13, 13), (3, 3, 3), ('ready', 'completed', 'started'))\n"
+      "fit_loop = {'state_dict': {},\n"
+      "  'epoch_loop.state_dict': {'_batches_that_stepped': 12},\n"
+      "  'epoch_loop.batch_progress': bp,\n"
+      "  'epoch_loop.scheduler_progress': prog((0, 0), (0, 0), ('ready', 'completed')),\n"
+      "  'epoch_loop.automatic_optimization.state_dict': {},\n"
+      "  'epoch_loop.automatic_optimization.optim_progress':\n"
+      "      {'optimizer': {'step': step, 'zero_grad': zero}},\n"
+      "  'epoch_loop.manual_optimization.state_dict': {},\n"
+      "  'epoch_loop.manual_optimization.optim_step_progress':\n"
+      "      prog((0, 0), (0, 0), ('ready', 'completed')),\n"
+      "  'epoch_loop.val_loop.state_dict': {},\n"
+      "  'epoch_loop.val_loop.batch_progress': dict(prog((0,) * 4, (0,) * 4),\n"
+      "                                             is_last_batch=False),\n"
+      "  'epoch_progress': prog((2, 2, 1, 1), (2, 2, 1, 1))}\n"
+      "ck = {'epoch': 1, 'global_step': 13, 'pytorch-lightning_version': '2.6.6',\n"
+      "      'state_dict': sd, 'optimizer_states': [opt.state_dict()],\n"
+      "      'lr_schedulers': [], 'loops': {'fit_loop': fit_loop}, 'callbacks': {},\n"
+      "      'hparams_name': 'kwargs', 'hyper_parameters': {'hidden': 16, 'lr': 0.05}}\n"
+      "torch.save(ck, sys.argv[1])\n",
+      out))
+      << out;
+
+  struct SgdNet : Net {
+    L::OptimizerConfig configure_optimizers() override {
+      return L::OptimizerConfig(std::make_shared<torch::optim::SGD>(
+          parameters(), torch::optim::SGDOptions(0.05).momentum(0.9)));
+    }
+  };
+  auto model = std::make_shared<SgdNet>();
+  auto counter = std::make_shared<L::testing::CountingCallback>();
+  auto logger = std::make_shared<L::testing::RecordingLogger>();
+  L::Trainer trainer(
+      quiet().max_epochs(2).logger(logger).log_every_n_steps(1).callbacks({counter}));
+  ::testing::internal::CaptureStderr();
+  trainer.fit(model, train_loader(), loader(8, 4), path);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(err, ::testing::HasSubstr("inside epoch 1 after 3 batches"));
+  EXPECT_EQ(counter->train_batches, (std::vector<int64_t>{3, 4, 5, 6, 7, 8, 9}));
+  EXPECT_EQ(counter->epochs, 1);
+  EXPECT_EQ(trainer.current_epoch(), 2);
+  EXPECT_EQ(trainer.global_step(), 13 + 7);
+  ASSERT_FALSE(logger->rows.empty());
+  EXPECT_EQ(logger->rows.front().first, 13);  // Lightning's _batches_that_stepped + 1
 }

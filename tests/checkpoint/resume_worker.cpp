@@ -17,7 +17,9 @@
 // gradient accumulation over 2 batches, validation twice per epoch, and a
 // ModelCheckpoint(every_n_train_steps=1, save_last) in OUTDIR/ckpts. Every
 // training step appends "epoch batch_idx global_step lr loss" (hex floats) to
-// OUTDIR/losses.txt, unbuffered, so a killed run's lines survive.
+// OUTDIR/losses.txt, unbuffered, so a killed run's lines survive. Logged
+// metrics (step and epoch values of several reductions, validation's) go to
+// OUTDIR/csv/MODE/metrics.csv through a CSVLogger, a row per optimizer step.
 //
 // weights.txt: one line per parameter and buffer, "name v0 v1 ..." with every
 // value as a hex float (exact), so that equal files mean bit-identical weights.
@@ -87,7 +89,12 @@ class Net : public L::LightningModule {
     log_->write(std::to_string(trainer().current_epoch()) + " " + std::to_string(batch_idx) + " " +
                 std::to_string(trainer().global_step()) + " " +
                 hex(L::get_lr(*trainer().optimizers()[0])) + " " + hex(l.item<float>()));
-    log("train_loss", l);
+    // Epoch accumulations of every kind (mean weighted by batch sizes, sum,
+    // max) that a mid-epoch checkpoint must carry over.
+    log("train_loss", l, L::LogOptions().on_step(true).on_epoch(true).prog_bar(true));
+    log("weighted", l * 2, L::LogOptions().on_epoch(true).batch_size(batch_idx % 3 + 1));
+    log("batches", 1.0, L::LogOptions().on_step(false).on_epoch(true).reduce_fx("sum"));
+    log("loss_max", l, L::LogOptions().on_step(false).on_epoch(true).reduce_fx("max"));
     return l;
   }
   L::StepOutput validation_step(L::Batch& batch, int64_t) override {
@@ -149,7 +156,12 @@ int fit(const std::string& mode, const std::string& outdir, int64_t kill_at) {
                                                              .save_last(true));
   std::vector<std::shared_ptr<L::Callback>> callbacks = {checkpoint};
   if (mode == "kill") callbacks.push_back(std::make_shared<KillAt>(kill_at));
+  // Each process writes its own metrics.csv, OUTDIR/csv/MODE/metrics.csv.
+  auto csv = std::make_shared<L::CSVLogger>(
+      L::CSVLoggerOptions(outdir).name("csv").version(mode).report(false));
   L::Trainer trainer(L::testing::quiet()
+                         .logger(csv)
+                         .log_every_n_steps(1)
                          .enable_checkpointing(true)
                          .default_root_dir(outdir)
                          .max_epochs(3)

@@ -648,8 +648,9 @@ TEST(TrainerDDPCheckpoint, ResumingUnderDdpContinuesExactly) {
 TEST(TrainerDDPCheckpoint, ResumingMidEpochUnderDdpIsExact) {
   // Checkpoints every 2 steps (3 steps per epoch): step 4 is after batch 0
   // of epoch 1, with validation at each epoch end and an unseeded shuffle.
+  // Epoch metrics of every reduction, reduced over the ranks (sync=1).
   lightning::testing::TempDir dir("trainer_ddp");
-  const Args common = {"fit", "epochs=2", "shuffle=1", "val_n=5", "every_n_steps=2"};
+  const Args common = {"fit", "epochs=2", "shuffle=1", "val_n=5", "every_n_steps=2", "sync=1"};
   Args a = common;
   a.push_back("root=" + dir.file("whole"));
   auto whole = self_launch(a);
@@ -673,6 +674,9 @@ TEST(TrainerDDPCheckpoint, ResumingMidEpochUnderDdpIsExact) {
     }
     EXPECT_EQ(parse(resumed, "PARAM").at(r), parse(whole, "PARAM").at(r)) << resumed.all();
     EXPECT_EQ(parse(resumed, "DONE")[r]["global_step"], std::vector<double>{6});
+    // The resumed epoch's values cover batch 0 of it too (saved job-wide,
+    // restored on rank 0): train_count is every sample of the epoch.
+    EXPECT_EQ(parse(resumed, "METRIC").at(r), parse(whole, "METRIC").at(r)) << resumed.all();
   }
 }
 
