@@ -94,7 +94,7 @@ StateDict load_archive(const std::string& path, const std::optional<c10::Device>
   // Our own reader of the zip headers comes first: it rejects any record
   // whose claimed size or position lies outside the file before anything is
   // allocated, and checks the CRC-32 of every record it reads.
-  const detail::ZipReader zip(path, "cannot load checkpoint " + quoted(path));
+  detail::ZipReader zip(path, "cannot load checkpoint " + quoted(path));
   try {
     // libtorch's reader only for what it checks (the archive's version
     // record, whose size was checked above).
@@ -133,13 +133,12 @@ StateDict load_archive(const std::string& path, const std::optional<c10::Device>
                     "cannot load checkpoint ", quoted(path), ": storage \"", key, "\" claims ",
                     numel, " elements; the file is corrupt.");
     const size_t nbytes = static_cast<size_t>(numel) * itemsize;
-    size_t size = 0;
-    at::DataPtr data = zip.read_record(name, &size);
+    c10::Storage storage = zip.read_storage(name);
+    const size_t size = storage.nbytes();
     LIGHTNING_CHECK(size >= nbytes, "cannot load checkpoint ", quoted(path), ": record ", name,
                     " holds ", size, " bytes but its storage needs ", nbytes,
                     "; the file is corrupt.");
-    c10::Storage storage(c10::Storage::use_byte_size_t(), nbytes, std::move(data),
-                         /*allocator=*/nullptr, /*resizable=*/false);
+    storage.set_nbytes(nbytes);
     at::Tensor flat =
         at::empty({0}, at::TensorOptions().dtype(dtype)).set_(storage, 0, {numel}, {1});
     if (map_location.has_value() && flat.device() != *map_location) flat = flat.to(*map_location);
@@ -148,6 +147,8 @@ StateDict load_archive(const std::string& path, const std::optional<c10::Device>
 
   const c10::IValue value = detail::unpickle_checkpoint(
       static_cast<const char*>(pickle.get()), pickle_size, loader, "checkpoint " + quoted(path));
+  // The CRC-32 of the tensor storages, computed while later records were read.
+  zip.finish_checks();
   if (!value.isGenericDict()) {
     fail_load(path,
               "it holds a " +

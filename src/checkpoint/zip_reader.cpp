@@ -11,9 +11,14 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <deque>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "lightning/error.h"
 
@@ -90,12 +95,30 @@ LIGHTNING_CLMUL_TARGET inline __m128i fold(__m128i x, __m128i k, __m128i next) {
       _mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11)), next);
 }
 
-LIGHTNING_CLMUL_TARGET uint32_t crc_clmul(uint32_t state, const unsigned char* p, size_t n) {
-  const __m128i fold4 = _mm_set_epi64x(0x1c6e41596, 0x154442bd4);    // x^480, x^544
+// Folds the 16-byte blocks that follow the lane `x1` into it, then reduces
+// it to the 32-bit register; `n` % 16 == 0.
+LIGHTNING_CLMUL_TARGET uint32_t crc_finish(__m128i x1, const unsigned char* p, size_t n) {
   const __m128i fold1 = _mm_set_epi64x(0x0ccaa009e, 0x1751997d0);    // x^96, x^160
   const __m128i fold64 = _mm_set_epi64x(0, 0x163cd6124);             // x^64
   const __m128i barrett = _mm_set_epi64x(0x1f7011641, 0x1db710641);  // u', P'
   const __m128i low32 = _mm_setr_epi32(-1, 0, -1, 0);
+  for (; n >= 16; p += 16, n -= 16) x1 = fold(x1, fold1, load(p));
+
+  // 128 -> 64 bits.
+  __m128i t = _mm_clmulepi64_si128(x1, fold1, 0x10);
+  x1 = _mm_xor_si128(_mm_srli_si128(x1, 8), t);
+  t = _mm_srli_si128(x1, 4);
+  x1 = _mm_xor_si128(_mm_clmulepi64_si128(_mm_and_si128(x1, low32), fold64, 0x00), t);
+  // 64 -> 32 bits.
+  t = _mm_and_si128(_mm_clmulepi64_si128(_mm_and_si128(x1, low32), barrett, 0x10), low32);
+  t = _mm_clmulepi64_si128(t, barrett, 0x00);
+  x1 = _mm_xor_si128(x1, t);
+  return static_cast<uint32_t>(_mm_extract_epi32(x1, 1));
+}
+
+LIGHTNING_CLMUL_TARGET uint32_t crc_clmul(uint32_t state, const unsigned char* p, size_t n) {
+  const __m128i fold4 = _mm_set_epi64x(0x1c6e41596, 0x154442bd4);  // x^480, x^544
+  const __m128i fold1 = _mm_set_epi64x(0x0ccaa009e, 0x1751997d0);  // x^96, x^160
   __m128i x1 = _mm_xor_si128(load(p), _mm_cvtsi32_si128(static_cast<int>(state)));
   __m128i x2 = load(p + 16);
   __m128i x3 = load(p + 32);
@@ -111,22 +134,60 @@ LIGHTNING_CLMUL_TARGET uint32_t crc_clmul(uint32_t state, const unsigned char* p
   x1 = fold(x1, fold1, x2);
   x1 = fold(x1, fold1, x3);
   x1 = fold(x1, fold1, x4);
-  for (; n >= 16; p += 16, n -= 16) x1 = fold(x1, fold1, load(p));
+  return crc_finish(x1, p, n);
+}
 
-  // 128 -> 64 bits.
-  __m128i t = _mm_clmulepi64_si128(x1, fold1, 0x10);
-  x1 = _mm_xor_si128(_mm_srli_si128(x1, 8), t);
-  t = _mm_srli_si128(x1, 4);
-  x1 = _mm_xor_si128(_mm_clmulepi64_si128(_mm_and_si128(x1, low32), fold64, 0x00), t);
-  // 64 -> 32 bits.
-  t = _mm_and_si128(_mm_clmulepi64_si128(_mm_and_si128(x1, low32), barrett, 0x10), low32);
-  t = _mm_clmulepi64_si128(t, barrett, 0x00);
-  x1 = _mm_xor_si128(x1, t);
-  return static_cast<uint32_t>(_mm_extract_epi32(x1, 1));
+// The same with 256-bit registers (VPCLMULQDQ): four registers of two lanes
+// folded 128 bytes ahead, then into one register, whose two lanes become
+// one; crc_finish goes on from there. `n` >= 128 and a multiple of 16.
+#define LIGHTNING_VCLMUL_TARGET __attribute__((target("vpclmulqdq,avx2,pclmul,sse4.1")))
+
+LIGHTNING_VCLMUL_TARGET inline __m256i load256(const unsigned char* q) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+}
+
+LIGHTNING_VCLMUL_TARGET inline __m256i fold256(__m256i x, __m256i k, __m256i next) {
+  return _mm256_xor_si256(
+      _mm256_xor_si256(_mm256_clmulepi64_epi128(x, k, 0x00), _mm256_clmulepi64_epi128(x, k, 0x11)),
+      next);
+}
+
+LIGHTNING_VCLMUL_TARGET uint32_t crc_vclmul(uint32_t state, const unsigned char* p, size_t n) {
+  const __m256i fold8 = _mm256_set_epi64x(0x14a7fe880, 0x1e88ef372, 0x14a7fe880,
+                                          0x1e88ef372);  // x^992, x^1056
+  const __m256i fold2 = _mm256_set_epi64x(0x15a546366, 0x0f1da05aa, 0x15a546366,
+                                          0x0f1da05aa);            // x^224, x^288
+  const __m128i fold1 = _mm_set_epi64x(0x0ccaa009e, 0x1751997d0);  // x^96, x^160
+
+  __m256i x1 = _mm256_xor_si256(load256(p),
+                                _mm256_zextsi128_si256(_mm_cvtsi32_si128(static_cast<int>(state))));
+  __m256i x2 = load256(p + 32);
+  __m256i x3 = load256(p + 64);
+  __m256i x4 = load256(p + 96);
+  p += 128;
+  n -= 128;
+  for (; n >= 128; p += 128, n -= 128) {
+    x1 = fold256(x1, fold8, load256(p));
+    x2 = fold256(x2, fold8, load256(p + 32));
+    x3 = fold256(x3, fold8, load256(p + 64));
+    x4 = fold256(x4, fold8, load256(p + 96));
+  }
+  x1 = fold256(x1, fold2, x2);
+  x1 = fold256(x1, fold2, x3);
+  x1 = fold256(x1, fold2, x4);
+  for (; n >= 32; p += 32, n -= 32) x1 = fold256(x1, fold2, load256(p));
+  // The lower lane holds the earlier bytes: folded onto the upper one.
+  return crc_finish(fold(_mm256_castsi256_si128(x1), fold1, _mm256_extracti128_si256(x1, 1)), p, n);
 }
 
 bool cpu_has_clmul() {
   static const bool has = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+  return has;
+}
+
+bool cpu_has_vclmul() {
+  static const bool has =
+      cpu_has_clmul() && __builtin_cpu_supports("vpclmulqdq") && __builtin_cpu_supports("avx2");
   return has;
 }
 #endif
@@ -145,7 +206,8 @@ uint32_t crc32(uint32_t crc, const void* data, size_t size) {
 #ifdef LIGHTNING_CRC_CLMUL
   if (size >= 64 && cpu_has_clmul()) {
     const size_t bulk = size & ~size_t{15};
-    state = crc_clmul(state, p, bulk);
+    state =
+        bulk >= 128 && cpu_has_vclmul() ? crc_vclmul(state, p, bulk) : crc_clmul(state, p, bulk);
     p += bulk;
     size -= bulk;
   }
@@ -170,7 +232,8 @@ constexpr size_t kCentralHeaderSize = 46;
 constexpr size_t kEndOfDirectorySize = 22;
 constexpr size_t kZip64EndOfDirectorySize = 56;
 constexpr size_t kZip64LocatorSize = 20;
-constexpr size_t kChunk = size_t{1} << 20;  // read and checked while in cache
+constexpr size_t kChunk = size_t{1} << 20;         // read and checked while in cache
+constexpr size_t kCheckerChunk = size_t{4} << 20;  // one job of the checker thread
 
 uint16_t u16(const unsigned char* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
 uint32_t u32(const unsigned char* p) {
@@ -199,10 +262,6 @@ ZipReader::ZipReader(const std::string& path, std::string context)
   if (::fstat(fd_, &st) != 0) fail(std::string("fstat failed: ") + std::strerror(errno) + ".");
   file_size_ = static_cast<uint64_t>(st.st_size);
   read_central_directory();
-}
-
-ZipReader::~ZipReader() {
-  if (fd_ >= 0) ::close(fd_);
 }
 
 void ZipReader::fail(const std::string& what) const { LIGHTNING_FAIL(context_, ": ", what); }
@@ -359,22 +418,35 @@ bool ZipReader::has_record(const std::string& name) const {
   return by_name_.count(prefix_ + "/" + name) > 0;
 }
 
-at::DataPtr ZipReader::read_record(const std::string& name, size_t* size) const {
+const ZipReader::Entry& ZipReader::entry(const std::string& name) const {
   const auto found = by_name_.find(prefix_ + "/" + name);
   if (found == by_name_.end()) fail("the archive has no record " + prefix_ + "/" + name + ".");
-  const Entry& e = entries_[found->second];
+  return entries_[found->second];
+}
+
+uint64_t ZipReader::data_offset(const Entry& e) const {
   unsigned char local[kLocalHeaderSize];
   read_at(e.header_offset, local, sizeof(local));
   if (u32(local) != kLocalHeader) {
     fail("the local header of record " + e.name + " is damaged; " + kWhatToDo);
   }
-  const uint64_t data_offset =
-      e.header_offset + kLocalHeaderSize + u16(local + 26) + u16(local + 28);
-  if (data_offset > directory_offset_ || directory_offset_ - data_offset < e.size) {
+  const uint64_t offset = e.header_offset + kLocalHeaderSize + u16(local + 26) + u16(local + 28);
+  if (offset > directory_offset_ || directory_offset_ - offset < e.size) {
     fail("record " + e.name + " (" + std::to_string(e.size) + " bytes at offset " +
-         std::to_string(data_offset) + ") runs into the central directory at " +
+         std::to_string(offset) + ") runs into the central directory at " +
          std::to_string(directory_offset_) + "; " + kWhatToDo);
   }
+  return offset;
+}
+
+void ZipReader::fail_crc(const Entry& e, uint32_t crc) const {
+  fail("record " + e.name + " fails its CRC-32 check (the zip header says " + hex32(e.crc) +
+       ", its " + std::to_string(e.size) + " bytes give " + hex32(crc) + "); " + kWhatToDo);
+}
+
+at::DataPtr ZipReader::read_record(const std::string& name, size_t* size) const {
+  const Entry& e = entry(name);
+  const uint64_t offset = data_offset(e);
   const size_t n = static_cast<size_t>(e.size);
   at::DataPtr data = c10::GetCPUAllocator()->allocate(n);
   auto* p = static_cast<unsigned char*>(data.get());
@@ -382,16 +454,121 @@ at::DataPtr ZipReader::read_record(const std::string& name, size_t* size) const 
   uint32_t crc = 0;
   for (size_t done = 0; done < n;) {
     const size_t chunk = std::min(kChunk, n - done);
-    read_at(data_offset + done, p + done, chunk);
+    read_at(offset + done, p + done, chunk);
     if (verify) crc = crc32(crc, p + done, chunk);
     done += chunk;
   }
-  if (verify && crc != e.crc) {
-    fail("record " + e.name + " fails its CRC-32 check (the zip header says " + hex32(e.crc) +
-         ", its " + std::to_string(n) + " bytes give " + hex32(crc) + "); " + kWhatToDo);
-  }
+  if (verify && crc != e.crc) fail_crc(e, crc);
   *size = n;
   return data;
+}
+
+// ------------------------------------------------------------ checker --
+
+// Computes CRCs on its own thread, chunk by chunk in the order they were
+// read, while the reading goes on; each job keeps its storage alive.
+class ZipReader::Checker {
+ public:
+  Checker() : thread_([this] { run(); }) {}
+  ~Checker() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    work_.notify_one();
+    thread_.join();
+  }
+
+  void add(const Entry* e, c10::Storage keep, size_t begin, size_t end) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      jobs_.push_back({e, std::move(keep), begin, end});
+    }
+    work_.notify_one();
+  }
+
+  /// Waits for every job; the first record that failed, with its CRC.
+  std::pair<const Entry*, uint32_t> finish() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    idle_.wait(lock, [&] { return jobs_.empty() && !busy_; });
+    return {failed_, failed_crc_};
+  }
+
+ private:
+  struct Job {
+    const Entry* entry;
+    c10::Storage keep;
+    size_t begin;
+    size_t end;
+  };
+
+  void run() {
+    uint32_t crc = 0;
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      work_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
+      if (stop_) return;
+      Job job = std::move(jobs_.front());
+      jobs_.pop_front();
+      busy_ = true;
+      lock.unlock();
+      const auto* p = static_cast<const unsigned char*>(job.keep.data());
+      if (job.begin == 0) crc = 0;
+      crc = crc32(crc, p + job.begin, job.end - job.begin);
+      const bool mismatch = job.end == job.entry->size && crc != job.entry->crc;
+      job.keep = c10::Storage();
+      lock.lock();
+      if (mismatch && failed_ == nullptr) {
+        failed_ = job.entry;
+        failed_crc_ = crc;
+      }
+      busy_ = false;
+      if (jobs_.empty()) idle_.notify_all();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable work_;
+  std::condition_variable idle_;
+  std::deque<Job> jobs_;
+  bool stop_ = false;
+  bool busy_ = false;
+  const Entry* failed_ = nullptr;
+  uint32_t failed_crc_ = 0;
+  std::thread thread_;  // last: starts after the members it uses
+};
+
+c10::Storage ZipReader::read_storage(const std::string& name) {
+  const Entry& e = entry(name);
+  const uint64_t offset = data_offset(e);
+  const size_t n = static_cast<size_t>(e.size);
+  c10::Storage storage(c10::Storage::use_byte_size_t(), n, c10::GetCPUAllocator()->allocate(n),
+                       /*allocator=*/nullptr, /*resizable=*/false);
+  auto* p = static_cast<unsigned char*>(storage.data_ptr().get());
+  const bool verify = verify_record_crc();
+  if (verify && n == 0 && e.crc != 0) fail_crc(e, 0);
+  for (size_t done = 0; done < n;) {
+    const size_t chunk = std::min(kCheckerChunk, n - done);
+    read_at(offset + done, p + done, chunk);
+    if (verify) {
+      if (!checker_) checker_ = std::make_unique<Checker>();
+      checker_->add(&e, storage, done, done + chunk);
+    }
+    done += chunk;
+  }
+  return storage;
+}
+
+ZipReader::~ZipReader() {
+  checker_.reset();  // stops and joins its thread
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void ZipReader::finish_checks() {
+  if (!checker_) return;
+  const auto [failed, crc] = checker_->finish();
+  checker_.reset();
+  if (failed != nullptr) fail_crc(*failed, crc);
 }
 
 }  // namespace lightning::detail

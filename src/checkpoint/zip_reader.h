@@ -10,9 +10,11 @@
 
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
+#include <c10/core/Storage.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -50,6 +52,12 @@ class ZipReader {
   /// Reads the record `<prefix>/<name>` into a new CPU buffer of `*size`
   /// bytes, checking its CRC-32 (unless turned off).
   at::DataPtr read_record(const std::string& name, size_t* size) const;
+  /// Reads the record `<prefix>/<name>` into a new CPU storage of its size.
+  /// Its CRC-32 is computed on a helper thread while later records are
+  /// read; finish_checks() waits for those and raises the first mismatch, so
+  /// nothing read this way may be handed out before it returns.
+  c10::Storage read_storage(const std::string& name);
+  void finish_checks();
 
  private:
   struct Entry {
@@ -58,7 +66,11 @@ class ZipReader {
     uint64_t header_offset = 0;
     uint32_t crc = 0;
   };
+  class Checker;
+  const Entry& entry(const std::string& name) const;
+  uint64_t data_offset(const Entry& e) const;
   [[noreturn]] void fail(const std::string& what) const;
+  [[noreturn]] void fail_crc(const Entry& e, uint32_t crc) const;
   void read_at(uint64_t offset, void* buffer, size_t size) const;
   void read_central_directory();
 
@@ -70,6 +82,7 @@ class ZipReader {
   std::string prefix_;
   std::vector<Entry> entries_;
   std::unordered_map<std::string, size_t> by_name_;
+  std::unique_ptr<Checker> checker_;  // while storages are being checked
 };
 
 }  // namespace lightning::detail
