@@ -258,10 +258,15 @@ ZipReader::ZipReader(const std::string& path, std::string context)
     : path_(path), context_(std::move(context)) {
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) fail(std::string("the file cannot be opened: ") + std::strerror(errno) + ".");
-  struct stat st {};
-  if (::fstat(fd_, &st) != 0) fail(std::string("fstat failed: ") + std::strerror(errno) + ".");
-  file_size_ = static_cast<uint64_t>(st.st_size);
-  read_central_directory();
+  try {
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) fail(std::string("fstat failed: ") + std::strerror(errno) + ".");
+    file_size_ = static_cast<uint64_t>(st.st_size);
+    read_central_directory();
+  } catch (...) {  // the destructor does not run
+    ::close(fd_);
+    throw;
+  }
 }
 
 void ZipReader::fail(const std::string& what) const { LIGHTNING_FAIL(context_, ": ", what); }

@@ -1250,6 +1250,26 @@ TEST(CheckpointIntegrity, AFlippedBitInATensorIsAnErrorNamingTheRecord) {
   EXPECT_EQ(w[499].item<float>(), 499.0f);
 }
 
+// Storages of several MiB are checked in pieces on a helper thread while
+// the next ones are read: a bit flipped deep inside the first of them is
+// still reported, naming that record.
+TEST(CheckpointIntegrity, AFlippedBitInALargeTensorIsAnErrorNamingTheRecord) {
+  TempDir dir("ckpt_io");
+  L::StateDict ckpt = L::make_state_dict();
+  ckpt.insert("big", at::arange(3 << 20, at::kFloat));  // 12 MiB, storage "0"
+  ckpt.insert("next", at::ones({1 << 20}));             // storage "1"
+  const std::string path = dir.file("big.ckpt");
+  L::save_checkpoint_file(ckpt, path);
+  std::string bytes = read_bytes(path);
+  const auto [at, name] = record_data(bytes, "data/0");
+  ASSERT_EQ(name, "archive/data/0");
+  bytes[at + (9 << 20) + 3] ^= 0x40;
+  write_bytes(path, bytes);
+  EXPECT_LIGHTNING_ERROR(L::load_checkpoint_file(path),
+                         "record archive/data/0 fails its CRC-32 check");
+  EXPECT_LIGHTNING_ERROR(L::load_checkpoint_file(path), "its 12582912 bytes give 0x");
+}
+
 TEST(CheckpointIntegrity, AFlippedBitInDataPklIsAnError) {
   TempDir dir("ckpt_io");
   L::StateDict ckpt = L::make_state_dict();
