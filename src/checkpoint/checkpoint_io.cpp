@@ -23,6 +23,7 @@
 
 #include "checkpoint/pickle.h"
 #include "checkpoint/save_hook.h"
+#include "checkpoint/zip_reader.h"
 #include "lightning/error.h"
 
 namespace lightning {
@@ -126,34 +127,41 @@ std::function<void(const std::string&)>& before_rename_hook() {
 }
 
 StateDict load_archive(const std::string& path, const std::optional<c10::Device>& map_location) {
-  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
+  // Our own reader of the zip headers comes first: it rejects any record
+  // whose claimed size or position lies outside the file before anything is
+  // allocated, and checks the CRC-32 of every record it reads.
+  detail::ZipReader zip(path, "cannot load checkpoint " + quoted(path));
   try {
-    reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
+    // libtorch's reader only for what it checks (the archive's version
+    // record, whose size was checked above).
+    caffe2::serialize::PyTorchStreamReader reader(path);
   } catch (const c10::Error& e) {
     fail_load(path, std::string("it is not a torch.save zip archive (") +
                         e.what_without_backtrace() + ").");
   }
-  if (reader->hasRecord("constants.pkl")) {
+  if (zip.has_record("constants.pkl")) {
     fail_load(path,
               "it is a TorchScript archive (torch.jit.save), not a checkpoint; load it with "
               "torch::jit::load.");
   }
-  if (!reader->hasRecord("data.pkl")) {
+  if (!zip.has_record("data.pkl")) {
     fail_load(path, "the archive has no data.pkl record; it was not written by torch.save.");
   }
-  if (reader->hasRecord("byteorder")) {
-    auto [ptr, size] = reader->getRecord("byteorder");
+  if (zip.has_record("byteorder")) {
+    size_t size = 0;
+    const at::DataPtr ptr = zip.read_record("byteorder", &size);
     const std::string order(static_cast<const char*>(ptr.get()), size);
     LIGHTNING_CHECK(order == "little", "cannot load checkpoint ", quoted(path),
                     ": its tensors are stored in \"", order,
                     "\" byte order; only little-endian checkpoints are supported.");
   }
-  auto [pickle, pickle_size] = reader->getRecord("data.pkl");
+  size_t pickle_size = 0;
+  const at::DataPtr pickle = zip.read_record("data.pkl", &pickle_size);
 
   const detail::StorageLoader loader = [&](const std::string& key, at::ScalarType dtype,
                                            int64_t numel) {
     const std::string name = "data/" + key;
-    LIGHTNING_CHECK(reader->hasRecord(name), "cannot load checkpoint ", quoted(path),
+    LIGHTNING_CHECK(zip.has_record(name), "cannot load checkpoint ", quoted(path),
                     ": data.pkl refers to storage \"", key, "\" but the archive has no ", name,
                     " record; the file is corrupt.");
     const size_t itemsize = c10::elementSize(dtype);
@@ -161,12 +169,12 @@ StateDict load_archive(const std::string& path, const std::optional<c10::Device>
                     "cannot load checkpoint ", quoted(path), ": storage \"", key, "\" claims ",
                     numel, " elements; the file is corrupt.");
     const size_t nbytes = static_cast<size_t>(numel) * itemsize;
-    auto [data, size] = reader->getRecord(name);
+    c10::Storage storage = zip.read_storage(name);
+    const size_t size = storage.nbytes();
     LIGHTNING_CHECK(size >= nbytes, "cannot load checkpoint ", quoted(path), ": record ", name,
                     " holds ", size, " bytes but its storage needs ", nbytes,
                     "; the file is corrupt.");
-    c10::Storage storage(c10::Storage::use_byte_size_t(), nbytes, std::move(data),
-                         /*allocator=*/nullptr, /*resizable=*/false);
+    storage.set_nbytes(nbytes);
     at::Tensor flat =
         at::empty({0}, at::TensorOptions().dtype(dtype)).set_(storage, 0, {numel}, {1});
     if (map_location.has_value() && flat.device() != *map_location) flat = flat.to(*map_location);
@@ -175,6 +183,8 @@ StateDict load_archive(const std::string& path, const std::optional<c10::Device>
 
   const c10::IValue value = detail::unpickle_checkpoint(
       static_cast<const char*>(pickle.get()), pickle_size, loader, "checkpoint " + quoted(path));
+  // The CRC-32 of the tensor storages, computed while later records were read.
+  zip.finish_checks();
   if (!value.isGenericDict()) {
     fail_load(path,
               "it holds a " +
