@@ -1,5 +1,5 @@
-// .ckpt files: the torch.save zip container (libtorch's PyTorchStreamWriter /
-// PyTorchStreamReader) around the pickle of pickle_writer.cpp /
+// .ckpt files: the torch.save zip container (written by libtorch's
+// PyTorchStreamWriter, read by zip_reader.h) around the pickle of pickle_writer.cpp /
 // pickle_reader.cpp. Records, as torch.save writes them: `data.pkl`,
 // `data/<key>` per storage, `version` ("3"), plus `byteorder` ("little", as
 // torch >= 2.1 writes; older versions ignore it).
@@ -7,6 +7,7 @@
 
 #include <ATen/ATen.h>
 #include <caffe2/serialize/inline_container.h>
+#include <caffe2/serialize/versions.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -126,19 +127,50 @@ std::function<void(const std::string&)>& before_rename_hook() {
   LIGHTNING_FAIL("cannot load checkpoint ", quoted(path), ": ", what);
 }
 
+/// What libtorch's PyTorchStreamReader checks when it opens an archive, done
+/// here: constructing that reader on a damaged file leaks its zip state when
+/// it throws (libtorch 1.13), and our reader has checked the rest already.
+void check_archive_version(const detail::ZipReader& zip, const std::string& path) {
+  const std::vector<std::string> names = zip.record_names();
+  if (names.empty()) fail_load(path, "it is not a torch.save zip archive (it holds no records).");
+  if (names.front().find('/') == std::string::npos) {
+    fail_load(path, "it is not a torch.save zip archive (its first record, \"" + names.front() +
+                        "\", is not inside a folder).");
+  }
+  const std::string name = zip.has_record(".data/version") ? ".data/version" : "version";
+  if (!zip.has_record(name)) {
+    fail_load(path, "it is not a torch.save zip archive (it has no version record).");
+  }
+  size_t size = 0;
+  const at::DataPtr data = zip.read_record(name, &size);
+  const std::string text(static_cast<const char*>(data.get()), size);
+  uint64_t version = 0;
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9' && version < 1000000) {
+    version = version * 10 + static_cast<uint64_t>(text[digits++] - '0');
+  }
+  const bool only_space = text.find_first_not_of(" \t\r\n", digits) == std::string::npos;
+  if (digits == 0 || !only_space) {
+    fail_load(path, "its version record holds \"" + text.substr(0, 40) +
+                        "\", not a number; the file is corrupt.");
+  }
+  if (version < caffe2::serialize::kMinSupportedFileFormatVersion ||
+      version > caffe2::serialize::kMaxSupportedFileFormatVersion) {
+    fail_load(path, "it has file format version " + std::to_string(version) +
+                        ", but this libtorch reads versions " +
+                        std::to_string(caffe2::serialize::kMinSupportedFileFormatVersion) + " to " +
+                        std::to_string(caffe2::serialize::kMaxSupportedFileFormatVersion) +
+                        "; save it again with an older PyTorch, or build against a newer "
+                        "libtorch.");
+  }
+}
+
 StateDict load_archive(const std::string& path, const std::optional<c10::Device>& map_location) {
   // Our own reader of the zip headers comes first: it rejects any record
   // whose claimed size or position lies outside the file before anything is
   // allocated, and checks the CRC-32 of every record it reads.
   detail::ZipReader zip(path, "cannot load checkpoint " + quoted(path));
-  try {
-    // libtorch's reader only for what it checks (the archive's version
-    // record, whose size was checked above).
-    caffe2::serialize::PyTorchStreamReader reader(path);
-  } catch (const c10::Error& e) {
-    fail_load(path, std::string("it is not a torch.save zip archive (") +
-                        e.what_without_backtrace() + ").");
-  }
+  check_archive_version(zip, path);
   if (zip.has_record("constants.pkl")) {
     fail_load(path,
               "it is a TorchScript archive (torch.jit.save), not a checkpoint; load it with "

@@ -419,6 +419,13 @@ void ZipReader::read_central_directory() {
   }
 }
 
+std::vector<std::string> ZipReader::record_names() const {
+  std::vector<std::string> names;
+  names.reserve(entries_.size());
+  for (const Entry& e : entries_) names.push_back(e.name);
+  return names;
+}
+
 bool ZipReader::has_record(const std::string& name) const {
   return by_name_.count(prefix_ + "/" + name) > 0;
 }

@@ -47,6 +47,8 @@ class ZipReader {
 
   /// The folder every record is under (torch.save writes "archive").
   const std::string& prefix() const { return prefix_; }
+  /// The records' full names, in the order of the central directory.
+  std::vector<std::string> record_names() const;
   /// Whether the record `<prefix>/<name>` exists.
   bool has_record(const std::string& name) const;
   /// Reads the record `<prefix>/<name>` into a new CPU buffer of `*size`

@@ -1318,7 +1318,7 @@ TEST(CheckpointIntegrity, ARecordClaimingMoreThanTheFileFailsBeforeAllocating) {
   };
   expect_refused("data/0", uint64_t{1} << 40);   // 1 TiB, zip64 fields
   expect_refused("data.pkl", 0xFFFFFF00u);       // 4 GiB in the 32-bit fields
-  expect_refused("version", uint64_t{1} << 62);  // read by libtorch's reader
+  expect_refused("version", uint64_t{1} << 62);  // read by check_archive_version
 }
 
 TEST(CheckpointIntegrity, ValidFilesOfBothWritersPassTheChecks) {
@@ -1354,4 +1354,42 @@ TEST(CheckpointIntegrity, ValidFilesOfBothWritersPassTheChecks) {
   write_bytes(theirs, bytes);
   EXPECT_LIGHTNING_ERROR(L::load_checkpoint_file(theirs),
                          "record " + name + " fails its CRC-32 check");
+}
+
+TEST(CheckpointIntegrity, ArchiveLayoutAndVersionAreChecked) {
+  // Zips with correct CRCs written by Python's zipfile, each wrong in one way
+  // that libtorch's own reader would have refused.
+  TempDir dir;
+  const std::string script = R"(
+import sys, zipfile
+path, version, folder = sys.argv[1], sys.argv[2], sys.argv[3]
+with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+    z.writestr(folder + "data.pkl", b"\x80\x02}q\x00.")
+    if version != "-":
+        z.writestr(folder + "version", version)
+)";
+  const auto make = [&](const std::string& name, const std::string& version,
+                        const std::string& folder) {
+    const std::string path = dir.file(name);
+    const auto result = L::testing::run_python("-c", {script, path, version, folder});
+    EXPECT_EQ(result.status, 0) << result.describe();
+    return path;
+  };
+  const auto error = [](const std::string& path) {
+    return L::testing::error_of([&] { L::load_checkpoint_file(path); });
+  };
+  EXPECT_EQ(L::load_checkpoint_file(make("ok.ckpt", "3\n", "archive/")).size(), 0u);
+  EXPECT_THAT(
+      error(make("future.ckpt", "99\n", "archive/")),
+      ::testing::HasSubstr("it has file format version 99, but this libtorch reads versions 1 to"));
+  EXPECT_THAT(error(make("text.ckpt", "three\n", "archive/")),
+              ::testing::HasSubstr(
+                  "its version record holds \"three\n\", not a number; the file is corrupt"));
+  EXPECT_THAT(
+      error(make("noversion.ckpt", "-", "archive/")),
+      ::testing::HasSubstr("it is not a torch.save zip archive (it has no version record)"));
+  EXPECT_THAT(
+      error(make("flat.ckpt", "3\n", "")),
+      ::testing::HasSubstr("it is not a torch.save zip archive (its first record, \"data.pkl\", is "
+                           "not inside a folder)"));
 }
