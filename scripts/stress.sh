@@ -4,9 +4,10 @@
 # test failed. A test that fails even once here is a defect to fix at its
 # cause.
 #
-#   bash scripts/stress.sh [N] [--build=DIR] [--tests=REGEX]
+#   bash scripts/stress.sh [N] [--build=DIR] [--tests=REGEX] [--jobs=J]
 #
-# N defaults to 30. The build directory (default build/) must be built already
+# N defaults to 30. J (default 1) is ctest's parallel level: 2 runs two tests
+# at once beside the load, which is more contention and a shorter pass. The build directory (default build/) must be built already
 # (bash scripts/build.sh). The default REGEX selects the DDP and launcher tests
 # (self-launched and torchrun-style processes), the kill/resume tests, the
 # DataLoader worker threads, the adverse-save tests and the logger writers.
@@ -18,14 +19,16 @@ set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 runs=30
 build="$root/build"
+jobs=1
 regex='^(DDP|TrainerDDP|DistributedEnvironment|KillAndResume|CrashDuringSave|ExactResume|DataLoaderTest|DataShardTest|AdverseSave|LoggersFit|TensorBoardLogger|CSVLoggerTest)|^(ddp_example|ddp_netns_hosts)$'
 for arg in "$@"; do
   case "$arg" in
     --build=*) build=${arg#--build=} ;;
     --tests=*) regex=${arg#--tests=} ;;
+    --jobs=*) jobs=${arg#--jobs=} ;;
     [0-9]*) runs=$arg ;;
     *)
-      echo "stress.sh: unknown argument '$arg' (expected N, --build=DIR, --tests=REGEX)" >&2
+      echo "stress.sh: unknown argument '$arg' (expected N, --build=DIR, --tests=REGEX, --jobs=J)" >&2
       exit 2
       ;;
   esac
@@ -41,7 +44,7 @@ if [ -z "$count" ] || [ "$count" -eq 0 ]; then
 fi
 
 # One busy process per core but one: the tests run on the remaining core
-# (ctest -j1) and compete with the load for everything else.
+# (with --jobs=1) and compete with the load for everything else.
 load_pids=()
 stop_load() {
   for pid in "${load_pids[@]}"; do kill "$pid" 2>/dev/null; done
@@ -57,10 +60,10 @@ done
 mkdir -p "$build/stress"
 declare -A failures
 started=$(date +%s)
-echo "stress: $count tests x $runs runs, $((${#load_pids[@]})) busy-loop process(es) as load"
+echo "stress: $count tests x $runs runs, ctest -j$jobs, $((${#load_pids[@]})) busy-loop process(es) as load"
 for ((i = 1; i <= runs; i++)); do
   log="$build/stress/run-$i.log"
-  (cd "$build" && ctest -R "$regex" -j1 --timeout 600 --output-on-failure) >"$log" 2>&1
+  (cd "$build" && ctest -R "$regex" -j"$jobs" --timeout 600 --output-on-failure) >"$log" 2>&1
   failed=$(sed -n '/The following tests FAILED:/,$p' "$log" | sed -n 's/^[[:space:]]*[0-9]* - \(.*\) (.*)$/\1/p')
   if [ -z "$failed" ]; then
     rm -f "$log"
