@@ -154,6 +154,7 @@ struct Job {
   int64_t rank = 0;
   int64_t world = 1;
   milliseconds timeout{0};
+  milliseconds rendezvous_timeout{0};  // reaching the store and joining
   std::string backend;
   bool hosts_store = false;
   c10::intrusive_ptr<c10d::Store> store;
@@ -431,10 +432,11 @@ std::shared_ptr<Job> create_job(const DistributedEnvironment& env, const DDPOpti
   job->rank = env.process.global_rank;
   job->world = env.process.world_size;
   job->timeout = options.timeout();
+  job->rendezvous_timeout = options.rendezvous_timeout().value_or(options.timeout());
   job->backend = backend;
   job->hosts_store = job->rank == 0 && !uses_agent_store();
   try {
-    job->store = connect_store(env, job->hosts_store, job->timeout);
+    job->store = connect_store(env, job->hosts_store, job->rendezvous_timeout);
   } catch (const std::exception& e) {
     if (job->hosts_store) {
       LIGHTNING_FAIL("DDP rendezvous: rank 0 cannot host the store on port ", env.master_port,
@@ -443,14 +445,14 @@ std::shared_ptr<Job> create_job(const DistributedEnvironment& env, const DDPOpti
     }
     LIGHTNING_FAIL("DDP rendezvous: rank ", job->rank, " could not reach the store at ",
                    job->where(), " (MASTER_ADDR:MASTER_PORT, hosted by rank 0) within ",
-                   seconds(job->timeout), ": ", short_what(e),
+                   seconds(job->rendezvous_timeout), ": ", short_what(e),
                    ". Is rank 0 running, with the same MASTER_ADDR and MASTER_PORT?");
   }
   // Join: every rank publishes its pid and host, then waits for all the
   // others (polling, so that a launched rank that died is named at once).
   std::vector<std::string> keys;
   for (int64_t r = 0; r < job->world; ++r) keys.push_back(c10::str("joined/", r));
-  const auto deadline = Clock::now() + job->timeout;
+  const auto deadline = Clock::now() + job->rendezvous_timeout;
   try {
     job->store->set(keys[job->rank], to_bytes(c10::str(::getpid(), " ", this_host())));
     while (!job->store->check(keys)) {
@@ -465,10 +467,12 @@ std::shared_ptr<Job> create_job(const DistributedEnvironment& env, const DDPOpti
           if (!job->store->check({keys[r]})) missing.push_back(r);
         }
         LIGHTNING_FAIL("DDP rendezvous at ", job->where(), " timed out after ",
-                       seconds(job->timeout), ": rank", missing.size() > 1 ? "s " : " ",
+                       seconds(job->rendezvous_timeout), ": rank", missing.size() > 1 ? "s " : " ",
                        join_ranks(missing), " did not join (", job->world - missing.size(), " of ",
                        job->world, " joined). Every rank must be started with the same ",
-                       "MASTER_ADDR, MASTER_PORT and WORLD_SIZE=", job->world, ".");
+                       "MASTER_ADDR, MASTER_PORT and WORLD_SIZE=", job->world,
+                       "; ranks that are slow to start need a longer "
+                       "DDPOptions::rendezvous_timeout.");
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -873,6 +877,10 @@ DDPStrategy::DDPStrategy(DDPOptions options)
                   options_.num_nodes(), ".");
   LIGHTNING_CHECK(options_.timeout().count() > 0, "DDPOptions: timeout must be positive, got ",
                   options_.timeout().count(), " ms.");
+  LIGHTNING_CHECK(!options_.rendezvous_timeout() || options_.rendezvous_timeout()->count() > 0,
+                  "DDPOptions: rendezvous_timeout must be positive, got ",
+                  options_.rendezvous_timeout() ? options_.rendezvous_timeout()->count() : 0,
+                  " ms; leave it unset to use the timeout.");
   LIGHTNING_CHECK(options_.bucket_cap_mb() > 0, "DDPOptions: bucket_cap_mb must be positive, got ",
                   options_.bucket_cap_mb(), ".");
 }

@@ -4,7 +4,8 @@
 //
 //   ddp_worker MODE [key=value ...]
 //   modes: train, accumulate, collectives, fail, die, hang, mismatch, bench
-//   keys:  devices (2), timeout_ms (10000), steps (4), accumulate (2),
+//   keys:  devices (2), timeout_ms (60000), rendezvous_ms (unset: the timeout),
+//          steps (4), accumulate (2),
 //          sync_last (1: the last micro batch syncs; 0: none does),
 //          fail_rank (1), fail_step (2), bucket_mb (25), buffer (1: the model
 //          has a buffer), width (256), nosync (bench: 1 = no gradient sync)
@@ -52,10 +53,14 @@ void print_state(const Net& net, int64_t rank) {
 }
 
 L::DDPOptions ddp_options() {
-  return L::DDPOptions()
-      .devices(opt("devices", 2))
-      .timeout(std::chrono::milliseconds(opt("timeout_ms", 10000)))
-      .bucket_cap_mb(optd("bucket_mb", 25.0));
+  auto o = L::DDPOptions()
+               .devices(opt("devices", 2))
+               .timeout(std::chrono::milliseconds(opt("timeout_ms", 60000)))
+               .bucket_cap_mb(optd("bucket_mb", 25.0));
+  if (opt("rendezvous_ms", 0) > 0) {
+    o.rendezvous_timeout(std::chrono::milliseconds(opt("rendezvous_ms", 0)));
+  }
+  return o;
 }
 
 /// The training loop of modes train / accumulate / fail / die / hang.
@@ -84,7 +89,7 @@ int train(L::DDPStrategy& s, const std::string& mode) {
         }
         if (mode == "hang") {
           std::cout << "HANGING rank=" << rank << std::endl;
-          std::this_thread::sleep_for(std::chrono::milliseconds(3 * opt("timeout_ms", 10000)));
+          std::this_thread::sleep_for(std::chrono::milliseconds(3 * opt("timeout_ms", 60000)));
         }
       }
       const bool last = micro == accumulate - 1;

@@ -51,6 +51,11 @@ struct DDPOptions {
   /// Every collective (and the rendezvous) fails after this long instead of
   /// hanging. Default 300 s.
   TORCH_ARG(std::chrono::milliseconds, timeout) = std::chrono::seconds(300);
+  /// How long the ranks wait for each other at the start (reaching rank 0's
+  /// store and joining). Unset: `timeout`. Set it longer than `timeout` when
+  /// ranks may be slow to start (loading data first, a busy machine) but a
+  /// hung collective must still be caught quickly.
+  TORCH_ARG(std::optional<std::chrono::milliseconds>, rendezvous_timeout) = std::nullopt;
   /// Gradient buckets of about this many MiB, all-reduced as soon as full. Default 25.
   TORCH_ARG(double, bucket_cap_mb) = 25.0;
   /// Parameters that may get no gradient in a backward (not used for the loss):
@@ -104,8 +109,8 @@ class DDPStrategy : public Strategy {
   ProcessInfo process() const override;
   at::Device root_device(const std::string& accelerator) const override;
   /// Launches (see launch_local_ranks) if needed, then rendezvous and process
-  /// group. `lightning::Error` after `timeout` naming MASTER_ADDR:PORT and the
-  /// ranks that did not join. devices * num_nodes must equal the
+  /// group. `lightning::Error` after `rendezvous_timeout` (default: `timeout`)
+  /// naming MASTER_ADDR:PORT and the ranks that did not join. devices * num_nodes must equal the
   /// environment's world size. With one process (devices=1, no environment),
   /// a process group of one on a free local port.
   void setup() override;
