@@ -214,8 +214,11 @@ struct DataLoader::Epoch {
         std::lock_guard<std::mutex> lock(mutex);
         if (stop) return;
         Slot& slot = slots[k % capacity];
+        // Moved, not copied: the worker keeps no reference to the batch or the
+        // exception once it lets go of the lock, so the consumer's thread, the
+        // one that looks at them, is also the one that destroys them.
         slot.batch = std::move(result.batch);
-        slot.error = result.error;
+        slot.error = std::move(result.error);
         slot.ready = true;
       }
       consumer_cv.notify_one();
