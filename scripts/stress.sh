@@ -7,8 +7,9 @@
 #   bash scripts/stress.sh [N] [--build=DIR] [--tests=REGEX] [--jobs=J]
 #
 # N defaults to 30. J (default 1) is ctest's parallel level: 2 runs two tests
-# at once beside the load, which is more contention and a shorter pass. The build directory (default build/) must be built already
-# (bash scripts/build.sh). The default REGEX selects the DDP and launcher tests
+# at once beside the load, which is more contention and a shorter pass. The
+# build directory (default build/) must be built already (bash
+# scripts/build.sh). The default REGEX selects the DDP and launcher tests
 # (self-launched and torchrun-style processes), the kill/resume tests, the
 # DataLoader worker threads, the adverse-save tests and the logger writers.
 # Prints one line per failing test ("FLAKY <count>/<N> <test>") and a summary;

@@ -275,11 +275,8 @@ L::TrainerOptions trainer_options() {
   const int64_t devices = opt("devices", 2);
   o.devices(devices).num_nodes(opt("nodes", 1));
   if (devices > 1 || std::getenv("WORLD_SIZE") != nullptr) {
-    auto ddp = L::DDPOptions().timeout(std::chrono::milliseconds(opt("timeout_ms", 30000)));
-    if (opt("rendezvous_ms", 0) > 0) {
-      ddp.rendezvous_timeout(std::chrono::milliseconds(opt("rendezvous_ms", 0)));
-    }
-    o.strategy(std::make_shared<L::DDPStrategy>(ddp));
+    o.strategy(std::make_shared<L::DDPStrategy>(
+        L::DDPOptions().timeout(std::chrono::milliseconds(opt("timeout_ms", 30000)))));
   }
   return o;
 }

@@ -110,9 +110,9 @@ class DDPStrategy : public Strategy {
   at::Device root_device(const std::string& accelerator) const override;
   /// Launches (see launch_local_ranks) if needed, then rendezvous and process
   /// group. `lightning::Error` after `rendezvous_timeout` (default: `timeout`)
-  /// naming MASTER_ADDR:PORT and the ranks that did not join. devices * num_nodes must equal the
-  /// environment's world size. With one process (devices=1, no environment),
-  /// a process group of one on a free local port.
+  /// naming MASTER_ADDR:PORT and the ranks that did not join. devices *
+  /// num_nodes must equal the environment's world size. With one process
+  /// (devices=1, no environment), a process group of one on a free local port.
   void setup() override;
   /// Checks that every rank has the same parameter shapes, broadcasts rank
   /// 0's parameters and buffers, and installs the c10d::Reducer on the
