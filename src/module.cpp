@@ -5,9 +5,9 @@
 
 #include <cmath>
 
-#include "detail/hooks.h"
 #include "lightning/error.h"
 #include "lightning/trainer.h"
+#include "trainer/trainer_impl.h"
 
 namespace lightning {
 
@@ -118,7 +118,7 @@ void LightningModule::manual_backward(const at::Tensor& loss) {
                   "manual_backward needs a loss that requires grad; got ",
                   loss.defined() ? "one computed without autograd" : "an undefined tensor",
                   ". Compute it from the module's outputs, outside NoGradGuard.");
-  t.backward(*this, loss);
+  detail::TrainerAccess::impl(t).backward(*this, loss);
 }
 
 void LightningModule::toggle_optimizer(const LightningOptimizer& optimizer) {
@@ -167,7 +167,7 @@ void LightningModule::log(const std::string& name, const at::Tensor& value,
                       "ignored. Log from inside the Trainer's hooks.");
     return;
   }
-  trainer_->module_log(name, value, options);
+  detail::TrainerAccess::impl(*trainer_).module_log(name, value, options);
 }
 
 void LightningModule::log(const std::string& name, double value, const LogOptions& options) {

@@ -382,15 +382,22 @@ TEST(TrainerStrategy, ChoiceFollowsLightning) {
   auto* ddp = dynamic_cast<L::DDPStrategy*>(&unused.strategy());
   ASSERT_NE(ddp, nullptr);
   EXPECT_TRUE(ddp->options().find_unused_parameters());
-  // A strategy object brings its options; the Trainer's devices and num_nodes win.
-  L::Trainer custom(quiet().devices(3).num_nodes(2).strategy(
-      std::make_shared<L::DDPStrategy>(L::DDPOptions().timeout(std::chrono::seconds(7)))));
-  ddp = dynamic_cast<L::DDPStrategy*>(&custom.strategy());
-  ASSERT_NE(ddp, nullptr);
-  EXPECT_EQ(ddp->options().timeout(), std::chrono::milliseconds(7000));
-  EXPECT_EQ(ddp->options().devices(), 3);
-  EXPECT_EQ(ddp->options().num_nodes(), 2);
+  // The user's strategy object is the one used, with its options; the
+  // Trainer's devices and num_nodes say how many processes it runs.
+  auto mine = std::make_shared<L::DDPStrategy>(L::DDPOptions().timeout(std::chrono::seconds(7)));
+  L::Trainer custom(quiet().devices(3).num_nodes(2).strategy(mine));
+  EXPECT_EQ(&custom.strategy(), mine.get());
+  EXPECT_EQ(mine->options().timeout(), std::chrono::milliseconds(7000));
+  EXPECT_EQ(mine->options().devices(), 3);
+  EXPECT_EQ(mine->options().num_nodes(), 2);
   EXPECT_EQ(custom.num_devices(), 6);
+  // Unset devices and num_nodes leave the object's own counts.
+  auto own = std::make_shared<L::DDPStrategy>(L::DDPOptions().devices(2));
+  L::Trainer keeps(quiet().strategy(own));
+  EXPECT_EQ(&keeps.strategy(), own.get());
+  EXPECT_EQ(own->options().devices(), 2);
+  EXPECT_EQ(keeps.num_devices(), 2);
+  EXPECT_LIGHTNING_ERROR(own->set_processes(0, 1), "DDPStrategy: devices must be >= 1, got 0.");
 }
 
 TEST(TrainerStrategy, Errors) {

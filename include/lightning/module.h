@@ -53,6 +53,9 @@ namespace lightning {
 
 class Trainer;
 class Checkpoint;
+namespace detail {
+struct TrainerAccess;
+}
 
 /// Base class of models trained by the Trainer.
 class LightningModule : public torch::nn::Module {
@@ -221,7 +224,7 @@ class LightningModule : public torch::nn::Module {
   void untoggle_optimizer(const LightningOptimizer& optimizer);
 
  private:
-  friend class Trainer;
+  friend struct detail::TrainerAccess;  // attaches the Trainer
   void check_optimizer_count(size_t have, size_t want) const;
   template <size_t... I>
   static std::array<LightningOptimizer, sizeof...(I)> make_array(

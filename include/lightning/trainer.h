@@ -43,8 +43,8 @@ class ModelCheckpoint;
 class EarlyStopping;
 
 namespace detail {
-class ResultCollection;
-struct EvalLoop;
+class TrainerImpl;
+struct TrainerAccess;
 }  // namespace detail
 
 /// A batch count (int) or a fraction of the dataloader (float), as Lightning's
@@ -168,7 +168,7 @@ class Trainer {
   /// Validates every option; `lightning::Error` names the bad one.
   explicit Trainer(TrainerOptions options = {});
   ~Trainer();
-  Trainer(const Trainer&) = delete;  // owns loop state and the module's back-reference
+  Trainer(const Trainer&) = delete;  // owns the loops and the module's back-reference
   Trainer& operator=(const Trainer&) = delete;
 
   /// Trains with the datamodule's train/val loaders. `ckpt_path` resumes:
@@ -208,17 +208,17 @@ class Trainer {
 
   // ---- State ---------------------------------------------------------------
 
-  const TrainerOptions& options() const { return options_; }
-  int64_t current_epoch() const { return loop_.epoch; }
-  int64_t global_step() const { return loop_.global_step; }
-  const LoopState& loop_state() const { return loop_; }
+  const TrainerOptions& options() const;
+  int64_t current_epoch() const;
+  int64_t global_step() const;
+  const LoopState& loop_state() const;
   /// Set to true (by a callback or the module) to stop after the current batch.
-  bool should_stop() const { return should_stop_; }
-  void set_should_stop(bool value) { should_stop_ = value; }
+  bool should_stop() const;
+  void set_should_stop(bool value);
   /// The running entry point (valid inside hooks).
-  Stage state() const { return stage_; }
-  bool training() const { return training_; }
-  bool sanity_checking() const { return sanity_checking_; }
+  Stage state() const;
+  bool training() const;
+  bool sanity_checking() const;
 
   // ---- Checkpoints (docs/checkpoints.md) -----------------------------------
 
@@ -235,61 +235,58 @@ class Trainer {
   /// The first EarlyStopping callback, or nullptr.
   EarlyStopping* early_stopping_callback() const;
   /// The checkpoint the last fit resumed from ("" when none).
-  const std::string& ckpt_path() const { return ckpt_path_; }
+  const std::string& ckpt_path() const;
 
   /// Latest value of every metric, for callbacks and schedulers.
-  const TensorMetrics& callback_metrics() const { return callback_metrics_; }
+  const TensorMetrics& callback_metrics() const;
   /// What was last sent to the loggers.
-  const TensorMetrics& logged_metrics() const { return logged_metrics_; }
+  const TensorMetrics& logged_metrics() const;
   /// What the progress bar shows (`prog_bar=true` metrics).
-  const TensorMetrics& progress_bar_metrics() const { return progress_bar_metrics_; }
+  const TensorMetrics& progress_bar_metrics() const;
 
   /// Training batches per epoch after limits (known once fit has started).
-  int64_t num_training_batches() const { return num_training_batches_; }
+  int64_t num_training_batches() const;
   /// Batches per val / sanity / test / predict loader after limits.
-  const std::vector<int64_t>& num_val_batches() const { return num_val_batches_; }
-  const std::vector<int64_t>& num_sanity_val_batches() const { return num_sanity_val_batches_; }
-  const std::vector<int64_t>& num_test_batches() const { return num_test_batches_; }
-  const std::vector<int64_t>& num_predict_batches() const { return num_predict_batches_; }
+  const std::vector<int64_t>& num_val_batches() const;
+  const std::vector<int64_t>& num_sanity_val_batches() const;
+  const std::vector<int64_t>& num_test_batches() const;
+  const std::vector<int64_t>& num_predict_batches() const;
 
-  const std::vector<std::shared_ptr<Callback>>& callbacks() const { return callbacks_; }
+  const std::vector<std::shared_ptr<Callback>>& callbacks() const;
   /// The loggers in use. With `logger(true)` the default ones are created when
   /// the first fit/validate/test starts (so the version folder is claimed then).
-  const std::vector<std::shared_ptr<Logger>>& loggers() const { return loggers_; }
+  const std::vector<std::shared_ptr<Logger>>& loggers() const;
   /// The first logger, or nullptr (Lightning's `trainer.logger`).
-  Logger* logger() const { return loggers_.empty() ? nullptr : loggers_[0].get(); }
+  Logger* logger() const;
   /// The run folder: the first logger's log_dir (lightning_logs/version_N with
   /// the default loggers), else default_root_dir. Checkpoints go under it.
   std::string log_dir() const;
   /// The module being run; `lightning::Error` outside an entry point.
   LightningModule& lightning_module() const;
-  const std::vector<std::shared_ptr<torch::optim::Optimizer>>& optimizers() const {
-    return optimizers_;
-  }
+  const std::vector<std::shared_ptr<torch::optim::Optimizer>>& optimizers() const;
   /// The schedulers from configure_optimizers with their configs
   /// (Lightning's `trainer.lr_scheduler_configs`).
-  const std::vector<LRSchedulerConfig>& lr_scheduler_configs() const {
-    return lr_scheduler_configs_;
-  }
+  const std::vector<LRSchedulerConfig>& lr_scheduler_configs() const;
   /// The precision plugin ("32-true" unless TrainerOptions::precision says otherwise).
-  Precision& precision_plugin() { return *precision_; }
-  const Precision& precision_plugin() const { return *precision_; }
-  at::Device root_device() const { return device_; }
+  Precision& precision_plugin();
+  const Precision& precision_plugin() const;
+  at::Device root_device() const;
   std::string default_root_dir() const;
-  /// The strategy in use (SingleDeviceStrategy or DDPStrategy).
-  Strategy& strategy() const { return *strategy_; }
+  /// The strategy in use (SingleDeviceStrategy, DDPStrategy, or the object
+  /// passed as TrainerOptions::strategy).
+  Strategy& strategy() const;
   /// This process's rank among all processes (0 outside distributed runs).
-  int64_t global_rank() const { return strategy_->global_rank(); }
+  int64_t global_rank() const;
   /// This process's rank on its machine.
-  int64_t local_rank() const { return strategy_->local_rank(); }
-  int64_t node_rank() const { return strategy_->node_rank(); }
+  int64_t local_rank() const;
+  int64_t node_rank() const;
   /// Processes in the job (devices x num_nodes under DDP).
-  int64_t world_size() const { return strategy_->world_size(); }
-  bool is_global_zero() const { return global_rank() == 0; }
+  int64_t world_size() const;
+  bool is_global_zero() const;
   /// devices x num_nodes, known at construction (before the processes start).
-  int64_t num_devices() const { return num_devices_; }
+  int64_t num_devices() const;
   /// The effective max_epochs (after Lightning's defaulting); -1 = no limit.
-  int64_t max_epochs() const { return max_epochs_; }
+  int64_t max_epochs() const;
   /// Optimizer steps the whole fit will take:
   /// ceil(training batches per epoch / accumulate_grad_batches) * max_epochs,
   /// capped by max_steps. Usable from configure_optimizers (it fetches the
@@ -298,151 +295,13 @@ class Trainer {
   int64_t estimated_stepping_batches();
   /// Batches per optimizer step now (the option, or what a
   /// GradientAccumulationScheduler set for this epoch).
-  int64_t accumulate_grad_batches() const { return accumulate_grad_batches_; }
+  int64_t accumulate_grad_batches() const;
   /// Changes it from the next batch on; `lightning::Error` when < 1.
   void set_accumulate_grad_batches(int64_t value);
 
  private:
-  friend class LightningModule;
-  friend class LightningOptimizer;
-  friend class LearningRateMonitor;  // puts its values into callback_metrics, as Lightning
-  struct Loaders;
-
-  // fit, top to bottom (src/trainer.cpp); each helper one level deep.
-  void run_fit(std::shared_ptr<LightningModule> module, LightningDataModule* datamodule,
-               Loaders loaders, const std::optional<std::string>& ckpt_path);
-  void setup_callbacks(LightningModule& model);
-  void setup_stage(LightningModule& model, LightningDataModule* datamodule, Stage stage);
-  bool prepare_validation(LightningModule& model);
-  bool validation_defined(LightningModule& model) const;
-  bool load_validation(LightningModule& model);
-  void finish_saved_epoch_end();
-  /// Returns whether there is validation (the val loaders it loaded have batches).
-  bool sanity_check(LightningModule& model);
-  void setup_train_data(LightningModule& model);
-  void configure_optimizers(LightningModule& model);
-  bool should_accumulate(int64_t batch_idx) const;
-  bool fit_done() const;
-  bool min_reached() const;
-  void train_epoch(LightningModule& model, bool has_validation);
-  bool finish_training_batch(LightningModule& model, int64_t batch_idx, bool accumulating,
-                             bool validate_this_epoch, bool after_validation);
-  void finish_train_epoch(LightningModule& model, bool completed);
-
-  // checkpoints (src/trainer_checkpoint.cpp)
-  std::string resolve_ckpt_path(const std::string& ckpt_path) const;
-  void restore_modules_and_callbacks(LightningModule& model, LightningDataModule* datamodule);
-  void restore_training_state();
-  static void restore_rng(const std::vector<at::Tensor>& states);
-  uint64_t train_shuffle_seed() const;
-  bool training_batch(LightningModule& model, Batch batch, int64_t batch_idx, bool accumulating);
-  const at::Tensor& checked_loss(const StepOutput& output) const;
-  void zero_grad(LightningModule& model, torch::optim::Optimizer& optimizer);
-  void backward_and_step(LightningModule& model, torch::optim::Optimizer* optimizer,
-                         const at::Tensor& loss, bool first_in_window, bool step);
-  void backward(LightningModule& model, const at::Tensor& loss);
-  void optimizer_step(LightningModule& model, torch::optim::Optimizer& optimizer, bool clip);
-  void update_lr_schedulers(const std::string& interval, bool plateau);
-  Batch transfer_batch(LightningModule& model, Batch batch, int64_t dataloader_idx);
-  void teardown_stage(LightningModule& model, LightningDataModule* datamodule, Stage stage);
-
-  // validate / test / predict
-  std::vector<Metrics> evaluate_stage(std::shared_ptr<LightningModule> model, Stage stage,
-                                      LightningDataModule* datamodule, DataLoaders given);
-  std::vector<Metrics> run_evaluation(LightningModule& model, Stage stage,
-                                      const std::vector<int64_t>& limits, bool log);
-  std::vector<c10::IValue> predict_stage(std::shared_ptr<LightningModule> model,
-                                         LightningDataModule* datamodule, DataLoaders given);
-  std::vector<c10::IValue> run_predict(LightningModule& model);
-
-  LightningModule& attach(std::shared_ptr<LightningModule> model, Stage stage);
-  void fail_stage(const std::exception& error);
-  void finish_stage();
-
-  // distributed (src/trainer_distributed.cpp)
-  static std::shared_ptr<Strategy> make_strategy(const StrategyOption& option,
-                                                 std::optional<int64_t> devices, int64_t num_nodes);
-  void setup_strategy();
-  DataLoaders distribute(DataLoaders loaders, bool training);
-  void sync_epoch_results(detail::ResultCollection& results);
-  at::Tensor sync_step_value(const at::Tensor& value, const std::string& reduce_fx);
-  void agree_on_should_stop();
-  void fail_strategy(const std::exception& error);
-
-  // self.log plumbing
-  void log_step_metrics(bool force);
-  void start_loggers(LightningModule& model, LightningDataModule* datamodule);
-  void send_to_loggers(const TensorMetrics& metrics, int64_t step, bool epoch_level);
-  void module_log(const std::string& name, const at::Tensor& value, const LogOptions& options);
-
-  TrainerOptions options_;
-  at::Device device_{at::kCPU};
-  int64_t max_epochs_ = 1000;
-  int64_t max_steps_ = -1;
-  int64_t accumulate_grad_batches_ = 1;
-
-  std::shared_ptr<LightningModule> model_;
-  std::vector<std::shared_ptr<Callback>> base_callbacks_;  // options + default callbacks
-  std::vector<std::shared_ptr<Callback>> callbacks_;       // + configure_callbacks()
-  std::vector<std::shared_ptr<Logger>> loggers_;
-  std::vector<std::shared_ptr<torch::optim::Optimizer>> optimizers_;
-  std::vector<LRSchedulerConfig> lr_scheduler_configs_;
-  std::unique_ptr<Precision> precision_;
-  std::shared_ptr<Strategy> strategy_;
-  int64_t num_devices_ = 1;
-  // Under DDP: rank 0's run folder, so every rank resolves the same paths.
-  std::string run_dir_;
-  std::unique_ptr<Loaders> loaders_;
-  LightningDataModule* datamodule_ = nullptr;  // of the running fit, for lazy train data
-  bool train_data_ready_ = false;
-
-  LoopState loop_;
-  // Where in the fit loop we are, for checkpoints: training batches finished
-  // in this epoch, and the phase a checkpoint written now would resume from.
-  int64_t batches_done_ = 0;
-  enum class FitPhase {
-    kOutside,
-    kBatch,
-    kTrainBatchEnd,
-    kValidation,
-    kTrainEpochEnd,
-    kTrainEpochStart
-  };
-  FitPhase phase_ = FitPhase::kOutside;
-  std::string ckpt_path_;
-  std::optional<Checkpoint> restoring_;  // the checkpoint a fit resumes from
-  struct Resume {
-    FitPhase phase = FitPhase::kBatch;
-    int64_t batches_done = 0;
-    // Exact resume (checkpoints written here): the epoch's shuffle seed and
-    // the RNG states at the save. A Python Lightning checkpoint resumes at
-    // the start of its epoch instead.
-    bool exact = false;
-    uint64_t shuffle_seed = 0;
-    std::vector<at::Tensor> rng_states;  // CPU, then each CUDA device
-    // What self.log had accumulated in the epoch at the save; null for
-    // checkpoints without it (older ones, Python Lightning's).
-    std::shared_ptr<detail::ResultCollection> train_results;
-  };
-  std::optional<Resume> resume_;  // consumed by the first resumed epoch
-  Stage stage_ = Stage::Fit;
-  bool training_ = false;
-  bool sanity_checking_ = false;
-  bool should_stop_ = false;
-  int64_t num_training_batches_ = 0;
-  int64_t val_check_batch_ = 1;
-  std::vector<int64_t> num_val_batches_, num_sanity_val_batches_, num_test_batches_,
-      num_predict_batches_;
-
-  std::unique_ptr<detail::ResultCollection> train_results_;
-  std::unique_ptr<detail::ResultCollection> eval_results_;
-  detail::ResultCollection* active_results_ = nullptr;
-  int current_hook_ = 0;  // a detail::Hook, the hook running now (for self.log rules)
-  int64_t current_batch_size_ = 0;
-  int64_t current_dataloader_idx_ = 0;
-  std::string current_dataloader_suffix_;  // "/dataloader_idx_N" with several eval loaders
-
-  TensorMetrics callback_metrics_, logged_metrics_, progress_bar_metrics_;
+  friend struct detail::TrainerAccess;  // the library's loops, callbacks and module
+  std::unique_ptr<detail::TrainerImpl> impl_;
 };
 
 }  // namespace lightning

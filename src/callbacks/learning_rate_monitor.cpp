@@ -14,6 +14,7 @@
 #include "lightning/error.h"
 #include "lightning/optim/param_groups.h"
 #include "lightning/trainer.h"
+#include "trainer/trainer_impl.h"
 
 namespace lightning {
 
@@ -99,7 +100,8 @@ void LearningRateMonitor::log_stats(Trainer& trainer, const std::string& interva
   Metrics stats = stats_for(trainer, interval);
   // As Lightning, the values are also visible to callbacks and schedulers.
   for (const auto& [key, value] : stats) {
-    trainer.callback_metrics_[key] = at::scalar_tensor(value, at::kDouble);
+    detail::TrainerAccess::impl(trainer).callback_metrics_[key] =
+        at::scalar_tensor(value, at::kDouble);
   }
   if (!trainer.is_global_zero()) return;
   if (stats.empty()) return;

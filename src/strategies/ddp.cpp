@@ -885,6 +885,18 @@ DDPStrategy::DDPStrategy(DDPOptions options)
                   options_.bucket_cap_mb(), ".");
 }
 
+void DDPStrategy::set_processes(int64_t devices, int64_t num_nodes) {
+  LIGHTNING_CHECK(devices >= 1, "DDPStrategy: devices must be >= 1, got ", devices, ".");
+  LIGHTNING_CHECK(num_nodes >= 1, "DDPStrategy: num_nodes must be >= 1, got ", num_nodes, ".");
+  const bool same = devices == options_.devices() && num_nodes == options_.num_nodes();
+  LIGHTNING_CHECK(same || !impl_->set_up,
+                  "DDPStrategy: this strategy already runs devices=", options_.devices(),
+                  " x num_nodes=", options_.num_nodes(),
+                  " processes; a Trainer asked for devices=", devices, " x num_nodes=", num_nodes,
+                  ". Give that Trainer its own DDPStrategy.");
+  options_.devices(devices).num_nodes(num_nodes);
+}
+
 DDPStrategy::~DDPStrategy() {
   try {
     teardown();

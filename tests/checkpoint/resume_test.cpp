@@ -84,9 +84,13 @@ struct Crash : std::runtime_error {
 // Saves a checkpoint at one point of the loop, then "crashes".
 class Killer : public L::Callback {
  public:
-  enum Where { kTrainBatchEnd, kValidationEnd, kTrainEpochEnd, kTrainEpochStart };
+  enum Where { kTrainBatchStart, kTrainBatchEnd, kValidationEnd, kTrainEpochEnd, kTrainEpochStart };
   Killer(Where where, int64_t epoch, int64_t batch, std::string path)
       : where_(where), epoch_(epoch), batch_(batch), path_(std::move(path)) {}
+  void on_train_batch_start(L::Trainer& t, L::LightningModule&, L::Batch&,
+                            int64_t batch_idx) override {
+    if (where_ == kTrainBatchStart && t.current_epoch() == epoch_ && batch_idx == batch_) kill(t);
+  }
   void on_train_batch_end(L::Trainer& t, L::LightningModule&, const L::StepOutput&, L::Batch&,
                           int64_t batch_idx) override {
     if (where_ == kTrainBatchEnd && t.current_epoch() == epoch_ && batch_idx == batch_) kill(t);
@@ -212,6 +216,14 @@ TEST(ExactResume, CrashAfterATrainingBatchMidEpoch) {
 TEST(ExactResume, CrashOnTheBatchThatEndsAnAccumulationWindow) {
   auto expected = uninterrupted(3, false);
   expect_same_weights(*crashed_and_resumed(Killer::kTrainBatchEnd, 1, 3, 3, false), *expected);
+}
+
+TEST(ExactResume, CrashAtTheStartOfABatchInsideAnAccumulationWindow) {
+  // Batch 3 completes the window batch 2 opened: the checkpoint holds batch
+  // 2's gradient, and the resume runs batch 3 again on top of it.
+  auto expected = uninterrupted(3, false);
+  expect_same_weights(*crashed_and_resumed(Killer::kTrainBatchStart, 1, 3, 3, false), *expected);
+  expect_same_weights(*crashed_and_resumed(Killer::kTrainBatchStart, 1, 4, 3, false), *expected);
 }
 
 TEST(ExactResume, CrashAtTheLastBatchOfAnEpoch) {

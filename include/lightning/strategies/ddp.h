@@ -141,6 +141,11 @@ class DDPStrategy : public Strategy {
   void teardown() override;
 
   const DDPOptions& options() const { return options_; }
+  /// Sets how many processes the job runs (the Trainer calls it with
+  /// TrainerOptions::devices and num_nodes, as Lightning configures a strategy
+  /// object it is given). `lightning::Error` for counts < 1, or for other
+  /// counts once the strategy is set up.
+  void set_processes(int64_t devices, int64_t num_nodes);
 
   /// Tells the other ranks (through the store) that this rank failed in
   /// `where` ("rank 1 failed in training_step: <what>"), so their pending

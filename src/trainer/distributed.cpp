@@ -7,27 +7,25 @@
 #include <cstring>
 #include <mutex>
 
-#include "detail/hooks.h"
-#include "detail/result_collection.h"
 #include "lightning/error.h"
 #include "lightning/strategies/ddp.h"
-#include "lightning/trainer.h"
+#include "trainer/trainer_impl.h"
 
-namespace lightning {
+namespace lightning::detail {
 
-std::shared_ptr<Strategy> Trainer::make_strategy(const StrategyOption& option,
-                                                 std::optional<int64_t> devices,
-                                                 int64_t num_nodes) {
+std::shared_ptr<Strategy> TrainerImpl::make_strategy(const StrategyOption& option,
+                                                     std::optional<int64_t> devices,
+                                                     int64_t num_nodes) {
   const bool devices_set = devices && *devices != -1;
   const int64_t per_node = devices_set ? *devices : 1;
   if (const auto& object = option.object()) {
-    // A DDPStrategy object brings its options; the Trainer's devices (when
-    // set) and num_nodes (when not 1) say how many processes.
+    // The user's DDPStrategy is the one used; the Trainer's devices (when
+    // set) and num_nodes (when not 1) say how many processes it runs, as
+    // Lightning sets a strategy object's devices and nodes.
     if (auto* ddp = dynamic_cast<DDPStrategy*>(object.get())) {
-      DDPOptions o = ddp->options();
-      if (devices_set) o.devices(per_node);
-      if (num_nodes != 1) o.num_nodes(num_nodes);
-      return std::make_shared<DDPStrategy>(o);
+      ddp->set_processes(devices_set ? per_node : ddp->options().devices(),
+                         num_nodes != 1 ? num_nodes : ddp->options().num_nodes());
+      return object;
     }
     LIGHTNING_CHECK(per_node * num_nodes == 1 || object->world_size() == per_node * num_nodes,
                     "strategy(", object->name(), ") runs ", object->world_size(),
@@ -65,12 +63,12 @@ std::shared_ptr<Strategy> Trainer::make_strategy(const StrategyOption& option,
       name, "\".");
 }
 
-void Trainer::setup_strategy() {
+void TrainerImpl::setup_strategy() {
   strategy_->setup();
   if (device_.is_cuda()) device_ = strategy_->root_device("cuda");
 }
 
-DataLoaders Trainer::distribute(DataLoaders loaders, bool training) {
+DataLoaders TrainerImpl::distribute(DataLoaders loaders, bool training) {
   if (world_size() <= 1 || !options_.use_distributed_sampler()) return loaders;
   std::vector<DataLoader> out;
   for (auto& loader : loaders) {
@@ -91,21 +89,21 @@ DataLoaders Trainer::distribute(DataLoaders loaders, bool training) {
       std::memcpy(&seed, &bits, sizeof seed);
       l = l.with_options(DataLoaderOptions(l.options()).generator_seed(seed));
     }
-    out.push_back(l.with_shard(world_size(), global_rank(), /*pad=*/training));
+    out.push_back(l.with_shard(world_size(), strategy_->global_rank(), /*pad=*/training));
   }
   return DataLoaders(std::move(out));
 }
 
-void Trainer::sync_epoch_results(detail::ResultCollection& results) {
+void TrainerImpl::sync_epoch_results(ResultCollection& results) {
   if (world_size() > 1) results.sync_epoch(*strategy_);
 }
 
-at::Tensor Trainer::sync_step_value(const at::Tensor& value, const std::string& reduce_fx) {
+at::Tensor TrainerImpl::sync_step_value(const at::Tensor& value, const std::string& reduce_fx) {
   if (world_size() <= 1) return value;
   return strategy_->all_reduce(value.to(at::kFloat), reduce_fx).reshape({});
 }
 
-void Trainer::agree_on_should_stop() {
+void TrainerImpl::agree_on_should_stop() {
   // One rank asking to stop (a callback, the module) stops all of them.
   // Checked after each validation and at each epoch end (epoch metrics are
   // global there, so EarlyStopping agrees anyway), not after every batch: a
@@ -117,19 +115,17 @@ void Trainer::agree_on_should_stop() {
   should_stop_ = strategy_->all_reduce(flag, "max").item<int>() != 0;
 }
 
-void Trainer::fail_strategy(const std::exception& error) {
+void TrainerImpl::fail_strategy(const std::exception& error) {
   if (world_size() > 1) {
-    const auto hook = static_cast<detail::Hook>(current_hook_);
     const std::string where =
-        hook == detail::Hook::None ? to_string(stage_) : detail::hook_name(hook);
+        current_hook_ == Hook::None ? to_string(stage_) : hook_name(current_hook_);
     strategy_->report_failure(where, error.what());
   }
   try {
     strategy_->teardown();
   } catch (const std::exception& e) {
-    detail::warn(std::string("while stopping after an error, the strategy's teardown failed: ") +
-                 e.what());
+    warn(std::string("while stopping after an error, the strategy's teardown failed: ") + e.what());
   }
 }
 
-}  // namespace lightning
+}  // namespace lightning::detail

@@ -1,5 +1,5 @@
-// Internal: the hook identifiers, their Lightning names, the self.log rules per
-// hook (Lightning's _FxValidator table), and override detection.
+// Internal: which hooks a module or datamodule overrides (Lightning's
+// `is_overridden`), for the Trainer's decisions that depend on it.
 #pragma once
 
 #include <cstdint>
@@ -12,75 +12,6 @@ class LightningDataModule;
 }  // namespace lightning
 
 namespace lightning::detail {
-
-enum class Hook : int {
-  None = 0,
-  // may log per step and per epoch; defaults on_step=true, on_epoch=false
-  TrainingStep,
-  OnTrainBatchStart,
-  OnTrainBatchEnd,
-  OnBeforeBackward,
-  OnAfterBackward,
-  OnBeforeOptimizerStep,
-  OnBeforeZeroGrad,
-  ConfigureGradientClipping,
-  // may log per step and per epoch; defaults on_step=false, on_epoch=true
-  ValidationStep,
-  TestStep,
-  OnValidationBatchStart,
-  OnValidationBatchEnd,
-  OnTestBatchStart,
-  OnTestBatchEnd,
-  // epoch level: on_step must be false; defaults on_step=false, on_epoch=true
-  OnTrainStart,
-  OnTrainEpochStart,
-  OnTrainEpochEnd,
-  OnValidationStart,
-  OnValidationEpochStart,
-  OnValidationEpochEnd,
-  OnValidationEnd,
-  OnTestStart,
-  OnTestEpochStart,
-  OnTestEpochEnd,
-  OnTestEnd,
-  // logging not allowed
-  PredictStep,
-  OnPredictStart,
-  OnPredictEpochStart,
-  OnPredictBatchStart,
-  OnPredictBatchEnd,
-  OnPredictEpochEnd,
-  OnPredictEnd,
-  OnFitStart,
-  OnFitEnd,
-  OnTrainEnd,
-  OnSanityCheckStart,
-  OnSanityCheckEnd,
-  Setup,
-  Teardown,
-  PrepareData,
-  ConfigureOptimizers,
-  ConfigureCallbacks,
-  Dataloader,
-  OnBeforeBatchTransfer,
-  TransferBatchToDevice,
-  OnAfterBatchTransfer,
-  OnSaveCheckpoint,
-  OnLoadCheckpoint,
-  OnException,
-};
-
-/// Lightning's name of the hook ("training_step", "on_fit_start", ...).
-const char* hook_name(Hook hook);
-
-/// What `self.log` may do in a hook.
-struct LogRule {
-  bool allowed;
-  bool step_allowed;     // on_step=true permitted
-  bool default_on_step;  // defaults when the option is unset
-  bool default_on_epoch;
-};
-LogRule log_rule(Hook hook);
 
 /// Whether the dynamic type of `object` overrides the virtual member `method`
 /// of `Base`. Works by comparing the object's vtable slot with the slot of a

@@ -1,4 +1,4 @@
-#include "detail/result_collection.h"
+#include "trainer/result_collection.h"
 
 #include <cstring>
 #include <limits>
