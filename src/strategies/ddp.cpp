@@ -47,6 +47,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "detail/process_rank.h"
 #include "detail/torch_compat.h"
 #include "lightning/error.h"
 #include "strategies/launcher.h"
@@ -818,6 +819,8 @@ void DDPStrategy::setup() {
     throw;
   }
   impl_->info = env->process;
+  // detail::warn prints on this rank's say-so from now on.
+  detail::publish_global_rank(env->process.global_rank);
   impl_->set_up = true;
   impl_->sync_enabled = true;
   impl_->unsynced = false;

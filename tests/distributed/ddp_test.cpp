@@ -21,8 +21,10 @@
 #include <string>
 #include <vector>
 
+#include "detail/process_rank.h"
 #include "distributed/ddp_common.h"
 #include "distributed/process_harness.h"
+#include "lightning/error.h"
 #include "support/errors.h"
 
 namespace {
@@ -464,6 +466,62 @@ TEST(DistributedEnvironment, SlurmInteractiveOrSingleTaskIsNotAJob) {
   {
     ScopedEnv env({{"SLURM_NTASKS", "1"}, {"SLURM_PROCID", "0"}, {"SLURM_NODELIST", "a"}});
     EXPECT_FALSE(L::DistributedEnvironment::detect().has_value());
+  }
+}
+
+// ---------------------------------------------------------------- rank-zero warnings
+
+/// What detail::warn printed for `message`.
+std::string warned(const std::string& message) {
+  ::testing::internal::CaptureStderr();
+  L::detail::warn(message);
+  return ::testing::internal::GetCapturedStderr();
+}
+
+TEST(WarningRank, FollowsTheRankTheStrategyPublished) {
+  ScopedEnv env(
+      {{"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", "29500"}, {"WORLD_SIZE", "2"}, {"RANK", "1"}});
+  L::detail::publish_global_rank(0);  // the strategy's word wins over RANK
+  EXPECT_EQ(warned("as rank 0"), "[lightning] warning: as rank 0\n");
+  L::detail::publish_global_rank(1);
+  EXPECT_EQ(warned("as rank 1"), "");
+  L::detail::publish_global_rank(std::nullopt);
+  EXPECT_EQ(warned("as RANK=1"), "");
+}
+
+TEST(WarningRank, BeforeAnyStrategyTheEnvironmentAsDDPReadsIt) {
+  // SLURM sets no RANK: its ranks other than 0 must be silent too.
+  const std::map<std::string, std::string> slurm = {
+      {"SLURM_NTASKS", "2"},           {"SLURM_LOCALID", "0"}, {"SLURM_NODEID", "0"},
+      {"SLURM_NODELIST", "node[1-2]"}, {"SLURM_JOB_ID", "77"}, {"SLURM_JOB_NAME", "train"}};
+  auto with = [](std::map<std::string, std::string> vars,
+                 const std::map<std::string, std::string>& changes) {
+    for (const auto& [k, v] : changes) vars[k] = v;
+    return vars;
+  };
+  const std::vector<std::map<std::string, std::string>> cases = {
+      {},
+      {{"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", "29500"}, {"WORLD_SIZE", "2"}, {"RANK", "0"}},
+      {{"MASTER_ADDR", "127.0.0.1"},
+       {"MASTER_PORT", "29500"},
+       {"WORLD_SIZE", "2"},
+       {"RANK", "1"},
+       {"LOCAL_RANK", "1"}},
+      with(slurm, {{"SLURM_PROCID", "0"}}),
+      with(slurm, {{"SLURM_PROCID", "1"}, {"SLURM_NODEID", "1"}}),
+      with(slurm, {{"SLURM_PROCID", "1"}, {"SLURM_NODEID", "1"}, {"SLURM_JOB_NAME", "bash"}}),
+      {{"SLURM_NTASKS", "1"}, {"SLURM_PROCID", "0"}, {"SLURM_NODELIST", "a"}},
+  };
+  L::detail::publish_global_rank(std::nullopt);
+  for (const auto& vars : cases) {
+    std::string described;
+    for (const auto& [k, v] : vars) described += k + "=" + v + " ";
+    SCOPED_TRACE(described);
+    ScopedEnv env(vars);
+    const auto detected = L::DistributedEnvironment::detect();
+    const int64_t rank = detected ? detected->process.global_rank : 0;
+    EXPECT_EQ(L::detail::process_global_rank(), rank);
+    EXPECT_EQ(warned("from the environment").empty(), rank != 0);
   }
 }
 
