@@ -47,6 +47,8 @@ namespace lightning {
 
 namespace {
 
+using detail::next_code_point;
+
 // ---------------------------------------------------------------- writing --
 
 // PyYAML's scanner gives up on implicit keys longer than 1024 characters;
@@ -56,36 +58,6 @@ constexpr size_t kMaxImplicitKeyBytes = 1000;
 void append_hex(std::string& out, uint32_t value, int digits) {
   static const char kHex[] = "0123456789ABCDEF";
   for (int shift = 4 * (digits - 1); shift >= 0; shift -= 4) out += kHex[(value >> shift) & 0xF];
-}
-
-// Decodes one UTF-8 code point of `s` at `i` (advancing `i`); nullopt when the
-// bytes are not valid UTF-8 (overlong forms and surrogates included).
-std::optional<uint32_t> next_code_point(std::string_view s, size_t& i) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char b0 = byte(i);
-  if (b0 < 0x80) {
-    ++i;
-    return b0;
-  }
-  int extra;
-  uint32_t cp, min;
-  if ((b0 & 0xE0) == 0xC0) {
-    extra = 1, cp = b0 & 0x1F, min = 0x80;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    extra = 2, cp = b0 & 0x0F, min = 0x800;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    extra = 3, cp = b0 & 0x07, min = 0x10000;
-  } else {
-    return std::nullopt;
-  }
-  if (i + extra >= s.size()) return std::nullopt;
-  for (int k = 1; k <= extra; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return std::nullopt;
-    cp = (cp << 6) | (byte(i + k) & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return std::nullopt;
-  i += extra + 1;
-  return cp;
 }
 
 // `s` as a YAML double-quoted scalar. Characters PyYAML's reader rejects

@@ -132,6 +132,11 @@ TEST(ModelCheckpointName, FormatsLikeLightning) {
       {"{val_loss:.3}", true, {{"val_loss", 1.0}}, 0, 0, "val_loss=1.0.ckpt"},
       {"{val_loss:.3}", true, {{"val_loss", 100.0}}, 0, 0, "val_loss=1e+02.ckpt"},
       {"{epoch:.2f}", true, {}, 3, 0, "epoch=3.00.ckpt"},
+      // Python's format(65, "c"): the code point, in UTF-8, padded as one character.
+      {"{epoch:c}", true, {}, 65, 0, "epoch=A.ckpt"},
+      {"{epoch:c}", true, {}, 233, 0, "epoch=\xC3\xA9.ckpt"},
+      {"{epoch:>3c}", true, {}, 8364, 0, "epoch=  \xE2\x82\xAC.ckpt"},
+      {"{epoch:c}", true, {}, 128512, 0, "epoch=\xF0\x9F\x98\x80.ckpt"},
       {"{val_loss:>8.2f}", true, {{"val_loss", 0.123}}, 0, 0, "val_loss=    0.12.ckpt"},
       {"{val_loss:+.1%}", true, {{"val_loss", 0.1234}}, 0, 0, "val_loss=+12.3%.ckpt"},
       {"{step:,}", true, {}, 0, 1234567, "step=1,234,567.ckpt"},

@@ -1,9 +1,8 @@
 // lightning-report: rebuilds report.html from run folders (metrics.csv +
 // hparams.yaml), or overlays several runs on the same charts.
 //
-//   lightning-report lightning_logs/version_3              # ->
-//   lightning_logs/version_3/report.html lightning-report -o compare.html runs/a runs/b         #
-//   runs overlaid
+//   lightning-report lightning_logs/version_3         # -> lightning_logs/version_3/report.html
+//   lightning-report -o compare.html runs/a runs/b    # runs overlaid
 //
 // Exit status: 0 written, 1 a run could not be read or the page not written,
 // 2 wrong usage.

@@ -1,9 +1,9 @@
 // lightning/loop_state.h — the Trainer's loop counters, in one plain struct.
 //
 // `global_step` counts optimizer steps, not batches: a batch whose
-// `training_step` returned nothing takes no step, and (once gradient
-// accumulation exists) k accumulated batches make one step. Loggers receive
-// `global_step` as their x-axis and "epoch" in every row.
+// `training_step` returned nothing takes no step, and with
+// `accumulate_grad_batches(k)` k accumulated batches make one step. Loggers
+// receive `global_step` as their x-axis and "epoch" in every row.
 #pragma once
 
 #include <cstdint>

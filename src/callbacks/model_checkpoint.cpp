@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "detail/float_format.h"
+#include "detail/utf8.h"
 #include "lightning/error.h"
 #include "lightning/loggers/logger.h"
 #include "lightning/trainer.h"
@@ -315,24 +316,8 @@ std::string format_int(int64_t v, const FormatSpec& f) {
       LIGHTNING_CHECK(v >= 0 && v <= 0x10FFFF, "%c arg not in range(0x110000)");
       LIGHTNING_CHECK(f.sign == '-' && !f.alt,
                       "Sign not allowed with integer format specifier 'c'");
-      // The code point, in UTF-8.
-      const auto cp = static_cast<uint32_t>(v);
       std::string ch;
-      if (cp < 0x80) {
-        ch += static_cast<char>(cp);
-      } else if (cp < 0x800) {
-        ch += static_cast<char>(0xC0 | (cp >> 6));
-        ch += static_cast<char>(0x80 | (cp & 0x3F));
-      } else if (cp < 0x10000) {
-        ch += static_cast<char>(0xE0 | (cp >> 12));
-        ch += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        ch += static_cast<char>(0x80 | (cp & 0x3F));
-      } else {
-        ch += static_cast<char>(0xF0 | (cp >> 18));
-        ch += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        ch += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        ch += static_cast<char>(0x80 | (cp & 0x3F));
-      }
+      detail::append_utf8(ch, static_cast<uint32_t>(v));
       // Padded as one character (pad() counts bytes).
       std::string out = pad(f, "", "\x01");
       out.replace(out.find('\x01'), 1, ch);

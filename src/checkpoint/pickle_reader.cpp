@@ -110,30 +110,6 @@ std::string python3_name(const std::string& module, const std::string& name) {
 
 using detail::append_utf8;
 
-// Code points of a UTF-8 string (as Python wrote it: possibly with
-// surrogates); false when it is not decodable.
-bool utf8_code_points(const std::string& s, std::vector<uint32_t>* out) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  size_t i = 0;
-  while (i < s.size()) {
-    const unsigned char c = p[i];
-    size_t len = c < 0x80             ? 1
-                 : (c & 0xE0) == 0xC0 ? 2
-                 : (c & 0xF0) == 0xE0 ? 3
-                 : (c & 0xF8) == 0xF0 ? 4
-                                      : 0;
-    if (len == 0 || i + len > s.size()) return false;
-    uint32_t cp = len == 1 ? c : c & (0xFF >> (len + 1));
-    for (size_t k = 1; k < len; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    out->push_back(cp);
-    i += len;
-  }
-  return true;
-}
-
 // Decimal text of a little-endian two's-complement integer (LONG1/LONG4).
 std::string long_to_decimal(const unsigned char* bytes, size_t n) {
   std::vector<unsigned char> mag(bytes, bytes + n);
@@ -494,12 +470,13 @@ class Unpickler {
     if (args[0].isString() && args.size() == 2 && args[1].isString()) {
       const std::string& enc = args[1].toStringRef();
       if (enc == "latin1" || enc == "latin-1" || enc == "iso-8859-1") {
-        std::vector<uint32_t> cps;
-        if (!utf8_code_points(args[0].toStringRef(), &cps)) return placeholder(name, args_value);
+        // The string's code points, each one byte (Python wrote bytes as latin-1 text).
+        const std::string& text = args[0].toStringRef();
         std::string out;
-        for (uint32_t cp : cps) {
-          if (cp > 0xFF) return placeholder(name, args_value);
-          out += static_cast<char>(cp);
+        for (size_t i = 0; i < text.size();) {
+          const std::optional<uint32_t> cp = detail::next_code_point(text, i);
+          if (!cp || *cp > 0xFF) return placeholder(name, args_value);
+          out += static_cast<char>(*cp);
         }
         return c10::IValue(out);
       }

@@ -18,6 +18,7 @@
 #include <unordered_set>
 
 #include "checkpoint/pickle.h"
+#include "detail/utf8.h"
 #include "lightning/checkpoint/checkpoint_io.h"
 #include "lightning/error.h"
 
@@ -80,46 +81,6 @@ const char* storage_class(at::ScalarType dtype) {
     default:
       return nullptr;
   }
-}
-
-// Validates UTF-8 as Python's strict decoder does (no overlongs, no
-// surrogates, nothing past U+10FFFF).
-bool valid_utf8(const std::string& s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const size_t n = s.size();
-  size_t i = 0;
-  while (i < n) {
-    const unsigned char c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > n) return false;
-    for (size_t k = 1; k < len; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += len;
-  }
-  return true;
 }
 
 std::string quoted(const std::string& path) { return "\"" + path + "\""; }
@@ -192,7 +153,7 @@ class Pickler {
   }
 
   void write_string(const std::string& s, const std::string& path) {
-    LIGHTNING_CHECK(valid_utf8(s), "the string at ", quoted(path),
+    LIGHTNING_CHECK(detail::valid_utf8(s), "the string at ", quoted(path),
                     " is not valid UTF-8; Python reads checkpoint strings as UTF-8 text.");
     LIGHTNING_CHECK(s.size() <= UINT32_MAX, "the string at ", quoted(path), " is too long (",
                     s.size(), " bytes).");

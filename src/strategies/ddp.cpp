@@ -26,8 +26,6 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/types.h>
-#include <torch/csrc/autograd/utils/lambda_post_hook.h>
-#include <torch/csrc/autograd/variable.h>
 #include <torch/cuda.h>
 #include <unistd.h>
 
@@ -49,6 +47,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "detail/process_rank.h"
 #include "detail/torch_compat.h"
 #include "lightning/error.h"
 #include "strategies/launcher.h"
@@ -559,7 +558,8 @@ std::vector<at::Tensor> gradients_of(const std::vector<at::Tensor>& params) {
 /// All-reduce (mean) of the gradients of `params` in flat buckets of about
 /// `cap` bytes, all launched before the first wait. Used after backwards that
 /// did not synchronise (gradient accumulation, or a backward run outside the
-/// strategy) and as the benchmark baseline.
+/// strategy); the benchmark's one all-reduce after the backward is this, run
+/// by before_optimizer_step after a backward with gradient sync off.
 void average_gradients(Job& job, const std::vector<at::Tensor>& params, size_t cap,
                        const std::string& op) {
   at::NoGradGuard no_grad;
@@ -605,8 +605,9 @@ void average_gradients(Job& job, const std::vector<at::Tensor>& params, size_t c
 /// ready (in a fixed bucket order on every rank), and the autograd engine's
 /// final callback waits for all of them and writes the means back into .grad.
 ///
-/// Why the Reducer rather than our own hooks (HookSync below, still selectable
-/// with LIGHTNING_DDP_GRAD_SYNC=hooks): it drives fine from C++ (given the
+/// Why the Reducer rather than our own hooks (post-hooks on the grad
+/// accumulators filling flat buckets: measured below, then removed from the
+/// library; "hooks" in the figures): it drives fine from C++ (given the
 /// stand-in header in c10d_compat/), and it brings what a hand-written version
 /// would have to grow: the bucket order rebuilt from the first step's gradient
 /// order (a broadcast from rank 0), find_unused_parameters, checks for params
@@ -693,144 +694,6 @@ class ReducerSync : public GradSync {
   std::unique_ptr<Reducer> reducer_;
 };
 
-/// The alternative measured against the Reducer: our own post-hooks on the
-/// grad accumulators, flat buckets (reverse parameter order) launched in order
-/// as they fill, waited for and copied back after the backward.
-class HookSync : public GradSync {
-  struct Bucket {
-    std::vector<size_t> params;
-    std::vector<int64_t> offsets;
-    at::Tensor flat;
-    size_t ready = 0;
-    c10::intrusive_ptr<c10d::Work> work;
-  };
-
- public:
-  HookSync(const std::vector<at::Tensor>& params, Job& job, size_t cap)
-      : params_(params), job_(job) {
-    size_t bytes = cap;
-    for (size_t k = params.size(); k-- > 0;) {
-      const auto& p = params[k];
-      size_t size = p.numel() * p.element_size();
-      if (buckets_.empty() || bytes + size > cap ||
-          params[buckets_.back().params.front()].scalar_type() != p.scalar_type()) {
-        buckets_.emplace_back();
-        bytes = 0;
-      }
-      auto& b = buckets_.back();
-      b.offsets.push_back(static_cast<int64_t>(bytes / p.element_size()));
-      b.params.push_back(k);
-      bytes += size;
-    }
-    location_.resize(params.size());
-    for (size_t b = 0; b < buckets_.size(); ++b) {
-      int64_t numel = 0;
-      for (size_t j = 0; j < buckets_[b].params.size(); ++j) {
-        location_[buckets_[b].params[j]] = {b, j};
-        numel += params[buckets_[b].params[j]].numel();
-      }
-      buckets_[b].flat = at::empty({numel}, params[buckets_[b].params.front()].options());
-    }
-    for (size_t i = 0; i < params.size(); ++i) {
-      auto accumulator = torch::autograd::impl::grad_accumulator(params[i]);
-      auto key =
-          accumulator->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
-              [this, i](const torch::autograd::variable_list& outputs,
-                        const torch::autograd::variable_list&) {
-                on_ready(i);
-                return outputs;
-              }));
-      hooks_.emplace_back(key, std::move(accumulator));
-    }
-  }
-
-  ~HookSync() override {
-    for (auto& [key, accumulator] : hooks_) accumulator->del_post_hook(key);
-  }
-
-  void before_backward(const at::Tensor&) override {
-    for (auto& b : buckets_) {
-      b.ready = 0;
-      b.work.reset();
-    }
-    next_ = 0;
-    active_ = true;
-  }
-
-  void after_backward() override {
-    active_ = false;
-    // Buckets with parameters that got no gradient: send what there is.
-    while (next_ < buckets_.size()) launch(buckets_[next_++]);
-    at::NoGradGuard no_grad;
-    for (auto& b : buckets_) {
-      job_.wait(b.work, "all_reduce of gradients");
-      for (size_t j = 0; j < b.params.size(); ++j) {
-        const auto& p = params_[b.params[j]];
-        auto view = b.flat.narrow(0, b.offsets[j], p.numel()).view_as(p);
-        auto& g = p.mutable_grad();
-        if (g.defined()) {
-          g.copy_(view);
-        } else {
-          g = view.clone();
-        }
-      }
-    }
-  }
-
-  bool failed_in_communication() const override { return false; }
-
- private:
-  void on_ready(size_t i) {
-    if (!active_) return;
-    size_t b = location_[i].first;
-    if (++buckets_[b].ready < buckets_[b].params.size()) return;
-    // Launch in bucket order: every rank must issue the same sequence.
-    while (next_ < buckets_.size() && buckets_[next_].ready == buckets_[next_].params.size()) {
-      launch(buckets_[next_++]);
-    }
-  }
-
-  void launch(Bucket& b) {
-    at::NoGradGuard no_grad;
-    auto scale = 1.0 / static_cast<double>(job_.world);
-    for (size_t j = 0; j < b.params.size(); ++j) {
-      const auto& p = params_[b.params[j]];
-      auto view = b.flat.narrow(0, b.offsets[j], p.numel());
-      const auto& g = p.grad();
-      if (g.defined()) {
-        at::mul_out(view, g.reshape({-1}), at::scalar_tensor(scale, g.options()));
-      } else {
-        view.zero_();
-      }
-    }
-    std::vector<at::Tensor> tensors = {b.flat};
-    c10d::AllreduceOptions opts;
-    opts.timeout = job_.timeout;
-    b.work = job_.pg->allreduce(tensors, opts);
-  }
-
-  std::vector<at::Tensor> params_;
-  Job& job_;
-  std::vector<Bucket> buckets_;
-  std::vector<std::pair<size_t, size_t>> location_;
-  // The accumulator's pointer type: std::shared_ptr up to 1.13, c10::intrusive_ptr in 2.x.
-  using NodePtr = decltype(torch::autograd::impl::grad_accumulator(std::declval<at::Tensor>()));
-  std::vector<std::pair<uintptr_t, NodePtr>> hooks_;
-  size_t next_ = 0;
-  bool active_ = false;
-};
-
-/// LIGHTNING_DDP_GRAD_SYNC selects the engine, for benchmarks and comparison:
-/// "reducer" (default), "hooks", or "flat" (all-reduce after the backward).
-std::string grad_sync_engine() {
-  const char* value = std::getenv("LIGHTNING_DDP_GRAD_SYNC");
-  std::string engine = value ? value : "reducer";
-  LIGHTNING_CHECK(engine == "reducer" || engine == "hooks" || engine == "flat",
-                  "LIGHTNING_DDP_GRAD_SYNC must be 'reducer', 'hooks' or 'flat', got '", engine,
-                  "'.");
-  return engine;
-}
-
 c10d::ReduceOp reduce_op(const std::string& op) {
   if (op == "sum" || op == "mean") return c10d::ReduceOp::SUM;
   if (op == "max") return c10d::ReduceOp::MAX;
@@ -856,7 +719,6 @@ struct DDPStrategy::Impl {
   bool set_up = false;
   bool sync_enabled = true;
   bool unsynced = false;  // a backward ran without the all-reduce since the last step
-  std::string engine;
   std::vector<at::Tensor> params;
   std::vector<std::string> names;
   std::vector<at::Tensor> buffers;
@@ -940,7 +802,6 @@ void DDPStrategy::setup() {
 #endif
                     ".");
   }
-  impl_->engine = grad_sync_engine();
   launch_local_ranks(options_.devices(), options_.num_nodes());
   auto env = DistributedEnvironment::detect();
   const int64_t expected = options_.devices() * options_.num_nodes();
@@ -970,6 +831,8 @@ void DDPStrategy::setup() {
     throw;
   }
   impl_->info = env->process;
+  // detail::warn prints on this rank's say-so from now on.
+  detail::publish_global_rank(env->process.global_rank);
   impl_->set_up = true;
   impl_->sync_enabled = true;
   impl_->unsynced = false;
@@ -1023,12 +886,8 @@ void DDPStrategy::setup_module(torch::nn::Module& module) {
   }
   if (impl_->params.empty()) return;
   const auto cap = static_cast<size_t>(options_.bucket_cap_mb() * 1024 * 1024);
-  if (impl_->engine == "reducer") {
-    impl_->sync = std::make_unique<ReducerSync>(impl_->params, impl_->names, job.pg, cap,
-                                                options_.find_unused_parameters());
-  } else if (impl_->engine == "hooks") {
-    impl_->sync = std::make_unique<HookSync>(impl_->params, job, cap);
-  }
+  impl_->sync = std::make_unique<ReducerSync>(impl_->params, impl_->names, job.pg, cap,
+                                              options_.find_unused_parameters());
 }
 
 void DDPStrategy::backward(const at::Tensor& loss) {
@@ -1050,15 +909,7 @@ void DDPStrategy::backward(const at::Tensor& loss) {
   GradSync* sync = impl_->sync_enabled ? impl_->sync.get() : nullptr;
   if (sync == nullptr) {
     loss.backward();
-    // "flat": the all-reduce happens right after this backward.
-    if (impl_->sync_enabled && impl_->engine == "flat" && !impl_->params.empty()) {
-      average_gradients(job, impl_->params,
-                        static_cast<size_t>(options_.bucket_cap_mb() * 1024 * 1024),
-                        "all_reduce of gradients");
-      impl_->unsynced = false;
-    } else {
-      impl_->unsynced = true;
-    }
+    impl_->unsynced = true;
     return;
   }
   try {

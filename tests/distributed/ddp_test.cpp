@@ -21,8 +21,10 @@
 #include <string>
 #include <vector>
 
+#include "detail/process_rank.h"
 #include "distributed/ddp_common.h"
 #include "distributed/process_harness.h"
+#include "lightning/error.h"
 #include "support/errors.h"
 
 namespace {
@@ -97,15 +99,16 @@ TEST(DDPTrain, TorchrunMatchesSingleProcessOnUnionBatch) {
   expect_matches_reference(run, 4, 1);
 }
 
-TEST(DDPTrain, SmallBucketsAndEveryEngineAgree) {
+TEST(DDPTrain, SmallBucketsInAndAfterTheBackwardAgree) {
   // Buckets of ~100 bytes: several all-reduces per backward, launched in order.
-  for (const char* engine : {"reducer", "hooks", "flat"}) {
-    auto run = torchrun({"train", "steps=3", "bucket_mb=0.0001"}, 2,
-                        {{"LIGHTNING_DDP_GRAD_SYNC", engine}});
+  // sync_last=0: no sync in the backward; before_optimizer_step all-reduces
+  // every gradient after it instead.
+  for (const char* sync_last : {"sync_last=1", "sync_last=0"}) {
+    auto run = torchrun({"train", "steps=3", "bucket_mb=0.0001", sync_last});
     ASSERT_FALSE(run.timed_out) << run.all();
-    EXPECT_EQ(exit_code(run.procs[0]), 0) << engine << run.all();
-    EXPECT_EQ(exit_code(run.procs[1]), 0) << engine << run.all();
-    SCOPED_TRACE(engine);
+    EXPECT_EQ(exit_code(run.procs[0]), 0) << sync_last << run.all();
+    EXPECT_EQ(exit_code(run.procs[1]), 0) << sync_last << run.all();
+    SCOPED_TRACE(sync_last);
     expect_matches_reference(run, 3, 1);
   }
 }
@@ -342,29 +345,25 @@ TEST(DDPFailure, PortInUseStopsTheLaunchedRanks) {
 
 // ---------------------------------------------------------------- throughput
 
-TEST(DDPThroughput, GradientSyncEngines) {
+TEST(DDPThroughput, GradientSync) {
   // Alternated, as timings drift on these machines; printed, not asserted.
+  // "reducer": c10d::Reducer's buckets, overlapped with the backward; "after":
+  // sync off in the backward, one all-reduce of every gradient after it
+  // (before_optimizer_step); "none": no all-reduce at all.
   std::map<std::string, std::vector<double>> ms;
   for (int round = 0; round < 1; ++round) {
-    for (std::string engine : {"none", "reducer", "hooks", "flat"}) {
-      std::map<std::string, std::string> env;
-      std::vector<std::string> args = {"bench", "width=512", "steps=30"};
-      if (engine == "none") {
-        args.push_back("nosync=1");
-      } else {
-        env["LIGHTNING_DDP_GRAD_SYNC"] = engine;
-      }
-      auto run = torchrun(args, 2, env);
+    for (std::string sync : {"none", "reducer", "after"}) {
+      auto run = torchrun({"bench", "width=512", "steps=30", "sync=" + sync}, 2);
       ASSERT_FALSE(run.timed_out) << run.all();
       ASSERT_EQ(exit_code(run.procs[0]), 0) << run.all();
       std::smatch m;
       std::regex re("ms_per_step=([0-9.e+-]+)");
       ASSERT_TRUE(std::regex_search(run.procs[0].output, m, re)) << run.all();
-      ms[engine].push_back(std::stod(m[1].str()));
+      ms[sync].push_back(std::stod(m[1].str()));
     }
   }
-  for (const auto& [engine, v] : ms) {
-    std::cout << "gradient sync " << engine << ": ";
+  for (const auto& [sync, v] : ms) {
+    std::cout << "gradient sync " << sync << ": ";
     for (double x : v) std::cout << x << " ";
     std::cout << "ms/step (2 ranks, MLP 64-512-512-512-512, batch 32/rank)\n";
   }
@@ -467,6 +466,62 @@ TEST(DistributedEnvironment, SlurmInteractiveOrSingleTaskIsNotAJob) {
   {
     ScopedEnv env({{"SLURM_NTASKS", "1"}, {"SLURM_PROCID", "0"}, {"SLURM_NODELIST", "a"}});
     EXPECT_FALSE(L::DistributedEnvironment::detect().has_value());
+  }
+}
+
+// ---------------------------------------------------------------- rank-zero warnings
+
+/// What detail::warn printed for `message`.
+std::string warned(const std::string& message) {
+  ::testing::internal::CaptureStderr();
+  L::detail::warn(message);
+  return ::testing::internal::GetCapturedStderr();
+}
+
+TEST(WarningRank, FollowsTheRankTheStrategyPublished) {
+  ScopedEnv env(
+      {{"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", "29500"}, {"WORLD_SIZE", "2"}, {"RANK", "1"}});
+  L::detail::publish_global_rank(0);  // the strategy's word wins over RANK
+  EXPECT_EQ(warned("as rank 0"), "[lightning] warning: as rank 0\n");
+  L::detail::publish_global_rank(1);
+  EXPECT_EQ(warned("as rank 1"), "");
+  L::detail::publish_global_rank(std::nullopt);
+  EXPECT_EQ(warned("as RANK=1"), "");
+}
+
+TEST(WarningRank, BeforeAnyStrategyTheEnvironmentAsDDPReadsIt) {
+  // SLURM sets no RANK: its ranks other than 0 must be silent too.
+  const std::map<std::string, std::string> slurm = {
+      {"SLURM_NTASKS", "2"},           {"SLURM_LOCALID", "0"}, {"SLURM_NODEID", "0"},
+      {"SLURM_NODELIST", "node[1-2]"}, {"SLURM_JOB_ID", "77"}, {"SLURM_JOB_NAME", "train"}};
+  auto with = [](std::map<std::string, std::string> vars,
+                 const std::map<std::string, std::string>& changes) {
+    for (const auto& [k, v] : changes) vars[k] = v;
+    return vars;
+  };
+  const std::vector<std::map<std::string, std::string>> cases = {
+      {},
+      {{"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", "29500"}, {"WORLD_SIZE", "2"}, {"RANK", "0"}},
+      {{"MASTER_ADDR", "127.0.0.1"},
+       {"MASTER_PORT", "29500"},
+       {"WORLD_SIZE", "2"},
+       {"RANK", "1"},
+       {"LOCAL_RANK", "1"}},
+      with(slurm, {{"SLURM_PROCID", "0"}}),
+      with(slurm, {{"SLURM_PROCID", "1"}, {"SLURM_NODEID", "1"}}),
+      with(slurm, {{"SLURM_PROCID", "1"}, {"SLURM_NODEID", "1"}, {"SLURM_JOB_NAME", "bash"}}),
+      {{"SLURM_NTASKS", "1"}, {"SLURM_PROCID", "0"}, {"SLURM_NODELIST", "a"}},
+  };
+  L::detail::publish_global_rank(std::nullopt);
+  for (const auto& vars : cases) {
+    std::string described;
+    for (const auto& [k, v] : vars) described += k + "=" + v + " ";
+    SCOPED_TRACE(described);
+    ScopedEnv env(vars);
+    const auto detected = L::DistributedEnvironment::detect();
+    const int64_t rank = detected ? detected->process.global_rank : 0;
+    EXPECT_EQ(L::detail::process_global_rank(), rank);
+    EXPECT_EQ(warned("from the environment").empty(), rank != 0);
   }
 }
 

@@ -8,7 +8,8 @@
 //          steps (4), accumulate (2),
 //          sync_last (1: the last micro batch syncs; 0: none does),
 //          fail_rank (1), fail_step (2), bucket_mb (25), buffer (1: the model
-//          has a buffer), width (256), nosync (bench: 1 = no gradient sync)
+//          has a buffer), width (256), sync (bench: reducer = in the backward,
+//          after = one all-reduce after it, none = no gradient sync)
 //
 // Output lines carry "rank=R" so the test can parse them with or without the
 // launcher's "[rank R] " prefix. Exit status 0 on success, 1 on a
@@ -33,6 +34,7 @@
 namespace L = lightning;
 using worker_args::opt;
 using worker_args::optd;
+using worker_args::opts;
 using worker_args::values;
 using namespace ddp_test;
 
@@ -222,12 +224,16 @@ int chatter(L::DDPStrategy& s) {
   return 0;
 }
 
-/// Time per optimizer step of a wider MLP, for each gradient sync engine
-/// (LIGHTNING_DDP_GRAD_SYNC is read at setup).
+/// Time per optimizer step of a wider MLP, for a way of syncing the gradients
+/// (sync=reducer|after|none).
 int bench(L::DDPStrategy& s) {
   s.setup();
   const int64_t rank = s.global_rank(), world = s.world_size();
   const int64_t width = opt("width", 256), steps = opt("steps", 30);
+  const std::string sync = opts("sync", "reducer");
+  if (sync != "reducer" && sync != "after" && sync != "none") {
+    throw std::runtime_error("bench: sync must be reducer, after or none, got '" + sync + "'");
+  }
   at::manual_seed(1);
   auto net = std::make_shared<torch::nn::Module>();
   std::vector<torch::nn::Linear> layers;
@@ -238,14 +244,15 @@ int bench(L::DDPStrategy& s) {
   s.setup_module(*net);
   torch::optim::SGD sgd(net->parameters(), torch::optim::SGDOptions(0.01));
   auto x = at::randn({32, 64});
-  const bool none = opt("nosync", 0) != 0;
   auto step = [&] {
     sgd.zero_grad();
     auto h = x;
     for (auto& l : layers) h = at::relu(l->forward(h));
-    s.set_gradient_sync(!none);
+    // With sync off, the backward leaves each rank's own gradients and
+    // before_optimizer_step all-reduces them all at once.
+    s.set_gradient_sync(sync == "reducer");
     s.backward(h.pow(2).mean());
-    if (!none) s.before_optimizer_step(sgd);
+    if (sync != "none") s.before_optimizer_step(sgd);
     sgd.step();
   };
   for (int i = 0; i < 5; ++i) step();
@@ -258,11 +265,7 @@ int bench(L::DDPStrategy& s) {
       static_cast<double>(steps);
   int64_t params = 0;
   for (auto& p : net->parameters()) params += p.numel();
-  const char* engine = std::getenv("LIGHTNING_DDP_GRAD_SYNC");
-  std::cout << "BENCH rank=" << rank << " world=" << world << " engine="
-            << (none     ? "none"
-                : engine ? engine
-                         : "reducer")
+  std::cout << "BENCH rank=" << rank << " world=" << world << " sync=" << sync
             << " params=" << params << " ms_per_step=" << ms << std::endl;
   s.teardown();
   return 0;

@@ -41,25 +41,13 @@ using std::chrono::milliseconds;
 
 /// Variables that describe a distributed job: removed from every child's
 /// environment unless the test sets them.
-inline const char* const kDistVars[] = {"MASTER_ADDR",
-                                        "MASTER_PORT",
-                                        "WORLD_SIZE",
-                                        "RANK",
-                                        "LOCAL_RANK",
-                                        "NODE_RANK",
-                                        "GROUP_RANK",
-                                        "LOCAL_WORLD_SIZE",
-                                        "SLURM_NTASKS",
-                                        "SLURM_PROCID",
-                                        "SLURM_LOCALID",
-                                        "SLURM_NODEID",
-                                        "SLURM_NODELIST",
-                                        "SLURM_JOB_NODELIST",
-                                        "SLURM_JOB_ID",
-                                        "SLURM_JOB_NAME",
-                                        "LIGHTNING_LAUNCHER",
-                                        "LIGHTNING_DDP_GRAD_SYNC",
-                                        "TORCHELASTIC_USE_AGENT_STORE"};
+inline const char* const kDistVars[] = {
+    "MASTER_ADDR",    "MASTER_PORT",        "WORLD_SIZE",
+    "RANK",           "LOCAL_RANK",         "NODE_RANK",
+    "GROUP_RANK",     "LOCAL_WORLD_SIZE",   "SLURM_NTASKS",
+    "SLURM_PROCID",   "SLURM_LOCALID",      "SLURM_NODEID",
+    "SLURM_NODELIST", "SLURM_JOB_NODELIST", "SLURM_JOB_ID",
+    "SLURM_JOB_NAME", "LIGHTNING_LAUNCHER", "TORCHELASTIC_USE_AGENT_STORE"};
 
 /// One child process: its pid, the read end of its stdout+stderr pipe, what
 /// it printed, and its wait status once it exited.

@@ -309,8 +309,36 @@ TEST(TrainerDDPFit, TorchrunMatchesSingleProcessOnUnionBatches) {
   TrainCase c;
   auto run = torchrun(c.args());
   EXPECT_THAT(run.procs[1].output, Not(HasSubstr("[rank"))) << run.all();
+  // Warnings come from rank 0 only.
+  EXPECT_THAT(run.procs[0].output, HasSubstr("[lightning] warning: validation_step is overridden"))
+      << run.all();
+  EXPECT_THAT(run.procs[1].output, Not(HasSubstr("[lightning] warning"))) << run.all();
   expect_rank_properties(run);
   expect_matches_single_process(run, c);
+}
+
+TEST(TrainerDDPFit, SlurmWarnsOnRankZeroOnly) {
+  // srun --ntasks=2: SLURM's variables, no RANK. The ranks come from
+  // SLURM_PROCID, and so does who prints the warnings.
+  TrainCase c;
+  const std::string port = std::to_string(harness::free_port());
+  std::vector<harness::Proc> procs;
+  for (int r = 0; r < 2; ++r) {
+    procs.push_back(harness::spawn(kWorker, c.args(),
+                                   {{"SLURM_NTASKS", "2"},
+                                    {"SLURM_PROCID", std::to_string(r)},
+                                    {"SLURM_LOCALID", std::to_string(r)},
+                                    {"SLURM_NODEID", "0"},
+                                    {"SLURM_NODELIST", "127.0.0.1"},
+                                    {"SLURM_JOB_NAME", "train"},
+                                    {"MASTER_PORT", port}}));
+  }
+  auto run = harness::wait_all(std::move(procs), kWatchdog);
+  ASSERT_TRUE(succeeded(run));
+  EXPECT_THAT(run.procs[0].output, HasSubstr("[lightning] warning: validation_step is overridden"))
+      << run.all();
+  EXPECT_THAT(run.procs[1].output, Not(HasSubstr("[lightning] warning"))) << run.all();
+  expect_rank_properties(run);
 }
 
 TEST(TrainerDDPFit, AccumulationMatchesSingleProcess) {

@@ -5,8 +5,9 @@
 //   void on_save_checkpoint(L::Checkpoint& checkpoint) override {
 //     checkpoint.set("custom_state", custom_data_);
 //   }
-//   // def on_load_checkpoint(self, checkpoint): self.custom_data = checkpoint.get('custom_state',
-//   default) void on_load_checkpoint(L::Checkpoint& checkpoint) override {
+//   // def on_load_checkpoint(self, checkpoint):
+//   //     self.custom_data = checkpoint.get('custom_state', default)
+//   void on_load_checkpoint(L::Checkpoint& checkpoint) override {
 //     custom_data_ = checkpoint.get<at::Tensor>("custom_state", default_value);
 //   }
 //

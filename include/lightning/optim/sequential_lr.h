@@ -1,9 +1,10 @@
 // lightning/optim/sequential_lr.h — PyTorch's SequentialLR and ChainedScheduler.
 //
-//   auto warmup = std::make_shared<L::LinearLR>(opt,
-//   L::LinearLROptions().start_factor(0.1).total_iters(5)); auto decay =
-//   std::make_shared<L::ExponentialLR>(opt, L::ExponentialLROptions(0.9)); L::SequentialLR
-//   sched(opt, {warmup, decay}, /*milestones=*/{5}); L::ChainedScheduler both({warmup, decay});
+//   auto warmup = std::make_shared<L::LinearLR>(
+//       opt, L::LinearLROptions().start_factor(0.1).total_iters(5));
+//   auto decay = std::make_shared<L::ExponentialLR>(opt, L::ExponentialLROptions(0.9));
+//   L::SequentialLR sched(opt, {warmup, decay}, /*milestones=*/{5});
+//   L::ChainedScheduler both({warmup, decay});
 #pragma once
 
 #include "lightning/optim/lr_scheduler.h"

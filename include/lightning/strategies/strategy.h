@@ -7,8 +7,8 @@
 // fit/validate/test/predict (rendezvous), `setup_module` after the module is
 // on its device (DDP: broadcast from rank 0, gradient hooks), `backward`,
 // `before_optimizer_step` (DDP: wait for the gradient all-reduce),
-// `reduce_metric` for `log(..., sync_dist=true)`, `barrier` around checkpoint
-// writes, `teardown` at the end.
+// `all_reduce` for `log(..., sync_dist=true)` and the epoch-level metrics,
+// `barrier` around checkpoint writes, `teardown` at the end.
 #pragma once
 
 #include <ATen/ATen.h>
