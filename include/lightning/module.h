@@ -55,7 +55,7 @@ class Trainer;
 class Checkpoint;
 
 /// Base class of models trained by the Trainer.
-class LightningModule : public torch::nn::Module {
+class LIGHTNING_API LightningModule : public torch::nn::Module {
  public:
   LightningModule();
   ~LightningModule() override;

@@ -34,6 +34,7 @@
 
 #include "lightning/data/batch.h"
 #include "lightning/data/step_output.h"
+#include "lightning/export.h"
 #include "lightning/stage.h"
 #include "lightning/state_dict.h"
 
@@ -51,7 +52,7 @@ class Checkpoint;
 using OStreamPtr = std::ostream*;
 
 /// Base class of callbacks: override the hooks you need.
-class Callback {
+class LIGHTNING_API Callback {
  public:
   virtual ~Callback() = default;
 

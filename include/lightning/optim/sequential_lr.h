@@ -6,6 +6,7 @@
 //   sched(opt, {warmup, decay}, /*milestones=*/{5}); L::ChainedScheduler both({warmup, decay});
 #pragma once
 
+#include "lightning/export.h"
 #include "lightning/optim/lr_scheduler.h"
 
 namespace lightning {
@@ -13,7 +14,7 @@ namespace lightning {
 /// Runs `schedulers[i]` between milestones[i-1] and milestones[i].
 /// `lightning::Error` when milestones.size() != schedulers.size() - 1, when a
 /// scheduler is bound to another optimizer, or when one is ReduceLROnPlateau.
-class SequentialLR : public LRScheduler {
+class LIGHTNING_API SequentialLR : public LRScheduler {
  public:
   SequentialLR(std::shared_ptr<torch::optim::Optimizer> optimizer,
                std::vector<std::shared_ptr<LRScheduler>> schedulers,
@@ -37,7 +38,7 @@ class SequentialLR : public LRScheduler {
 /// Steps every scheduler at each step (their effects multiply).
 /// `lightning::Error` when the list is empty, when the schedulers use
 /// different optimizers, or when one is ReduceLROnPlateau.
-class ChainedScheduler : public LRScheduler {
+class LIGHTNING_API ChainedScheduler : public LRScheduler {
  public:
   explicit ChainedScheduler(std::vector<std::shared_ptr<LRScheduler>> schedulers);
   std::string name() const override { return "ChainedScheduler"; }

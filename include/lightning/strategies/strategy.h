@@ -21,17 +21,19 @@
 #include <type_traits>
 #include <vector>
 
+#include "lightning/export.h"
+
 namespace lightning {
 
 /// How one process sits in the job.
-struct ProcessInfo {
+struct LIGHTNING_API ProcessInfo {
   int64_t world_size = 1;
   int64_t global_rank = 0;
   int64_t local_rank = 0;
   int64_t node_rank = 0;
 };
 
-class Strategy {
+class LIGHTNING_API Strategy {
  public:
   virtual ~Strategy();
 
@@ -80,7 +82,7 @@ class Strategy {
 };
 
 /// One process, one device.
-class SingleDeviceStrategy : public Strategy {
+class LIGHTNING_API SingleDeviceStrategy : public Strategy {
  public:
   std::string name() const override { return "single_device"; }
 };
@@ -91,7 +93,7 @@ class SingleDeviceStrategy : public Strategy {
 /// An object carries its own options, e.g.
 ///   .strategy(std::make_shared<L::DDPStrategy>(L::DDPOptions().timeout(std::chrono::seconds(60))))
 /// (the Trainer's devices and num_nodes replace the object's when set).
-class StrategyOption {
+class LIGHTNING_API StrategyOption {
  public:
   StrategyOption(const char* name) : name_(name) {}
   StrategyOption(std::string name) : name_(std::move(name)) {}
