@@ -38,13 +38,13 @@ class LIGHTNING_API Logger {
   virtual void log_metrics(const Metrics& metrics, int64_t step) = 0;
   /// The epoch-end rows once more, indexed by `epoch`, for loggers that plot
   /// epoch curves on an epoch axis. Default: nothing.
-  virtual void log_epoch_metrics(const Metrics& metrics, int64_t epoch) {}
+  virtual void log_epoch_metrics(const Metrics& /*metrics*/, int64_t /*epoch*/) {}
   /// The module's (and datamodule's) hyperparameters.
-  virtual void log_hyperparams(const HParams& hparams) {}
+  virtual void log_hyperparams(const HParams& /*hparams*/) {}
   /// Persist what was logged so far.
   virtual void save() {}
   /// End of the run: "success", "failed" or "interrupted".
-  virtual void finalize(const std::string& status) {}
+  virtual void finalize(const std::string& /*status*/) {}
   virtual std::string name() const { return ""; }
   virtual std::string version() const { return ""; }
   /// Root directory of the logger's runs; empty when it writes no files.
