@@ -8,6 +8,8 @@
 #                                                  # pinned PyTorch wheel, into ./build-pip
 #   CMAKE_PREFIX_PATH=/path/to/libtorch bash scripts/build.sh   # another libtorch
 #   bash scripts/build.sh --build-dir=build-asan ...   # another build folder
+#   LIGHTNING_WARNINGS_AS_ERRORS=ON bash scripts/build.sh   # compile with -Werror (CI);
+#                                       # kept in the build folder's cache until set OFF
 #
 # --torch=debian (the default) builds against Debian's libtorch-dev into
 # ./build. --torch=pip installs the wheel when needed (scripts/setup_pip.sh),
@@ -96,6 +98,10 @@ if [ -n "$build_dir_arg" ]; then build_dir=$build_dir_arg; fi
 # Ninja when available; an existing build dir keeps the generator it was made with.
 if [ ! -f "$build_dir/CMakeCache.txt" ] && command -v ninja >/dev/null 2>&1; then
   cmake_args=(-G Ninja "${cmake_args[@]}")
+fi
+
+if [ -n "${LIGHTNING_WARNINGS_AS_ERRORS:-}" ]; then
+  cmake_args=("-DLIGHTNING_WARNINGS_AS_ERRORS=$LIGHTNING_WARNINGS_AS_ERRORS" "${cmake_args[@]}")
 fi
 
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release "${cmake_args[@]}"

@@ -122,7 +122,9 @@ TEST_F(CSVLoggerTest, HeaderIsTheSortedUnionAndTheFileIsRewrittenForANewKey) {
     for (size_t c = 0; c < expected[r].size(); ++c) {
       SCOPED_TRACE("row " + std::to_string(r) + " column " + t.columns[c]);
       EXPECT_EQ(t.present[r][c], !std::isnan(expected[r][c]));
-      if (t.present[r][c]) EXPECT_EQ(t.values[r][c], expected[r][c]);
+      if (t.present[r][c]) {
+        EXPECT_EQ(t.values[r][c], expected[r][c]);
+      }
     }
   }
   EXPECT_EQ(t.column_index("step"), 2);

@@ -15,6 +15,7 @@
 #pragma once
 
 #include "lightning/data/dataloader.h"
+#include "lightning/export.h"
 #include "lightning/hparams.h"
 #include "lightning/stage.h"
 #include "lightning/state_dict.h"
@@ -22,7 +23,7 @@
 namespace lightning {
 
 /// Groups prepare_data, setup, the four dataloaders and teardown.
-class LightningDataModule {
+class LIGHTNING_API LightningDataModule {
  public:
   virtual ~LightningDataModule() = default;
 

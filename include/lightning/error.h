@@ -20,21 +20,23 @@
 #include <stdexcept>
 #include <string>
 
+#include "lightning/export.h"
+
 namespace lightning {
 
 /// The exception raised for every user error detected by lightning.cpp.
-class Error : public std::runtime_error {
+class LIGHTNING_API Error : public std::runtime_error {
  public:
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
 namespace detail {
 /// Throws `Error` with the pieces of `args` concatenated (c10::str formatting).
-[[noreturn]] void throw_error(const std::string& message);
+[[noreturn]] LIGHTNING_API void throw_error(const std::string& message);
 /// Prints a warning once per distinct message ("[lightning] warning: ...").
-void warn_once(const std::string& message);
+LIGHTNING_API void warn_once(const std::string& message);
 /// Prints a warning every time.
-void warn(const std::string& message);
+LIGHTNING_API void warn(const std::string& message);
 }  // namespace detail
 
 }  // namespace lightning

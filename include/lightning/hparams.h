@@ -19,12 +19,14 @@
 #include <variant>
 #include <vector>
 
+#include "lightning/export.h"
+
 namespace lightning {
 
 class HParams;
 
 /// One hyperparameter value: None, bool, int64, double, string, list or map.
-class HParamValue {
+class LIGHTNING_API HParamValue {
  public:
   using List = std::vector<HParamValue>;
   using Map = std::vector<std::pair<std::string, HParamValue>>;
@@ -73,7 +75,7 @@ class HParamValue {
 };
 
 /// An ordered map of hyperparameters.
-class HParams {
+class LIGHTNING_API HParams {
  public:
   HParams() = default;
   HParams(std::initializer_list<std::pair<std::string, HParamValue>> items);
@@ -117,22 +119,22 @@ class HParams {
 /// values and types (ints stay ints, floats keep full precision and always
 /// carry a '.' or an exponent with '.', NaN/Inf as .nan/.inf, strings that
 /// could read as another type are quoted, None as null, nested lists/maps).
-std::string to_yaml(const HParams& hparams);
+LIGHTNING_API std::string to_yaml(const HParams& hparams);
 /// Parses a YAML mapping (as written by `to_yaml` or by Lightning) into
 /// HParams, resolving plain scalars as YAML 1.1 / PyYAML does (null, bool,
 /// int, float, else string). `lightning::Error` on invalid YAML or a
 /// document that is not a mapping, with the parser's line and column.
-HParams hparams_from_yaml(const std::string& text);
+LIGHTNING_API HParams hparams_from_yaml(const std::string& text);
 /// Writes `to_yaml(hparams)` to `path` (atomically: temporary file + rename),
 /// as Lightning's `save_hparams_to_yaml`. `lightning::Error` naming the path
 /// when it cannot be written.
-void save_hparams_to_yaml(const std::string& path, const HParams& hparams);
+LIGHTNING_API void save_hparams_to_yaml(const std::string& path, const HParams& hparams);
 /// Reads a hparams.yaml, as Lightning's `load_hparams_from_yaml`.
 /// `lightning::Error` naming the path when it is missing or invalid.
-HParams load_hparams_from_yaml(const std::string& path);
+LIGHTNING_API HParams load_hparams_from_yaml(const std::string& path);
 
 /// Python-like rendering: {'learning_rate': 0.001, 'layers': [64, 32]}.
-std::ostream& operator<<(std::ostream& os, const HParamValue& value);
-std::ostream& operator<<(std::ostream& os, const HParams& hparams);
+LIGHTNING_API std::ostream& operator<<(std::ostream& os, const HParamValue& value);
+LIGHTNING_API std::ostream& operator<<(std::ostream& os, const HParams& hparams);
 
 }  // namespace lightning

@@ -23,10 +23,12 @@
 #include <optional>
 #include <string>
 
+#include "lightning/export.h"
+
 namespace lightning {
 
 /// Options of `LightningModule::log` / `log_dict`, with Lightning's names.
-struct LogOptions {
+struct LIGHTNING_API LogOptions {
   /// Log the value of this step. Default: depends on the hook (see above).
   TORCH_ARG(std::optional<bool>, on_step) = std::nullopt;
   /// Accumulate and log the epoch reduction. Default: depends on the hook.
@@ -49,6 +51,6 @@ using TensorMetrics = std::map<std::string, at::Tensor>;
 using Metrics = std::map<std::string, double>;
 
 /// Converts tensor metrics to numbers (one `.item()` each).
-Metrics to_numbers(const TensorMetrics& metrics);
+LIGHTNING_API Metrics to_numbers(const TensorMetrics& metrics);
 
 }  // namespace lightning

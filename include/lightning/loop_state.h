@@ -8,10 +8,12 @@
 
 #include <cstdint>
 
+#include "lightning/export.h"
+
 namespace lightning {
 
 /// Counters of the fit loop, owned by the Trainer and saved in checkpoints.
-struct LoopState {
+struct LIGHTNING_API LoopState {
   /// Epoch index, 0-based.
   int64_t epoch = 0;
   /// Optimizer steps taken.

@@ -58,7 +58,7 @@ struct TrainerAccess;
 }
 
 /// Base class of models trained by the Trainer.
-class LightningModule : public torch::nn::Module {
+class LIGHTNING_API LightningModule : public torch::nn::Module {
  public:
   LightningModule();
   ~LightningModule() override;

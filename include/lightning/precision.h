@@ -29,6 +29,7 @@
 #include <string>
 
 #include "lightning/data/batch.h"
+#include "lightning/export.h"
 #include "lightning/state_dict.h"
 
 namespace lightning {
@@ -37,12 +38,12 @@ enum class PrecisionMode { k32True, k64True, kBf16Mixed, kBf16True, k16Mixed, k1
 
 /// Parses Lightning's precision strings, legacy spellings included.
 /// `lightning::Error` listing the accepted values otherwise.
-PrecisionMode parse_precision(const std::string& value);
+LIGHTNING_API PrecisionMode parse_precision(const std::string& value);
 /// The canonical name: "32-true", "bf16-mixed", ...
-std::string precision_name(PrecisionMode mode);
+LIGHTNING_API std::string precision_name(PrecisionMode mode);
 
 /// PyTorch's GradScaler defaults.
-struct GradScalerOptions {
+struct LIGHTNING_API GradScalerOptions {
   TORCH_ARG(double, init_scale) = 65536.0;
   TORCH_ARG(double, growth_factor) = 2.0;
   TORCH_ARG(double, backoff_factor) = 0.5;
@@ -55,7 +56,7 @@ struct GradScalerOptions {
 /// a gradient is inf/NaN and halve the scale; double it after
 /// `growth_interval` clean steps in a row. Works on any device and dtype (the
 /// unit tests run it on CPU with fp32).
-class GradScaler {
+class LIGHTNING_API GradScaler {
  public:
   /// `lightning::Error` on init_scale <= 0, growth_factor <= 1,
   /// backoff_factor outside (0, 1), growth_interval < 1.
@@ -114,7 +115,7 @@ class GradScaler {
 };
 
 /// The precision plugin the Trainer (and manual optimization) goes through.
-class Precision {
+class LIGHTNING_API Precision {
  public:
   explicit Precision(PrecisionMode mode = PrecisionMode::k32True,
                      GradScalerOptions scaler_options = {});

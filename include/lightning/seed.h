@@ -5,11 +5,13 @@
 
 #include <cstdint>
 
+#include "lightning/export.h"
+
 namespace lightning {
 
 /// Seeds libtorch's default CPU (and CUDA) generators and the C library's
 /// `rand`, and exports PL_GLOBAL_SEED; returns the seed. Shuffling
 /// DataLoaders without their own seed then repeat the same order.
-uint64_t seed_everything(uint64_t seed);
+LIGHTNING_API uint64_t seed_everything(uint64_t seed);
 
 }  // namespace lightning

@@ -9,13 +9,15 @@
 #include <ostream>
 #include <string>
 
+#include "lightning/export.h"
+
 namespace lightning {
 
 /// The Trainer entry point: `fit`, `validate`, `test` or `predict`.
 enum class Stage { Fit, Validate, Test, Predict };
 
 /// Lightning's spelling: "fit", "validate", "test", "predict".
-std::string to_string(Stage stage);
-std::ostream& operator<<(std::ostream& os, Stage stage);
+LIGHTNING_API std::string to_string(Stage stage);
+LIGHTNING_API std::ostream& operator<<(std::ostream& os, Stage stage);
 
 }  // namespace lightning

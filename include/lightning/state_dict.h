@@ -15,29 +15,36 @@
 #include <string>
 #include <vector>
 
+#include "lightning/export.h"
+
 namespace lightning {
 
 using StateDict = c10::impl::GenericDict;
 
 /// An empty dict with string keys.
-StateDict make_state_dict();
+LIGHTNING_API StateDict make_state_dict();
 
 /// A list of doubles as an IValue.
-c10::IValue to_ivalue(const std::vector<double>& values);
+LIGHTNING_API c10::IValue to_ivalue(const std::vector<double>& values);
 
 // Typed reads. Each raises `lightning::Error` naming `owner` (who loads) and
 // the key when the key is missing or holds another type.
-const c10::IValue& state_value(const StateDict& state, const std::string& key,
-                               const std::string& owner);
+LIGHTNING_API const c10::IValue& state_value(const StateDict& state, const std::string& key,
+                                             const std::string& owner);
 /// A list (or tuple) of numbers; ints are widened.
-std::vector<double> state_doubles(const StateDict& state, const std::string& key,
-                                  const std::string& owner);
+LIGHTNING_API std::vector<double> state_doubles(const StateDict& state, const std::string& key,
+                                                const std::string& owner);
 /// A number; an int is widened.
-double state_double(const StateDict& state, const std::string& key, const std::string& owner);
-int64_t state_int(const StateDict& state, const std::string& key, const std::string& owner);
-bool state_bool(const StateDict& state, const std::string& key, const std::string& owner);
-std::string state_string(const StateDict& state, const std::string& key, const std::string& owner);
+LIGHTNING_API double state_double(const StateDict& state, const std::string& key,
+                                  const std::string& owner);
+LIGHTNING_API int64_t state_int(const StateDict& state, const std::string& key,
+                                const std::string& owner);
+LIGHTNING_API bool state_bool(const StateDict& state, const std::string& key,
+                              const std::string& owner);
+LIGHTNING_API std::string state_string(const StateDict& state, const std::string& key,
+                                       const std::string& owner);
 /// A nested dict with string keys.
-StateDict state_dict_at(const StateDict& state, const std::string& key, const std::string& owner);
+LIGHTNING_API StateDict state_dict_at(const StateDict& state, const std::string& key,
+                                      const std::string& owner);
 
 }  // namespace lightning

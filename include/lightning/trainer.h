@@ -49,7 +49,7 @@ struct TrainerAccess;
 
 /// A batch count (int) or a fraction of the dataloader (float), as Lightning's
 /// `limit_*_batches`, `overfit_batches` and `val_check_interval` take.
-class BatchLimit {
+class LIGHTNING_API BatchLimit {
  public:
   BatchLimit(int value) : BatchLimit(static_cast<int64_t>(value)) {}
   BatchLimit(int64_t value) : count_(value) {}
@@ -163,7 +163,7 @@ struct TrainerOptions {
 };
 
 /// Runs fit / validate / test / predict for a LightningModule.
-class Trainer {
+class LIGHTNING_API Trainer {
  public:
   /// Validates every option; `lightning::Error` names the bad one.
   explicit Trainer(TrainerOptions options = {});

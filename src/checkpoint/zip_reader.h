@@ -19,19 +19,21 @@
 #include <unordered_map>
 #include <vector>
 
+#include "lightning/export.h"
+
 namespace lightning::detail {
 
 /// CRC-32 of the zip format (polynomial 0x04C11DB7, reflected), continuing
 /// from `crc` (0 for a fresh start), as zlib's crc32().
-uint32_t crc32(uint32_t crc, const void* data, size_t size);
+LIGHTNING_INTERNAL_API uint32_t crc32(uint32_t crc, const void* data, size_t size);
 /// The same with the portable table-driven code only (for the tests).
-uint32_t crc32_portable(uint32_t crc, const void* data, size_t size);
+LIGHTNING_INTERNAL_API uint32_t crc32_portable(uint32_t crc, const void* data, size_t size);
 
 /// Whether load_checkpoint_file verifies the CRC-32 of every record it reads
 /// (default: yes). Only benchmarks/checkpoint_crc.cpp turns it off, to
 /// measure what the check costs.
-void set_verify_record_crc(bool on);
-bool verify_record_crc();
+LIGHTNING_INTERNAL_API void set_verify_record_crc(bool on);
+LIGHTNING_INTERNAL_API bool verify_record_crc();
 
 /// A torch.save zip archive opened for reading. Every failure is a
 /// lightning::Error starting with `context` (e.g. `cannot load checkpoint

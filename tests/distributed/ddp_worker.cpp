@@ -128,7 +128,7 @@ int mismatch(L::DDPStrategy& s) {
 
 int collectives(L::DDPStrategy& s) {
   s.setup();
-  const int64_t rank = s.global_rank(), world = s.world_size();
+  const int64_t rank = s.global_rank();
   int failures = 0;
   auto check = [&](const std::string& name, bool ok, const std::string& got) {
     std::cout << "CHECK rank=" << rank << " " << name << (ok ? " ok" : " FAIL got" + got)

@@ -809,7 +809,9 @@ TEST(ReduceLROnPlateau, StateDictHasPyTorchKeys) {
       "num_bad_epochs",   "mode_worse", "eps",       "last_epoch",     "_last_lr"};
   size_t i = 0;
   for (const auto& entry : s) {
-    if (i < keys.size()) EXPECT_EQ(entry.key().toStringRef(), keys[i]) << i;
+    if (i < keys.size()) {
+      EXPECT_EQ(entry.key().toStringRef(), keys[i]) << i;
+    }
     ++i;
   }
   EXPECT_EQ(entry(s, "factor").toDouble(), 0.1);

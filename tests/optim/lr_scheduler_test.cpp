@@ -502,7 +502,9 @@ TEST(LRSchedulerReference, StateDictKeysTypesAndValuesMatchPyTorch) {
       // PyTorch's default eta_min is the int 0; here it is always a double.
       const bool int_eta_min = r.type == "int" && g.type == "float" && g.key.size() >= 7 &&
                                g.key.substr(g.key.size() - 7) == "eta_min";
-      if (!int_eta_min) EXPECT_EQ(g.type, r.type) << g.key;
+      if (!int_eta_min) {
+        EXPECT_EQ(g.type, r.type) << g.key;
+      }
       if (r.type == "dict") {
         EXPECT_EQ(g.value, r.value) << g.key;
       } else if (!r.value.empty()) {

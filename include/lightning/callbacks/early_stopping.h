@@ -19,10 +19,11 @@
 #include <utility>
 
 #include "lightning/callbacks/callback.h"
+#include "lightning/export.h"
 
 namespace lightning {
 
-struct EarlyStoppingOptions {
+struct LIGHTNING_API EarlyStoppingOptions {
   explicit EarlyStoppingOptions(std::string monitor) : monitor_(std::move(monitor)) {}
   TORCH_ARG(std::string, monitor);
   /// An improvement smaller than this does not count. Default 0.
@@ -48,7 +49,7 @@ struct EarlyStoppingOptions {
   TORCH_ARG(std::optional<bool>, check_on_train_epoch_end) = std::nullopt;
 };
 
-class EarlyStopping : public Callback {
+class LIGHTNING_API EarlyStopping : public Callback {
  public:
   /// `lightning::Error` on an unknown mode or negative patience.
   explicit EarlyStopping(EarlyStoppingOptions options);

@@ -16,11 +16,12 @@
 #include <map>
 
 #include "lightning/callbacks/callback.h"
+#include "lightning/export.h"
 
 namespace lightning {
 
 /// Sets the Trainer's accumulate_grad_batches at the start of every epoch.
-class GradientAccumulationScheduler : public Callback {
+class LIGHTNING_API GradientAccumulationScheduler : public Callback {
  public:
   /// `scheduling`: first epoch -> batches per optimizer step. `lightning::Error`
   /// when it is empty, an epoch is negative or a factor is < 1.

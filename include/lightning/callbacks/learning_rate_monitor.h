@@ -26,12 +26,13 @@
 #include <vector>
 
 #include "lightning/callbacks/callback.h"
+#include "lightning/export.h"
 #include "lightning/logging.h"
 
 namespace lightning {
 
 /// Options of LearningRateMonitor, with Lightning's names and defaults.
-struct LearningRateMonitorOptions {
+struct LIGHTNING_API LearningRateMonitorOptions {
   /// "step", "epoch", or unset (step for step-interval schedulers and plain
   /// optimizers, epoch for epoch-interval schedulers). Default unset.
   TORCH_ARG(std::optional<std::string>, logging_interval) = std::nullopt;
@@ -42,7 +43,7 @@ struct LearningRateMonitorOptions {
 };
 
 /// Logs optimizer hyperparameters as they change during training.
-class LearningRateMonitor : public Callback {
+class LIGHTNING_API LearningRateMonitor : public Callback {
  public:
   /// `lightning::Error` when logging_interval is not "step" or "epoch".
   explicit LearningRateMonitor(LearningRateMonitorOptions options = {});

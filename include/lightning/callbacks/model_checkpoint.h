@@ -28,11 +28,12 @@
 #include <vector>
 
 #include "lightning/callbacks/callback.h"
+#include "lightning/export.h"
 #include "lightning/logging.h"
 
 namespace lightning {
 
-struct ModelCheckpointOptions {
+struct LIGHTNING_API ModelCheckpointOptions {
   /// Folder of the files. Unset: <trainer.log_dir()>/checkpoints (Lightning's
   /// <logger.save_dir>/<name>/<version>/checkpoints), or
   /// <default_root_dir>/checkpoints without a logger.
@@ -71,7 +72,7 @@ struct ModelCheckpointOptions {
   TORCH_ARG(bool, enable_version_counter) = true;
 };
 
-class ModelCheckpoint : public Callback {
+class LIGHTNING_API ModelCheckpoint : public Callback {
  public:
   /// `lightning::Error` on invalid options (save_top_k < -1, mode not
   /// "min"/"max", save_top_k > 1 without monitor, several triggers at once,

@@ -21,11 +21,12 @@
 #include <string>
 
 #include "lightning/callbacks/callback.h"
+#include "lightning/export.h"
 
 namespace lightning {
 
 /// Options of the model summary.
-struct ModelSummaryOptions {
+struct LIGHTNING_API ModelSummaryOptions {
   /// Depth of submodules listed; 0 prints only the totals, -1 every level. Default 1.
   /// Must be >= -1.
   TORCH_ARG(int64_t, max_depth) = 1;
@@ -34,7 +35,7 @@ struct ModelSummaryOptions {
 };
 
 /// Prints the module's layers, parameter counts and size on fit start (rank 0).
-class ModelSummary : public Callback {
+class LIGHTNING_API ModelSummary : public Callback {
  public:
   explicit ModelSummary(ModelSummaryOptions options = {});
   void on_fit_start(Trainer& trainer, LightningModule& module) override;

@@ -19,12 +19,13 @@
 #include <string>
 
 #include "lightning/callbacks/callback.h"
+#include "lightning/export.h"
 #include "lightning/logging.h"
 
 namespace lightning {
 
 /// Options of the progress bar.
-struct ProgressBarOptions {
+struct LIGHTNING_API ProgressBarOptions {
   /// Redraw every N batches on a terminal; 0 disables the bar (as Lightning). Default 1.
   TORCH_ARG(int64_t, refresh_rate) = 1;
   /// Force terminal (true) or plain-line (false) mode; unset detects with isatty. Default unset.
@@ -34,7 +35,7 @@ struct ProgressBarOptions {
 };
 
 /// Draws training/validation/test/predict progress with prog_bar metrics.
-class ProgressBar : public Callback {
+class LIGHTNING_API ProgressBar : public Callback {
  public:
   explicit ProgressBar(ProgressBarOptions options = {});
 

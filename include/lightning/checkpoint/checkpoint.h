@@ -26,6 +26,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "lightning/export.h"
 #include "lightning/hparams.h"
 #include "lightning/state_dict.h"
 
@@ -38,7 +39,7 @@ class LightningDataModule;
 /// "pytorch-lightning_version", "state_dict", "loops", "callbacks",
 /// "optimizer_states", "lr_schedulers", "hparams_name", "hyper_parameters",
 /// plus whatever `on_save_checkpoint` hooks add.
-class Checkpoint {
+class LIGHTNING_API Checkpoint {
  public:
   Checkpoint();
   explicit Checkpoint(StateDict dict);
@@ -77,33 +78,34 @@ inline constexpr const char* kLightningCheckpointVersion = "2.1.0";
 /// A module's parameters and buffers in PyTorch's `state_dict()` order
 /// (each module's own parameters, then its buffers, then its children),
 /// detached, as a dict of tensors.
-StateDict module_state_dict(const torch::nn::Module& module);
+LIGHTNING_API StateDict module_state_dict(const torch::nn::Module& module);
 /// Copies `state` into the module's parameters and buffers. Strict: any
 /// missing key, unexpected key or shape difference is a `lightning::Error`
 /// that lists all of them (`source` names the file in the message).
-void load_module_state_dict(torch::nn::Module& module, const StateDict& state,
-                            const std::string& source = "the state dict");
+LIGHTNING_API void load_module_state_dict(torch::nn::Module& module, const StateDict& state,
+                                          const std::string& source = "the state dict");
 
 /// HParams as a checkpoint value ("hyper_parameters") and back. Lists become
 /// lists, nested HParams dicts. Values read from Python that HParams cannot
 /// hold (tensors, Python objects) are skipped with a warning naming the key.
-c10::IValue hparams_to_ivalue(const HParams& hparams);
-HParams hparams_from_ivalue(const c10::IValue& value, const std::string& source);
+LIGHTNING_API c10::IValue hparams_to_ivalue(const HParams& hparams);
+LIGHTNING_API HParams hparams_from_ivalue(const c10::IValue& value, const std::string& source);
 
 /// Reads a `.ckpt` (see checkpoint_io.h) as a Checkpoint.
-Checkpoint read_checkpoint(const std::string& path,
-                           const std::optional<c10::Device>& map_location = std::nullopt);
+LIGHTNING_API Checkpoint read_checkpoint(
+    const std::string& path, const std::optional<c10::Device>& map_location = std::nullopt);
 
 namespace detail {
 /// The saved "hyper_parameters" (or "datamodule_hyper_parameters") with
 /// `overrides` applied; empty when the checkpoint has none.
-HParams checkpoint_hparams(const Checkpoint& checkpoint, const HParams& overrides, bool datamodule,
-                           const std::string& path);
+LIGHTNING_API HParams checkpoint_hparams(const Checkpoint& checkpoint, const HParams& overrides,
+                                         bool datamodule, const std::string& path);
 /// Loads weights strictly and calls `on_load_checkpoint`.
-void restore_module(LightningModule& module, Checkpoint& checkpoint, const std::string& path);
+LIGHTNING_API void restore_module(LightningModule& module, Checkpoint& checkpoint,
+                                  const std::string& path);
 /// The datamodule's state and `on_load_checkpoint`.
-void restore_datamodule(LightningDataModule& datamodule, Checkpoint& checkpoint,
-                        const std::string& path);
+LIGHTNING_API void restore_datamodule(LightningDataModule& datamodule, Checkpoint& checkpoint,
+                                      const std::string& path);
 }  // namespace detail
 
 /// Lightning's `MyModel.load_from_checkpoint(path, **overrides)`: builds T from

@@ -27,11 +27,12 @@
 #include <vector>
 
 #include "lightning/error.h"
+#include "lightning/export.h"
 #include "lightning/state_dict.h"
 
 namespace lightning {
 
-struct SaveCheckpointOptions {
+struct LIGHTNING_API SaveCheckpointOptions {
   /// Dicts at these top-level keys are written as collections.OrderedDict
   /// (Lightning's model "state_dict" is one); other dicts as plain dicts.
   std::vector<std::string> ordered_dict_keys = {"state_dict"};
@@ -48,8 +49,8 @@ struct SaveCheckpointOptions {
 /// nesting deeper than 1000. Values are all checked before the file is
 /// touched. An undefined tensor is written as None. CUDA tensors are copied
 /// to the CPU and recorded with location "cuda:N" (as torch.save does).
-void save_checkpoint_file(const StateDict& checkpoint, const std::string& path,
-                          const SaveCheckpointOptions& options = {});
+LIGHTNING_API void save_checkpoint_file(const StateDict& checkpoint, const std::string& path,
+                                        const SaveCheckpointOptions& options = {});
 
 /// Reads a checkpoint written by `save_checkpoint_file` or by Python's
 /// `torch.save` (pickle protocols 0 to 5). OrderedDict and defaultdict/Counter
@@ -70,25 +71,25 @@ void save_checkpoint_file(const StateDict& checkpoint, const std::string& path,
 /// non-checkpoint file, and for a file whose top-level value is not a dict —
 /// never a crash. (libtorch's zip reader does not verify CRCs: flipped bits
 /// inside tensor data load as different values.)
-StateDict load_checkpoint_file(const std::string& path,
-                               const std::optional<c10::Device>& map_location = std::nullopt);
+LIGHTNING_API StateDict load_checkpoint_file(
+    const std::string& path, const std::optional<c10::Device>& map_location = std::nullopt);
 
 /// True for the placeholder `load_checkpoint_file` puts where the pickle held
 /// an arbitrary Python object. It is a TorchScript-style object with the
 /// attributes "name" (str), "args" (what the pickle called the class or
 /// function with, a tuple, or None) and "state" (what BUILD gave it, e.g. the
 /// instance `__dict__`, or None): `value.toObjectRef().getAttr("state")`.
-bool is_python_object(const c10::IValue& value);
+LIGHTNING_API bool is_python_object(const c10::IValue& value);
 /// "module.QualName" of such a placeholder (e.g. "torch.optim.adam.Adam"; a
 /// bound method reads as "module.Class.method"); `lightning::Error` when
 /// `value` is not one.
-std::string python_object_name(const c10::IValue& value);
+LIGHTNING_API std::string python_object_name(const c10::IValue& value);
 /// The first python-object placeholder inside `value` (recursing into dicts,
 /// lists and tuples in order), as "path: module.Name" with the keys and list
 /// indices below `path` joined by "/" (e.g. "lr_schedulers/0/anneal_func:
 /// torch.optim.lr_scheduler.OneCycleLR._annealing_cos"), just "module.Name"
 /// when `value` itself is one and `path` is empty; nullopt when there is none.
-std::optional<std::string> find_python_object(const c10::IValue& value,
-                                              const std::string& path = "");
+LIGHTNING_API std::optional<std::string> find_python_object(const c10::IValue& value,
+                                                            const std::string& path = "");
 
 }  // namespace lightning

@@ -12,6 +12,7 @@
 
 #include <torch/optim/optimizer.h>
 
+#include "lightning/export.h"
 #include "lightning/state_dict.h"
 
 namespace lightning {
@@ -39,7 +40,7 @@ namespace lightning {
 /// returns them), not copies: the next step changes them. `lightning::Error`
 /// naming the optimizer for any other optimizer type (LBFGS, a custom one;
 /// subclasses of the five above count as them).
-StateDict optimizer_state_dict(const torch::optim::Optimizer& optimizer);
+LIGHTNING_API StateDict optimizer_state_dict(const torch::optim::Optimizer& optimizer);
 
 /// Restores `state` (from `optimizer_state_dict` or Python's
 /// `optimizer.state_dict()`) into `optimizer`, as Python's load_state_dict:
@@ -59,6 +60,7 @@ StateDict optimizer_state_dict(const torch::optim::Optimizer& optimizer);
 /// state tensor's shape does not match, when a key is missing or holds
 /// another type, or for an unsupported optimizer type. Everything is checked
 /// before anything changes: a failed load leaves `optimizer` as it was.
-void load_optimizer_state_dict(torch::optim::Optimizer& optimizer, const StateDict& state);
+LIGHTNING_API void load_optimizer_state_dict(torch::optim::Optimizer& optimizer,
+                                             const StateDict& state);
 
 }  // namespace lightning

@@ -18,10 +18,12 @@
 #include <string>
 #include <vector>
 
+#include "lightning/export.h"
+
 namespace lightning {
 
 /// An ordered list of tensors, each optionally named.
-class Batch {
+class LIGHTNING_API Batch {
  public:
   Batch() = default;
   Batch(std::vector<at::Tensor> tensors) : tensors_(std::move(tensors)) {}
@@ -81,6 +83,6 @@ class Batch {
 
 /// Stacks samples (each a Batch of unbatched tensors with the same layout) along
 /// a new dim 0: the default collate function of the DataLoader.
-Batch collate(const std::vector<Batch>& samples);
+LIGHTNING_API Batch collate(const std::vector<Batch>& samples);
 
 }  // namespace lightning

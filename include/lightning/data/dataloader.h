@@ -22,11 +22,12 @@
 
 #include "lightning/data/batch.h"
 #include "lightning/data/dataset.h"
+#include "lightning/export.h"
 
 namespace lightning {
 
 /// Options of a DataLoader, with PyTorch's names and defaults.
-struct DataLoaderOptions {
+struct LIGHTNING_API DataLoaderOptions {
   /// Samples per batch. Default 1.
   TORCH_ARG(int64_t, batch_size) = 1;
   /// Reshuffle the sample order every epoch. Default false.
@@ -50,7 +51,7 @@ struct DataLoaderOptions {
 
 /// This process's share of a loader under distributed training (the Trainer
 /// sets it with `use_distributed_sampler`; see DataLoader::with_shard).
-struct DataShard {
+struct LIGHTNING_API DataShard {
   int64_t num_replicas = 1;
   int64_t rank = 0;
   /// Pad to equal shards (training) or give every sample exactly once (evaluation).
@@ -58,7 +59,7 @@ struct DataShard {
 };
 
 /// Iterates a Dataset in batches. Cheap to copy: copies share the dataset.
-class DataLoader {
+class LIGHTNING_API DataLoader {
  public:
   /// `lightning::Error` on a null dataset or invalid options (batch_size < 1,
   /// num_workers < 0, prefetch_factor < 1).
@@ -138,7 +139,7 @@ class DataLoader {
 
 /// Zero, one or several DataLoaders: what the `*_dataloader()` hooks return.
 /// A single DataLoader converts implicitly: `return L::DataLoader(ds, opts);`.
-class DataLoaders {
+class LIGHTNING_API DataLoaders {
  public:
   DataLoaders() = default;
   DataLoaders(DataLoader loader) : loaders_{std::move(loader)} {}

@@ -18,11 +18,12 @@
 #include <vector>
 
 #include "lightning/data/batch.h"
+#include "lightning/export.h"
 
 namespace lightning {
 
 /// A map-style dataset: `size()` samples, each a Batch of unbatched tensors.
-class Dataset {
+class LIGHTNING_API Dataset {
  public:
   virtual ~Dataset() = default;
   /// Sample `index` (0 <= index < size()).
@@ -36,7 +37,7 @@ class Dataset {
 };
 
 /// Samples are slices along dim 0 of the given tensors (all with the same dim 0).
-class TensorDataset : public Dataset {
+class LIGHTNING_API TensorDataset : public Dataset {
  public:
   /// `lightning::Error` when `tensors` is empty or the dim-0 sizes differ.
   explicit TensorDataset(std::vector<at::Tensor> tensors);
@@ -50,7 +51,7 @@ class TensorDataset : public Dataset {
 };
 
 /// A view of `indices` of another dataset, as torch.utils.data.Subset.
-class Subset : public Dataset {
+class LIGHTNING_API Subset : public Dataset {
  public:
   Subset(std::shared_ptr<Dataset> dataset, std::vector<int64_t> indices);
   Batch get(int64_t index) override;
@@ -65,8 +66,7 @@ class Subset : public Dataset {
 /// Splits `dataset` into non-overlapping Subsets of the given lengths, shuffled
 /// with a generator seeded by `seed` (torch.utils.data.random_split).
 /// `lightning::Error` when the lengths do not add up to the dataset size.
-std::vector<std::shared_ptr<Dataset>> random_split(std::shared_ptr<Dataset> dataset,
-                                                   const std::vector<int64_t>& lengths,
-                                                   uint64_t seed = 42);
+LIGHTNING_API std::vector<std::shared_ptr<Dataset>> random_split(
+    std::shared_ptr<Dataset> dataset, const std::vector<int64_t>& lengths, uint64_t seed = 42);
 
 }  // namespace lightning

@@ -12,10 +12,12 @@
 #include <utility>
 #include <vector>
 
+#include "lightning/export.h"
+
 namespace lightning {
 
 /// A loss tensor, named tensors (one of them "loss"), or nothing.
-class StepOutput {
+class LIGHTNING_API StepOutput {
  public:
   /// Nothing: in training the batch is skipped (no backward, no optimizer step).
   StepOutput() = default;

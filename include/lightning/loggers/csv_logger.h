@@ -20,12 +20,13 @@
 #include <string>
 #include <vector>
 
+#include "lightning/export.h"
 #include "lightning/loggers/logger.h"
 
 namespace lightning {
 
 /// Options of CSVLogger, with Lightning's names and defaults.
-struct CSVLoggerOptions {
+struct LIGHTNING_API CSVLoggerOptions {
   /// Root directory of the runs (required).
   explicit CSVLoggerOptions(std::string save_dir) : save_dir_(std::move(save_dir)) {}
   TORCH_ARG(std::string, save_dir);
@@ -42,7 +43,7 @@ struct CSVLoggerOptions {
 };
 
 /// Writes `<save_dir>/<name>/<version>/metrics.csv` and `hparams.yaml`.
-class CSVLogger : public Logger {
+class LIGHTNING_API CSVLogger : public Logger {
  public:
   /// `lightning::Error` on invalid options (flush_logs_every_n_steps < 1).
   explicit CSVLogger(CSVLoggerOptions options);

@@ -24,26 +24,27 @@
 #include <type_traits>
 #include <vector>
 
+#include "lightning/export.h"
 #include "lightning/hparams.h"
 #include "lightning/logging.h"
 
 namespace lightning {
 
 /// Base class of experiment loggers (CSV, TensorBoard, ...).
-class Logger {
+class LIGHTNING_API Logger {
  public:
   virtual ~Logger() = default;
   /// Scalar metrics at `step` (optimizer steps taken so far); includes "epoch".
   virtual void log_metrics(const Metrics& metrics, int64_t step) = 0;
   /// The epoch-end rows once more, indexed by `epoch`, for loggers that plot
   /// epoch curves on an epoch axis. Default: nothing.
-  virtual void log_epoch_metrics(const Metrics& metrics, int64_t epoch) {}
+  virtual void log_epoch_metrics(const Metrics& /*metrics*/, int64_t /*epoch*/) {}
   /// The module's (and datamodule's) hyperparameters.
-  virtual void log_hyperparams(const HParams& hparams) {}
+  virtual void log_hyperparams(const HParams& /*hparams*/) {}
   /// Persist what was logged so far.
   virtual void save() {}
   /// End of the run: "success", "failed" or "interrupted".
-  virtual void finalize(const std::string& status) {}
+  virtual void finalize(const std::string& /*status*/) {}
   virtual std::string name() const { return ""; }
   virtual std::string version() const { return ""; }
   /// Root directory of the logger's runs; empty when it writes no files.
@@ -54,7 +55,7 @@ class Logger {
 
 /// A logger's version: an int N means the folder "version_N", a string is
 /// used as the folder name, unset means the next free "version_N".
-class LoggerVersion {
+class LIGHTNING_API LoggerVersion {
  public:
   LoggerVersion() = default;
   LoggerVersion(int version) : LoggerVersion(static_cast<int64_t>(version)) {}
@@ -73,7 +74,7 @@ class LoggerVersion {
 /// Lightning's rules: an empty name puts the versions straight under
 /// save_dir; an unset version becomes the next free "version_N" the first
 /// time it is asked for, and stays that for the logger's life.
-class RunFolder {
+class LIGHTNING_API RunFolder {
  public:
   RunFolder(std::string save_dir, std::string name, LoggerVersion version);
   /// `<save_dir>/<name>` (or save_dir when name is empty).
@@ -91,11 +92,11 @@ class RunFolder {
 
 /// The next free "version_N" under `root` (0 when `root` does not exist):
 /// one more than the largest N of the existing version_N folders.
-int64_t next_version(const std::string& root);
+LIGHTNING_API int64_t next_version(const std::string& root);
 
 /// What `TrainerOptions().logger(...)` takes: true (the default loggers), false
 /// (none), one logger or several.
-class LoggerOption {
+class LIGHTNING_API LoggerOption {
  public:
   LoggerOption(bool use_default) : use_default_(use_default) {}
   LoggerOption(std::shared_ptr<Logger> logger) {

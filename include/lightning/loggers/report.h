@@ -16,13 +16,14 @@
 #include <string>
 #include <vector>
 
+#include "lightning/export.h"
 #include "lightning/hparams.h"
 
 namespace lightning {
 
 /// A metrics.csv as read back: column names, and one value per column per row
 /// (NaN where the row has no value; real NaN values are kept in `present`).
-struct MetricsTable {
+struct LIGHTNING_API MetricsTable {
   std::vector<std::string> columns;
   std::vector<std::vector<double>> values;  // [row][column]
   std::vector<std::vector<bool>> present;   // [row][column]: the cell was not empty
@@ -32,13 +33,14 @@ struct MetricsTable {
 
 /// Parses a metrics.csv (RFC 4180 quoting; nan, inf, -inf accepted).
 /// `lightning::Error` naming the path and line on malformed input.
-MetricsTable read_metrics_csv(const std::string& path);
+LIGHTNING_API MetricsTable read_metrics_csv(const std::string& path);
 
 /// Renders the runs found in `run_dirs` (each holding metrics.csv and
 /// optionally hparams.yaml) into one HTML page at `output_path`. Extra
 /// `info` entries (e.g. "start", "end", "status") are shown in the header.
 /// `lightning::Error` when a run folder has no readable metrics.csv.
-void write_run_report(const std::vector<std::string>& run_dirs, const std::string& output_path,
-                      const std::map<std::string, std::string>& info = {});
+LIGHTNING_API void write_run_report(const std::vector<std::string>& run_dirs,
+                                    const std::string& output_path,
+                                    const std::map<std::string, std::string>& info = {});
 
 }  // namespace lightning

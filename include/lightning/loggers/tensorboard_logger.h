@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 
+#include "lightning/export.h"
 #include "lightning/loggers/logger.h"
 
 namespace lightning {
@@ -29,7 +30,7 @@ class EventFileWriter;
 }
 
 /// Options of TensorBoardLogger, with Lightning's names and defaults.
-struct TensorBoardLoggerOptions {
+struct LIGHTNING_API TensorBoardLoggerOptions {
   /// Root directory of the runs (required).
   explicit TensorBoardLoggerOptions(std::string save_dir) : save_dir_(std::move(save_dir)) {}
   TORCH_ARG(std::string, save_dir);
@@ -48,7 +49,7 @@ struct TensorBoardLoggerOptions {
 };
 
 /// Writes TensorBoard event files and hparams.yaml into `<save_dir>/<name>/<version>/`.
-class TensorBoardLogger : public Logger {
+class LIGHTNING_API TensorBoardLogger : public Logger {
  public:
   explicit TensorBoardLogger(TensorBoardLoggerOptions options);
   ~TensorBoardLogger() override;

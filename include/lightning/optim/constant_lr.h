@@ -5,11 +5,12 @@
 
 #include <torch/arg.h>
 
+#include "lightning/export.h"
 #include "lightning/optim/lr_scheduler.h"
 
 namespace lightning {
 
-struct ConstantLROptions {
+struct LIGHTNING_API ConstantLROptions {
   /// In [0, 1]; `lightning::Error` otherwise.
   TORCH_ARG(double, factor) = 1.0 / 3.0;
   TORCH_ARG(int64_t, total_iters) = 5;
@@ -17,7 +18,7 @@ struct ConstantLROptions {
 };
 
 /// Scales the learning rate by factor until total_iters epochs have passed.
-class ConstantLR : public LRScheduler {
+class LIGHTNING_API ConstantLR : public LRScheduler {
  public:
   ConstantLR(std::shared_ptr<torch::optim::Optimizer> optimizer, ConstantLROptions options = {});
   std::string name() const override { return "ConstantLR"; }

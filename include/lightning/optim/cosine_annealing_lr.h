@@ -7,11 +7,12 @@
 
 #include <torch/arg.h>
 
+#include "lightning/export.h"
 #include "lightning/optim/lr_scheduler.h"
 
 namespace lightning {
 
-struct CosineAnnealingLROptions {
+struct LIGHTNING_API CosineAnnealingLROptions {
   explicit CosineAnnealingLROptions(int64_t T_max) : T_max_(T_max) {}
   TORCH_ARG(int64_t, T_max);
   TORCH_ARG(double, eta_min) = 0.0;
@@ -20,7 +21,7 @@ struct CosineAnnealingLROptions {
 
 /// Cosine annealing from the base rate to eta_min over T_max epochs
 /// (PyTorch's recursive form, which continues past T_max).
-class CosineAnnealingLR : public LRScheduler {
+class LIGHTNING_API CosineAnnealingLR : public LRScheduler {
  public:
   CosineAnnealingLR(std::shared_ptr<torch::optim::Optimizer> optimizer,
                     CosineAnnealingLROptions options);
@@ -36,7 +37,7 @@ class CosineAnnealingLR : public LRScheduler {
   CosineAnnealingLROptions options_;
 };
 
-struct CosineAnnealingWarmRestartsOptions {
+struct LIGHTNING_API CosineAnnealingWarmRestartsOptions {
   /// Epochs of the first cycle; >= 1.
   explicit CosineAnnealingWarmRestartsOptions(int64_t T_0) : T_0_(T_0) {}
   TORCH_ARG(int64_t, T_0);
@@ -47,7 +48,7 @@ struct CosineAnnealingWarmRestartsOptions {
 };
 
 /// SGDR: cosine annealing restarted every T_i epochs.
-class CosineAnnealingWarmRestarts : public LRScheduler {
+class LIGHTNING_API CosineAnnealingWarmRestarts : public LRScheduler {
  public:
   CosineAnnealingWarmRestarts(std::shared_ptr<torch::optim::Optimizer> optimizer,
                               CosineAnnealingWarmRestartsOptions options);

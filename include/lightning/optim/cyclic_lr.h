@@ -11,11 +11,12 @@
 
 #include <functional>
 
+#include "lightning/export.h"
 #include "lightning/optim/lr_scheduler.h"
 
 namespace lightning {
 
-struct CyclicLROptions {
+struct LIGHTNING_API CyclicLROptions {
   CyclicLROptions(std::vector<double> base_lr, std::vector<double> max_lr)
       : base_lr_(std::move(base_lr)), max_lr_(std::move(max_lr)) {}
   CyclicLROptions(double base_lr, double max_lr) : base_lr_({base_lr}), max_lr_({max_lr}) {}
@@ -39,7 +40,7 @@ struct CyclicLROptions {
 };
 
 /// Cycles the learning rate (and momentum, inversely) between two bounds.
-class CyclicLR : public LRScheduler {
+class LIGHTNING_API CyclicLR : public LRScheduler {
  public:
   /// `lightning::Error` on an unknown mode/scale_mode, on list sizes that do
   /// not match the groups, on step_size_up < 1 or step_size_down < 0, and with

@@ -5,18 +5,19 @@
 
 #include <torch/arg.h>
 
+#include "lightning/export.h"
 #include "lightning/optim/lr_scheduler.h"
 
 namespace lightning {
 
-struct ExponentialLROptions {
+struct LIGHTNING_API ExponentialLROptions {
   explicit ExponentialLROptions(double gamma) : gamma_(gamma) {}
   TORCH_ARG(double, gamma);
   TORCH_ARG(int64_t, last_epoch) = -1;
 };
 
 /// Multiplies the learning rate by gamma every epoch.
-class ExponentialLR : public LRScheduler {
+class LIGHTNING_API ExponentialLR : public LRScheduler {
  public:
   ExponentialLR(std::shared_ptr<torch::optim::Optimizer> optimizer, ExponentialLROptions options);
   std::string name() const override { return "ExponentialLR"; }

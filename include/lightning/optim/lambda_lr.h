@@ -10,6 +10,7 @@
 
 #include <functional>
 
+#include "lightning/export.h"
 #include "lightning/optim/lr_scheduler.h"
 
 namespace lightning {
@@ -17,7 +18,7 @@ namespace lightning {
 using LRLambda = std::function<double(int64_t epoch)>;
 
 /// lr = base_lr * lr_lambda(epoch).
-class LambdaLR : public LRScheduler {
+class LIGHTNING_API LambdaLR : public LRScheduler {
  public:
   LambdaLR(std::shared_ptr<torch::optim::Optimizer> optimizer, LRLambda lr_lambda,
            int64_t last_epoch = -1);
@@ -36,7 +37,7 @@ class LambdaLR : public LRScheduler {
 };
 
 /// lr = previous lr * lr_lambda(epoch), from epoch 1 on.
-class MultiplicativeLR : public LRScheduler {
+class LIGHTNING_API MultiplicativeLR : public LRScheduler {
  public:
   MultiplicativeLR(std::shared_ptr<torch::optim::Optimizer> optimizer, LRLambda lr_lambda,
                    int64_t last_epoch = -1);

@@ -14,12 +14,14 @@
 #include <memory>
 #include <vector>
 
+#include "lightning/export.h"
+
 namespace lightning {
 
 class Trainer;
 
 /// A handle on one of the Trainer's optimizers. Cheap to copy.
-class LightningOptimizer {
+class LIGHTNING_API LightningOptimizer {
  public:
   LightningOptimizer(Trainer& trainer, std::shared_ptr<torch::optim::Optimizer> optimizer)
       : trainer_(&trainer), optimizer_(std::move(optimizer)) {}

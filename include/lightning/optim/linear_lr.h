@@ -6,11 +6,12 @@
 
 #include <torch/arg.h>
 
+#include "lightning/export.h"
 #include "lightning/optim/lr_scheduler.h"
 
 namespace lightning {
 
-struct LinearLROptions {
+struct LIGHTNING_API LinearLROptions {
   /// In (0, 1]; `lightning::Error` otherwise.
   TORCH_ARG(double, start_factor) = 1.0 / 3.0;
   /// In [0, 1]; `lightning::Error` otherwise.
@@ -20,7 +21,7 @@ struct LinearLROptions {
 };
 
 /// Moves the factor linearly from start_factor to end_factor over total_iters.
-class LinearLR : public LRScheduler {
+class LIGHTNING_API LinearLR : public LRScheduler {
  public:
   LinearLR(std::shared_ptr<torch::optim::Optimizer> optimizer, LinearLROptions options = {});
   std::string name() const override { return "LinearLR"; }

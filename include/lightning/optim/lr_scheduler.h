@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "lightning/export.h"
 #include "lightning/state_dict.h"
 
 namespace lightning {
@@ -36,7 +37,7 @@ namespace lightning {
 using SchedulerState = StateDict;
 
 /// Base of all learning-rate schedulers.
-class LRScheduler {
+class LIGHTNING_API LRScheduler {
  public:
   virtual ~LRScheduler();
   LRScheduler(const LRScheduler&) = delete;
@@ -126,9 +127,10 @@ class LRScheduler {
 namespace detail {
 /// The initial_lr side table (see the file comment): the recorded values for
 /// `optimizer`, or nullopt when no scheduler recorded them yet.
-std::optional<std::vector<double>> initial_lrs(const torch::optim::Optimizer& optimizer);
-void set_initial_lrs(const std::shared_ptr<torch::optim::Optimizer>& optimizer,
-                     std::vector<double> lrs);
+LIGHTNING_API std::optional<std::vector<double>> initial_lrs(
+    const torch::optim::Optimizer& optimizer);
+LIGHTNING_API void set_initial_lrs(const std::shared_ptr<torch::optim::Optimizer>& optimizer,
+                                   std::vector<double> lrs);
 }  // namespace detail
 
 }  // namespace lightning

@@ -5,11 +5,12 @@
 
 #include <torch/arg.h>
 
+#include "lightning/export.h"
 #include "lightning/optim/lr_scheduler.h"
 
 namespace lightning {
 
-struct MultiStepLROptions {
+struct LIGHTNING_API MultiStepLROptions {
   explicit MultiStepLROptions(std::vector<int64_t> milestones)
       : milestones_(std::move(milestones)) {}
   /// Epochs at which the rate decays; repeats decay several times (as
@@ -20,7 +21,7 @@ struct MultiStepLROptions {
 };
 
 /// Multiplies the learning rate by gamma at each milestone.
-class MultiStepLR : public LRScheduler {
+class LIGHTNING_API MultiStepLR : public LRScheduler {
  public:
   MultiStepLR(std::shared_ptr<torch::optim::Optimizer> optimizer, MultiStepLROptions options);
   std::string name() const override { return "MultiStepLR"; }

@@ -11,11 +11,12 @@
 
 #include <map>
 
+#include "lightning/export.h"
 #include "lightning/optim/lr_scheduler.h"
 
 namespace lightning {
 
-struct OneCycleLROptions {
+struct LIGHTNING_API OneCycleLROptions {
   explicit OneCycleLROptions(std::vector<double> max_lr) : max_lr_(std::move(max_lr)) {}
   explicit OneCycleLROptions(double max_lr) : max_lr_({max_lr}) {}
   /// One value, or one per parameter group.
@@ -37,7 +38,7 @@ struct OneCycleLROptions {
 };
 
 /// The 1cycle policy: warm up to max_lr, then anneal far below the start.
-class OneCycleLR : public LRScheduler {
+class LIGHTNING_API OneCycleLR : public LRScheduler {
  public:
   /// `lightning::Error` with PyTorch's checks (total_steps or epochs and
   /// steps_per_epoch positive, pct_start in [0, 1], anneal_strategy known,

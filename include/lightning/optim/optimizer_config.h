@@ -34,12 +34,13 @@
 #include <type_traits>
 #include <vector>
 
+#include "lightning/export.h"
 #include "lightning/optim/lr_scheduler.h"
 
 namespace lightning {
 
 /// Lightning's scheduler dict: {"interval", "frequency", "monitor", "strict", "name"}.
-struct SchedulerConfig {
+struct LIGHTNING_API SchedulerConfig {
   /// "epoch" (step after each training epoch) or "step" (after each optimizer step).
   TORCH_ARG(std::string, interval) = "epoch";
   /// Step every `frequency` epochs (interval "epoch") or optimizer steps
@@ -56,7 +57,7 @@ struct SchedulerConfig {
 };
 
 /// A scheduler with its config (Lightning's `{"scheduler": s, ...}` dict).
-struct LRSchedulerConfig {
+struct LIGHTNING_API LRSchedulerConfig {
   LRSchedulerConfig(std::shared_ptr<LRScheduler> scheduler, SchedulerConfig config = {})
       : scheduler(std::move(scheduler)), config(std::move(config)) {}
   template <typename T, std::enable_if_t<std::is_base_of_v<LRScheduler, T>, int> = 0>
@@ -69,7 +70,7 @@ struct LRSchedulerConfig {
 };
 
 /// The optimizers and schedulers a module trains with.
-class OptimizerConfig {
+class LIGHTNING_API OptimizerConfig {
  public:
   using OptimizerPtr = std::shared_ptr<torch::optim::Optimizer>;
 

@@ -14,28 +14,30 @@
 #include <optional>
 #include <string>
 
+#include "lightning/export.h"
+
 namespace lightning {
 
 /// Python's class name of a libtorch optimizer: "Adam", "SGD", "AdamW", ...
-std::string optimizer_name(const torch::optim::Optimizer& optimizer);
+LIGHTNING_API std::string optimizer_name(const torch::optim::Optimizer& optimizer);
 
 /// The learning rate of parameter group `group` (default the first).
 /// `lightning::Error` when the group does not exist.
-double get_lr(const torch::optim::Optimizer& optimizer, size_t group = 0);
+LIGHTNING_API double get_lr(const torch::optim::Optimizer& optimizer, size_t group = 0);
 
 /// SGD/RMSprop `momentum`, Adam/AdamW `beta1`; nullopt where the optimizer has
 /// no such value (Adagrad, LBFGS).
-std::optional<double> momentum_of(const torch::optim::OptimizerOptions& options);
+LIGHTNING_API std::optional<double> momentum_of(const torch::optim::OptimizerOptions& options);
 
 /// Sets what `momentum_of` reads. `lightning::Error` naming `optimizer_kind`
 /// when the options have no momentum or beta1.
-void set_momentum(torch::optim::OptimizerOptions& options, double value,
-                  const std::string& optimizer_kind);
+LIGHTNING_API void set_momentum(torch::optim::OptimizerOptions& options, double value,
+                                const std::string& optimizer_kind);
 
 /// True when `momentum_of` reads beta1 (Adam, AdamW) rather than `momentum`.
-bool uses_beta1(const torch::optim::OptimizerOptions& options);
+LIGHTNING_API bool uses_beta1(const torch::optim::OptimizerOptions& options);
 
 /// The group's weight decay; 0 where the optimizer has none.
-double weight_decay_of(const torch::optim::OptimizerOptions& options);
+LIGHTNING_API double weight_decay_of(const torch::optim::OptimizerOptions& options);
 
 }  // namespace lightning

@@ -5,18 +5,19 @@
 
 #include <torch/arg.h>
 
+#include "lightning/export.h"
 #include "lightning/optim/lr_scheduler.h"
 
 namespace lightning {
 
-struct PolynomialLROptions {
+struct LIGHTNING_API PolynomialLROptions {
   TORCH_ARG(int64_t, total_iters) = 5;
   TORCH_ARG(double, power) = 1.0;
   TORCH_ARG(int64_t, last_epoch) = -1;
 };
 
 /// Decays the learning rate to 0 over total_iters with a polynomial of `power`.
-class PolynomialLR : public LRScheduler {
+class LIGHTNING_API PolynomialLR : public LRScheduler {
  public:
   PolynomialLR(std::shared_ptr<torch::optim::Optimizer> optimizer,
                PolynomialLROptions options = {});

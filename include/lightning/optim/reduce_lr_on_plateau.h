@@ -11,11 +11,12 @@
 
 #include <torch/arg.h>
 
+#include "lightning/export.h"
 #include "lightning/optim/lr_scheduler.h"
 
 namespace lightning {
 
-struct ReduceLROnPlateauOptions {
+struct LIGHTNING_API ReduceLROnPlateauOptions {
   /// "min" or "max".
   TORCH_ARG(std::string, mode) = "min";
   /// New lr = lr * factor; must be < 1.
@@ -32,7 +33,7 @@ struct ReduceLROnPlateauOptions {
 };
 
 /// Reduces the learning rate when a metric has stopped improving.
-class ReduceLROnPlateau : public LRScheduler {
+class LIGHTNING_API ReduceLROnPlateau : public LRScheduler {
  public:
   /// `lightning::Error` on an unknown mode/threshold_mode, factor >= 1, or a
   /// min_lr list whose size is not 1 or the number of groups. Leaves the

@@ -7,6 +7,7 @@
 //   L::ChainedScheduler both({warmup, decay});
 #pragma once
 
+#include "lightning/export.h"
 #include "lightning/optim/lr_scheduler.h"
 
 namespace lightning {
@@ -14,7 +15,7 @@ namespace lightning {
 /// Runs `schedulers[i]` between milestones[i-1] and milestones[i].
 /// `lightning::Error` when milestones.size() != schedulers.size() - 1, when a
 /// scheduler is bound to another optimizer, or when one is ReduceLROnPlateau.
-class SequentialLR : public LRScheduler {
+class LIGHTNING_API SequentialLR : public LRScheduler {
  public:
   SequentialLR(std::shared_ptr<torch::optim::Optimizer> optimizer,
                std::vector<std::shared_ptr<LRScheduler>> schedulers,
@@ -38,7 +39,7 @@ class SequentialLR : public LRScheduler {
 /// Steps every scheduler at each step (their effects multiply).
 /// `lightning::Error` when the list is empty, when the schedulers use
 /// different optimizers, or when one is ReduceLROnPlateau.
-class ChainedScheduler : public LRScheduler {
+class LIGHTNING_API ChainedScheduler : public LRScheduler {
  public:
   explicit ChainedScheduler(std::vector<std::shared_ptr<LRScheduler>> schedulers);
   std::string name() const override { return "ChainedScheduler"; }

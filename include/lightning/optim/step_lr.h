@@ -5,11 +5,12 @@
 
 #include <torch/arg.h>
 
+#include "lightning/export.h"
 #include "lightning/optim/lr_scheduler.h"
 
 namespace lightning {
 
-struct StepLROptions {
+struct LIGHTNING_API StepLROptions {
   explicit StepLROptions(int64_t step_size) : step_size_(step_size) {}
   /// Epochs between decays. Must be >= 1.
   TORCH_ARG(int64_t, step_size);
@@ -18,7 +19,7 @@ struct StepLROptions {
 };
 
 /// Multiplies the learning rate by gamma every step_size epochs.
-class StepLR : public LRScheduler {
+class LIGHTNING_API StepLR : public LRScheduler {
  public:
   StepLR(std::shared_ptr<torch::optim::Optimizer> optimizer, StepLROptions options);
   std::string name() const override { return "StepLR"; }

@@ -37,11 +37,12 @@
 #include <optional>
 #include <string>
 
+#include "lightning/export.h"
 #include "lightning/strategies/strategy.h"
 
 namespace lightning {
 
-struct DDPOptions {
+struct LIGHTNING_API DDPOptions {
   /// Processes per node (TrainerOptions::devices).
   TORCH_ARG(int64_t, devices) = 1;
   /// Nodes (TrainerOptions::num_nodes).
@@ -73,7 +74,7 @@ struct DDPOptions {
 /// last 4 digits of SLURM_JOB_ID, as in Lightning), else nullopt.
 /// `lightning::Error` naming the variable when one is malformed or
 /// inconsistent (RANK >= WORLD_SIZE, ...).
-struct DistributedEnvironment {
+struct LIGHTNING_API DistributedEnvironment {
   ProcessInfo process;
   std::string master_addr;
   int master_port = 0;
@@ -94,13 +95,13 @@ struct DistributedEnvironment {
 /// main thread, the signal follows the thread that forked). At exit they are
 /// waited for (the DDP job's exit sequence) or killed; a child that failed
 /// makes this process exit with status 1, like torchrun.
-bool launch_local_ranks(int64_t devices, int64_t num_nodes);
+LIGHTNING_API bool launch_local_ranks(int64_t devices, int64_t num_nodes);
 /// Waits up to `timeout` for the launched ranks (then kills them); returns the
 /// first non-zero exit status (or the signal, negated), 0 when all exited
 /// cleanly or none were launched.
-int wait_for_local_ranks(std::chrono::milliseconds timeout);
+LIGHTNING_API int wait_for_local_ranks(std::chrono::milliseconds timeout);
 
-class DDPStrategy : public Strategy {
+class LIGHTNING_API DDPStrategy : public Strategy {
  public:
   explicit DDPStrategy(DDPOptions options = {});
   ~DDPStrategy() override;

@@ -21,17 +21,19 @@
 #include <type_traits>
 #include <vector>
 
+#include "lightning/export.h"
+
 namespace lightning {
 
 /// How one process sits in the job.
-struct ProcessInfo {
+struct LIGHTNING_API ProcessInfo {
   int64_t world_size = 1;
   int64_t global_rank = 0;
   int64_t local_rank = 0;
   int64_t node_rank = 0;
 };
 
-class Strategy {
+class LIGHTNING_API Strategy {
  public:
   virtual ~Strategy();
 
@@ -50,37 +52,39 @@ class Strategy {
   virtual void setup() {}
   /// After the module is on root_device: DDP broadcasts rank 0's parameters
   /// and buffers and installs the gradient synchronisation.
-  virtual void setup_module(torch::nn::Module& module) {}
+  virtual void setup_module(torch::nn::Module& /*module*/) {}
   /// `loss.backward()`; DDP overlaps the gradient all-reduce with it.
   virtual void backward(const at::Tensor& loss) { loss.backward(); }
   /// false while accumulating (DDP skips the all-reduce, like `no_sync`).
-  virtual void set_gradient_sync(bool enabled) {}
+  virtual void set_gradient_sync(bool /*enabled*/) {}
   /// Before each optimizer step: DDP waits for the averaged gradients.
-  virtual void before_optimizer_step(torch::optim::Optimizer& optimizer) {}
+  virtual void before_optimizer_step(torch::optim::Optimizer& /*optimizer*/) {}
   /// Every rank blocks until all reach the barrier. `name` is for messages.
-  virtual void barrier(const std::string& name) {}
+  virtual void barrier(const std::string& /*name*/) {}
   /// Rank `src`'s tensor on every rank (same shape and dtype everywhere).
-  virtual at::Tensor broadcast(const at::Tensor& tensor, int64_t src = 0) { return tensor; }
+  virtual at::Tensor broadcast(const at::Tensor& tensor, int64_t /*src*/ = 0) { return tensor; }
   /// Element-wise reduction over ranks: "sum", "mean", "max", "min".
-  virtual at::Tensor all_reduce(const at::Tensor& tensor, const std::string& op = "sum") {
+  virtual at::Tensor all_reduce(const at::Tensor& tensor, const std::string& /*op*/ = "sum") {
     return tensor;
   }
   /// Every rank's tensor, in rank order (same shape everywhere).
   virtual std::vector<at::Tensor> all_gather(const at::Tensor& tensor) { return {tensor}; }
   /// A string from rank `src` on every rank (e.g. a run folder name).
-  virtual std::string broadcast_string(const std::string& value, int64_t src = 0) { return value; }
+  virtual std::string broadcast_string(const std::string& value, int64_t /*src*/ = 0) {
+    return value;
+  }
   /// Every rank's string, in rank order (lengths may differ); built on all_gather.
   std::vector<std::string> all_gather_string(const std::string& value);
   /// Tells the other processes that this one failed in `where` (a hook name)
   /// with `what`, so that they stop instead of waiting for it. The Trainer
   /// calls it, then teardown(), before rethrowing an exception.
-  virtual void report_failure(const std::string& where, const std::string& what) {}
+  virtual void report_failure(const std::string& /*where*/, const std::string& /*what*/) {}
   /// Leaves the job; idempotent. Called at the end of each entry point and on errors.
   virtual void teardown() {}
 };
 
 /// One process, one device.
-class SingleDeviceStrategy : public Strategy {
+class LIGHTNING_API SingleDeviceStrategy : public Strategy {
  public:
   std::string name() const override { return "single_device"; }
 };
@@ -91,7 +95,7 @@ class SingleDeviceStrategy : public Strategy {
 /// An object carries its own options, e.g.
 ///   .strategy(std::make_shared<L::DDPStrategy>(L::DDPOptions().timeout(std::chrono::seconds(60))))
 /// (the Trainer's devices and num_nodes replace the object's when set).
-class StrategyOption {
+class LIGHTNING_API StrategyOption {
  public:
   StrategyOption(const char* name) : name_(name) {}
   StrategyOption(std::string name) : name_(std::move(name)) {}

@@ -18,6 +18,7 @@
 
 #include "lightning/data/dataset.h"
 #include "lightning/datamodule.h"
+#include "lightning/export.h"
 
 namespace lightning {
 
@@ -25,7 +26,7 @@ namespace lightning {
 inline constexpr const char* kFashionMNISTDefaultDir = "/usr/share/datasets/fashion-mnist";
 
 /// The Fashion-MNIST training (60,000) or test (10,000) split as a TensorDataset.
-class FashionMNIST : public TensorDataset {
+class LIGHTNING_API FashionMNIST : public TensorDataset {
  public:
   /// Reads `<root>/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz`.
   /// `normalize` standardises with the training set's mean 0.2860 and std 0.3530.
@@ -38,7 +39,7 @@ class FashionMNIST : public TensorDataset {
 };
 
 /// Options of the Fashion-MNIST data module.
-struct FashionMNISTOptions {
+struct LIGHTNING_API FashionMNISTOptions {
   /// Directory of the gzip IDX files. Default: Debian's install location.
   TORCH_ARG(std::string, data_dir) = kFashionMNISTDefaultDir;
   /// Samples per batch for every loader. Default 64.
@@ -57,7 +58,7 @@ struct FashionMNISTOptions {
 };
 
 /// Train/val split of the training set, and the test set; predict uses the test set.
-class FashionMNISTDataModule : public LightningDataModule {
+class LIGHTNING_API FashionMNISTDataModule : public LightningDataModule {
  public:
   explicit FashionMNISTDataModule(FashionMNISTOptions options = {});
   void prepare_data() override;
