@@ -6,6 +6,11 @@
 
 namespace lightning {
 
+DataLoaders LightningDataModule::train_dataloader() { return {}; }
+DataLoaders LightningDataModule::val_dataloader() { return {}; }
+DataLoaders LightningDataModule::test_dataloader() { return {}; }
+DataLoaders LightningDataModule::predict_dataloader() { return {}; }
+
 std::string LightningDataModule::state_key() const {
   std::string name = c10::demangle(typeid(*this).name());
   auto pos = name.rfind("::");

@@ -153,6 +153,11 @@ void LightningModule::untoggle_optimizer(const LightningOptimizer&) {
   toggled_requires_grad_.clear();
 }
 
+DataLoaders LightningModule::train_dataloader() { return {}; }
+DataLoaders LightningModule::val_dataloader() { return {}; }
+DataLoaders LightningModule::test_dataloader() { return {}; }
+DataLoaders LightningModule::predict_dataloader() { return {}; }
+
 Batch LightningModule::transfer_batch_to_device(Batch batch, const at::Device& device, int64_t) {
   // Non-blocking to CUDA, as Lightning: asynchronous from pinned memory
   // (DataLoaderOptions::pin_memory), an ordinary copy otherwise.

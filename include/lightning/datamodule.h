@@ -30,14 +30,16 @@ class LIGHTNING_API LightningDataModule {
   /// Once per node, before `setup`: download or unpack data. Default: nothing.
   virtual void prepare_data() {}
   /// Every process, at the start of each Trainer entry point. Default: nothing.
-  virtual void setup(Stage stage) {}
+  virtual void setup(Stage /*stage*/) {}
   /// At the end of each Trainer entry point. Default: nothing.
-  virtual void teardown(Stage stage) {}
+  virtual void teardown(Stage /*stage*/) {}
 
-  virtual DataLoaders train_dataloader() { return {}; }
-  virtual DataLoaders val_dataloader() { return {}; }
-  virtual DataLoaders test_dataloader() { return {}; }
-  virtual DataLoaders predict_dataloader() { return {}; }
+  /// The loaders of each stage. Default: none. (Defined in the library, not
+  /// inline: the Trainer tells an override from the default by its address.)
+  virtual DataLoaders train_dataloader();
+  virtual DataLoaders val_dataloader();
+  virtual DataLoaders test_dataloader();
+  virtual DataLoaders predict_dataloader();
 
   /// As LightningModule::save_hyperparameters. Checkpoints save them under
   /// "datamodule_hyper_parameters".
@@ -49,7 +51,7 @@ class LIGHTNING_API LightningDataModule {
   virtual StateDict state_dict() const { return make_state_dict(); }
   /// Restores what `state_dict` returned when a fit resumes or
   /// `load_from_checkpoint<MyDataModule>` runs. Default: nothing.
-  virtual void load_state_dict(const StateDict& state) {}
+  virtual void load_state_dict(const StateDict& /*state*/) {}
   /// The checkpoint key of its state: the class name.
   std::string state_key() const;
 

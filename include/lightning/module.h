@@ -106,21 +106,23 @@ class LIGHTNING_API LightningModule : public torch::nn::Module {
   // ---- Data hooks ----------------------------------------------------------
 
   virtual void prepare_data() {}
-  virtual void setup(Stage stage) {}
-  virtual void teardown(Stage stage) {}
+  virtual void setup(Stage /*stage*/) {}
+  virtual void teardown(Stage /*stage*/) {}
   /// Dataloaders defined on the module (used when `fit`/`test` get no data).
-  virtual DataLoaders train_dataloader() { return {}; }
-  virtual DataLoaders val_dataloader() { return {}; }
-  virtual DataLoaders test_dataloader() { return {}; }
-  virtual DataLoaders predict_dataloader() { return {}; }
+  /// Default: none. (Defined in the library, not inline: the Trainer tells an
+  /// override from the default by its address.)
+  virtual DataLoaders train_dataloader();
+  virtual DataLoaders val_dataloader();
+  virtual DataLoaders test_dataloader();
+  virtual DataLoaders predict_dataloader();
   /// Before the batch moves to the device. Default: returns it unchanged.
-  virtual Batch on_before_batch_transfer(Batch batch, int64_t dataloader_idx) { return batch; }
+  virtual Batch on_before_batch_transfer(Batch batch, int64_t /*dataloader_idx*/) { return batch; }
   /// Moves the batch to `device`. Default: `batch.to(device, non_blocking)`, non-blocking for
   /// CUDA devices (asynchronous when the loader pins memory).
   virtual Batch transfer_batch_to_device(Batch batch, const at::Device& device,
                                          int64_t dataloader_idx);
   /// After the batch is on the device. Default: returns it unchanged.
-  virtual Batch on_after_batch_transfer(Batch batch, int64_t dataloader_idx) { return batch; }
+  virtual Batch on_after_batch_transfer(Batch batch, int64_t /*dataloader_idx*/) { return batch; }
 
   // ---- Lifecycle hooks -----------------------------------------------------
 
@@ -145,25 +147,29 @@ class LIGHTNING_API LightningModule : public torch::nn::Module {
   virtual void on_predict_epoch_end() {}
 
   /// Return -1 to end the current training epoch early. Default 0.
-  virtual int64_t on_train_batch_start(Batch& batch, int64_t batch_idx) { return 0; }
-  virtual void on_train_batch_end(const StepOutput& outputs, Batch& batch, int64_t batch_idx) {}
-  virtual void on_validation_batch_start(Batch& batch, int64_t batch_idx, int64_t dataloader_idx) {}
-  virtual void on_validation_batch_end(const StepOutput& outputs, Batch& batch, int64_t batch_idx,
-                                       int64_t dataloader_idx) {}
-  virtual void on_test_batch_start(Batch& batch, int64_t batch_idx, int64_t dataloader_idx) {}
-  virtual void on_test_batch_end(const StepOutput& outputs, Batch& batch, int64_t batch_idx,
-                                 int64_t dataloader_idx) {}
-  virtual void on_predict_batch_start(Batch& batch, int64_t batch_idx, int64_t dataloader_idx) {}
-  virtual void on_predict_batch_end(const c10::IValue& outputs, Batch& batch, int64_t batch_idx,
-                                    int64_t dataloader_idx) {}
+  virtual int64_t on_train_batch_start(Batch& /*batch*/, int64_t /*batch_idx*/) { return 0; }
+  virtual void on_train_batch_end(const StepOutput& /*outputs*/, Batch& /*batch*/,
+                                  int64_t /*batch_idx*/) {}
+  virtual void on_validation_batch_start(Batch& /*batch*/, int64_t /*batch_idx*/,
+                                         int64_t /*dataloader_idx*/) {}
+  virtual void on_validation_batch_end(const StepOutput& /*outputs*/, Batch& /*batch*/,
+                                       int64_t /*batch_idx*/, int64_t /*dataloader_idx*/) {}
+  virtual void on_test_batch_start(Batch& /*batch*/, int64_t /*batch_idx*/,
+                                   int64_t /*dataloader_idx*/) {}
+  virtual void on_test_batch_end(const StepOutput& /*outputs*/, Batch& /*batch*/,
+                                 int64_t /*batch_idx*/, int64_t /*dataloader_idx*/) {}
+  virtual void on_predict_batch_start(Batch& /*batch*/, int64_t /*batch_idx*/,
+                                      int64_t /*dataloader_idx*/) {}
+  virtual void on_predict_batch_end(const c10::IValue& /*outputs*/, Batch& /*batch*/,
+                                    int64_t /*batch_idx*/, int64_t /*dataloader_idx*/) {}
 
-  virtual void on_before_zero_grad(torch::optim::Optimizer& optimizer) {}
-  virtual void on_before_backward(const at::Tensor& loss) {}
+  virtual void on_before_zero_grad(torch::optim::Optimizer& /*optimizer*/) {}
+  virtual void on_before_backward(const at::Tensor& /*loss*/) {}
   virtual void on_after_backward() {}
-  virtual void on_before_optimizer_step(torch::optim::Optimizer& optimizer) {}
+  virtual void on_before_optimizer_step(torch::optim::Optimizer& /*optimizer*/) {}
 
-  virtual void on_save_checkpoint(Checkpoint& checkpoint) {}
-  virtual void on_load_checkpoint(Checkpoint& checkpoint) {}
+  virtual void on_save_checkpoint(Checkpoint& /*checkpoint*/) {}
+  virtual void on_load_checkpoint(Checkpoint& /*checkpoint*/) {}
 
   // ---- Logging -------------------------------------------------------------
 

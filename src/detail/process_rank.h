@@ -8,20 +8,22 @@
 #include <cstdint>
 #include <optional>
 
+#include "lightning/export.h"
+
 namespace lightning::detail {
 
 /// Publishes this process's global rank: DDPStrategy::setup calls it with the
 /// rank it derived from the environment. nullopt forgets it (for tests).
-void publish_global_rank(std::optional<int64_t> rank);
+LIGHTNING_INTERNAL_API void publish_global_rank(std::optional<int64_t> rank);
 
 /// The published rank; before one is, rank_from_environment(); else 0.
-int64_t process_global_rank();
+LIGHTNING_INTERNAL_API int64_t process_global_rank();
 
 /// The global rank that DistributedEnvironment::detect() finds, without its
 /// checks: RANK when WORLD_SIZE or RANK is set, else SLURM_PROCID when
 /// SLURM_NTASKS > 1 outside an interactive allocation (SLURM_JOB_NAME "bash"
 /// or "interactive"); nullopt when neither applies or the value is not an
 /// integer.
-std::optional<int64_t> rank_from_environment();
+LIGHTNING_INTERNAL_API std::optional<int64_t> rank_from_environment();
 
 }  // namespace lightning::detail

@@ -19,6 +19,10 @@ namespace lightning::detail {
 /// pointers to virtual members (GCC and Clang on Linux/macOS, the compilers
 /// libtorch supports there). Used where Lightning asks `is_overridden`, e.g.
 /// to skip validation when `validation_step` is not defined.
+/// The base implementation of every method asked about must be defined out
+/// of line in the library: an inline one is hidden (the library is built with
+/// -fvisibility-inlines-hidden), so the user's binary would hold its own copy
+/// at another address and every module would look like it overrides it.
 template <typename Base, typename Method>
 bool is_overridden(const Base& object, const Base& reference, Method method) {
   struct ItaniumPmf {
