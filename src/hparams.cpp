@@ -4,7 +4,7 @@
 #include <limits>
 #include <sstream>
 
-#include "detail/float_format.h"
+#include "util/float_format.h"
 #include "lightning/error.h"
 
 namespace lightning {

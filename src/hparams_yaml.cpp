@@ -39,7 +39,7 @@
 #include <utility>
 #include <vector>
 
-#include "detail/utf8.h"
+#include "util/utf8.h"
 #include "lightning/error.h"
 #include "lightning/hparams.h"
 

@@ -1,5 +1,5 @@
 // The library's one UTF-8 encoder and decoder (src/detail/utf8.h).
-#include "detail/utf8.h"
+#include "util/utf8.h"
 
 #include <gtest/gtest.h>
 

@@ -7,7 +7,7 @@
 #include <iostream>
 #include <limits>
 
-#include "detail/float_format.h"
+#include "util/float_format.h"
 #include "lightning/error.h"
 #include "lightning/trainer.h"
 

@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "checkpoint/pickle.h"
-#include "detail/utf8.h"
+#include "util/utf8.h"
 #include "lightning/error.h"
 
 namespace lightning::detail {

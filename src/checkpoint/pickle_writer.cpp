@@ -18,7 +18,7 @@
 #include <unordered_set>
 
 #include "checkpoint/pickle.h"
-#include "detail/utf8.h"
+#include "util/utf8.h"
 #include "lightning/checkpoint/checkpoint_io.h"
 #include "lightning/error.h"
 

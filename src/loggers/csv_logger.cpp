@@ -15,7 +15,7 @@
 #include <fstream>
 #include <system_error>
 
-#include "detail/float_format.h"
+#include "util/float_format.h"
 #include "lightning/error.h"
 #include "lightning/loggers/report.h"
 

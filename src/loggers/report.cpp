@@ -15,7 +15,7 @@
 #include <system_error>
 #include <variant>
 
-#include "detail/float_format.h"
+#include "util/float_format.h"
 #include "lightning/error.h"
 
 namespace lightning {

@@ -1,4 +1,4 @@
-#include "detail/float_format.h"
+#include "util/float_format.h"
 
 #include <charconv>
 #include <cmath>
