@@ -14,8 +14,8 @@
 // LOCAL_RANK, NODE_RANK), each process joins as that rank instead: that is how
 // it runs across machines, e.g. 2 machines x 2 processes (docs/distributed.md):
 //
-//   MASTER_ADDR=10.0.0.1 MASTER_PORT=29500 WORLD_SIZE=4 NODE_RANK=1 RANK=3 LOCAL_RANK=1 \
-//       ./ddp --devices 2 --num-nodes 2
+//   export MASTER_ADDR=10.0.0.1 MASTER_PORT=29500 WORLD_SIZE=4 NODE_RANK=1 RANK=3 LOCAL_RANK=1
+//   ./ddp --devices 2 --num-nodes 2
 //
 // --batch-size is per process (N ranks x 64 = an effective batch of 64N, as in
 // Lightning), and so are the --limit-*-batches.

@@ -815,7 +815,7 @@ TEST(OptimizerStateRoundTrip, LoadedTensorsAreCopies) {
 // Layout details
 
 TEST(OptimizerStateLayout, StepTypesAndStateKeys) {
-  for (const std::string& name : {"adam", "adamw", "adagrad", "rmsprop_centered"}) {
+  for (const char* name : {"adam", "adamw", "adagrad", "rmsprop_centered"}) {
     SCOPED_TRACE(name);
     Trial run = make_case(name, initial_params());
     run_steps(run, 1, 2);
