@@ -103,13 +103,6 @@ void TrainerImpl::save_checkpoint(const std::string& path, bool weights_only) {
   }
 }
 
-ModelCheckpoint* TrainerImpl::checkpoint_callback() const {
-  for (const auto& c : callbacks_) {
-    if (auto* m = dynamic_cast<ModelCheckpoint*>(c.get())) return m;
-  }
-  return nullptr;
-}
-
 // ---- Restoring -------------------------------------------------------------------
 
 std::string TrainerImpl::resolve_ckpt_path(const std::string& ckpt_path) const {
@@ -118,7 +111,7 @@ std::string TrainerImpl::resolve_ckpt_path(const std::string& ckpt_path) const {
                     "\"): no such checkpoint file. Pass a .ckpt path, \"last\" or \"best\".");
     return ckpt_path;
   }
-  ModelCheckpoint* callback = checkpoint_callback();
+  ModelCheckpoint* callback = self_.checkpoint_callback();
   LIGHTNING_CHECK(callback != nullptr, "fit(ckpt_path=\"", ckpt_path,
                   "\") needs a ModelCheckpoint callback to find that checkpoint; checkpointing "
                   "is off (enable_checkpointing(false)). Pass the file's path instead.");

@@ -93,8 +93,8 @@ std::vector<Metrics> TrainerImpl::run_evaluation(LightningModule& model, Stage s
     c10::InferenceMode inference;
     auto epoch_hook = [&](Hook val_hook, Hook test_hook, auto cb_val, auto cb_test, auto m_val,
                           auto m_test) {
-      dispatch(
-          current_hook_, is_test ? test_hook : val_hook, callbacks_,
+      call_hook(
+          is_test ? test_hook : val_hook,
           [&](Callback& c) { (c.*(is_test ? cb_test : cb_val))(self_, model); },
           [&] { (model.*(is_test ? m_test : m_val))(); });
     };

@@ -358,7 +358,10 @@ void Trainer::save_checkpoint(const std::string& path, bool weights_only) {
 Checkpoint Trainer::dump_checkpoint(bool weights_only) {
   return impl_->dump_checkpoint(weights_only);
 }
-ModelCheckpoint* Trainer::checkpoint_callback() const { return impl_->checkpoint_callback(); }
+ModelCheckpoint* Trainer::checkpoint_callback() const {
+  auto all = checkpoint_callbacks();
+  return all.empty() ? nullptr : all.front();
+}
 std::vector<ModelCheckpoint*> Trainer::checkpoint_callbacks() const {
   std::vector<ModelCheckpoint*> out;
   for (const auto& c : impl_->callbacks_) {

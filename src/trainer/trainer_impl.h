@@ -148,7 +148,6 @@ class TrainerImpl {
   void restore_modules_and_callbacks(LightningModule& model, LightningDataModule* datamodule,
                                      Checkpoint& checkpoint);
   void restore_training_state(Checkpoint& checkpoint);
-  ModelCheckpoint* checkpoint_callback() const;
 
   // ---- Distributed (distributed.cpp) -----------------------------------------
   static std::shared_ptr<Strategy> make_strategy(const StrategyOption& option,
