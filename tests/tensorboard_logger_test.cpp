@@ -13,7 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -503,9 +503,16 @@ TEST(TfEvents, TestReaderCrc32cMatchesTheStandardCheckValues) {
 
 TEST(TensorBoardLogger, FileVersionScalarsAndEpochTags) {
   L::testing::TempDir dir("lightning_tensorboard");
-  const double before = static_cast<double>(std::time(nullptr));
+  // The writer's clock (system_clock), not std::time: glibc's time() reads a
+  // coarse clock that can still be in the previous second when system_clock
+  // has crossed into the next one.
+  auto now = [] {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const double before = now();
   const std::string path = write_run(dir.str());
-  const double after = static_cast<double>(std::time(nullptr)) + 1;
+  const double after = now();
   ASSERT_FALSE(path.empty());
   EXPECT_EQ(path, only_event_file(dir.path()));
 
@@ -660,13 +667,19 @@ TEST(TensorBoardLogger, PrefixAndSubDir) {
 
 TEST(TensorBoardLogger, FileNamePattern) {
   L::testing::TempDir dir("lightning_tensorboard");
-  const long long before = std::time(nullptr);
+  // The writer's clock (system_clock), not std::time (see FileVersionScalarsAndEpochTags).
+  auto unix_seconds = [] {
+    return static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count());
+  };
+  const long long before = unix_seconds();
   L::TensorBoardLogger a(L::TensorBoardLoggerOptions(dir.str()));
   L::TensorBoardLogger b(L::TensorBoardLoggerOptions(dir.str()).version("b"));
   EXPECT_EQ(a.event_file(), "");  // nothing written yet
   a.log_hyperparams({});
   b.log_hyperparams({});
-  const long long after = std::time(nullptr);
+  const long long after = unix_seconds();
 
   char host[256] = {};
   ASSERT_EQ(gethostname(host, sizeof(host) - 1), 0);

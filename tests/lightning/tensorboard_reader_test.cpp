@@ -5,6 +5,7 @@
 // float32 value) and every hparams record must be what the fit logged.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -177,7 +178,13 @@ TEST(LightningTensorBoardReader, EventAccumulatorReadsWhatTheFitLogged) {
   auto kept = std::make_shared<KeepingLogger>();
   auto tb = std::make_shared<L::TensorBoardLogger>(L::TensorBoardLoggerOptions(dir.str()));
   auto module = std::make_shared<TensorBoardModule>();
-  const double before = static_cast<double>(std::time(nullptr));
+  // The event writer's clock (system_clock), not std::time: glibc's time()
+  // reads a coarse clock that can lag into the previous second.
+  auto now = [] {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const double before = now();
   {
     L::Trainer trainer(L::TrainerOptions()
                            .accelerator("cpu")
@@ -190,7 +197,7 @@ TEST(LightningTensorBoardReader, EventAccumulatorReadsWhatTheFitLogged) {
                            .logger({kept, tb}));
     trainer.fit(module);
   }
-  const double after = static_cast<double>(std::time(nullptr)) + 1;
+  const double after = now();
 
   // What the fit logged, known in advance apart from the two losses.
   ASSERT_EQ(kept->hparams.size(), 1u);
