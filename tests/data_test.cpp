@@ -1,5 +1,6 @@
 // Tests of the data layer: Batch, collate, StepOutput, datasets, DataLoader,
 // Fashion-MNIST and its data module.
+#include <ATen/Parallel.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -9,9 +10,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <numeric>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "lightning/data/batch.h"
@@ -77,6 +80,52 @@ class SquaresDataset : public L::Dataset {
                                  at::scalar_tensor(index * index, at::kLong)});
   }
   int64_t size() const override { return 10; }
+};
+
+// Records, for every batch it builds, the thread that built it and that
+// thread's libtorch intra-op thread count. Batches are (index, index as float).
+class RecordingDataset : public L::Dataset {
+ public:
+  RecordingDataset(int64_t n, bool safe) : n_(n), safe_(safe) {}
+  L::Batch get(int64_t index) override {
+    at::Tensor i = at::scalar_tensor(index, at::kLong);
+    return {i, i.to(at::kFloat)};
+  }
+  L::Batch get_batch(const std::vector<int64_t>& indices) override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      threads_.insert(std::this_thread::get_id());
+      intra_op_threads_.insert(at::get_num_threads());
+    }
+    return L::Dataset::get_batch(indices);
+  }
+  int64_t size() const override { return n_; }
+  bool safe_to_prefetch() const override { return safe_; }
+  std::set<std::thread::id> threads() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return threads_;
+  }
+  std::set<int> intra_op_threads() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return intra_op_threads_;
+  }
+
+ private:
+  int64_t n_;
+  bool safe_;
+  std::mutex mutex_;
+  std::set<std::thread::id> threads_;
+  std::set<int> intra_op_threads_;
+};
+
+// Sets libtorch's intra-op thread count for one test and puts it back.
+class IntraOpThreads {
+ public:
+  explicit IntraOpThreads(int n) : saved_(at::get_num_threads()) { at::set_num_threads(n); }
+  ~IntraOpThreads() { at::set_num_threads(saved_); }
+
+ private:
+  int saved_;
 };
 
 }  // namespace
@@ -505,10 +554,14 @@ TEST(DataLoaderTest, AdvancingWithoutDereferencing) {
 }
 
 TEST(DataLoaderTest, WorkerExceptionPropagatesAtItsBatch) {
-  for (int64_t workers : {0, 1, 3}) {
+  // -1: no workers, batches built ahead on the background_prefetch thread.
+  for (int64_t workers : {0, -1, 1, 3}) {
     SCOPED_TRACE("num_workers=" + std::to_string(workers));
-    L::DataLoader loader(std::make_shared<ThrowingDataset>(100, 37),
-                         L::DataLoaderOptions().batch_size(10).num_workers(workers));
+    auto opts = L::DataLoaderOptions().batch_size(10);
+    if (workers >= 0) opts.num_workers(workers).background_prefetch(false);
+    if (workers < 0) opts.background_prefetch(true);
+    L::DataLoader loader(std::make_shared<ThrowingDataset>(100, 37), opts);
+    EXPECT_EQ(loader.builds_in_background(), workers != 0);
     int64_t good = 0;
     int64_t failed_at = -1;
     int64_t k = 0;
@@ -530,6 +583,87 @@ TEST(DataLoaderTest, WorkerExceptionPropagatesAtItsBatch) {
     for (int i = 0; i < 3; ++i) ++it;
     EXPECT_LIGHTNING_ERROR(*it, "bad sample 37");
   }
+}
+
+TEST(DataLoaderTest, BackgroundPrefetchFollowsTheDatasetTheOptionAndFreeCores) {
+  IntraOpThreads one(1);
+  const bool free_core = std::thread::hardware_concurrency() > 1;
+  auto opts = L::DataLoaderOptions().batch_size(4);
+  // Unset: on for datasets that say they are safe, when a core is free.
+  EXPECT_EQ(L::DataLoader(index_dataset(8), opts).builds_in_background(), free_core);
+  EXPECT_EQ(L::DataLoader(std::make_shared<L::Subset>(index_dataset(8), iota(8)), opts)
+                .builds_in_background(),
+            free_core);
+  EXPECT_FALSE(L::DataLoader(std::make_shared<SquaresDataset>(), opts).builds_in_background());
+  auto collate = [](const std::vector<L::Batch>& samples) { return L::collate(samples); };
+  EXPECT_FALSE(L::DataLoader(index_dataset(8), L::DataLoaderOptions(opts).collate_fn(collate))
+                   .builds_in_background());
+  // Explicit settings win.
+  EXPECT_FALSE(
+      L::DataLoader(index_dataset(8), L::DataLoaderOptions(opts).background_prefetch(false))
+          .builds_in_background());
+  EXPECT_TRUE(L::DataLoader(std::make_shared<SquaresDataset>(),
+                            L::DataLoaderOptions(opts).background_prefetch(true))
+                  .builds_in_background());
+  // No core free: every intra-op thread count >= the CPUs turns it off.
+  {
+    IntraOpThreads all(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    EXPECT_FALSE(L::DataLoader(index_dataset(8), opts).builds_in_background());
+  }
+}
+
+TEST(DataLoaderTest, BackgroundThreadsBuildTheSameBatchesOnOneIntraOpThread) {
+  // The caller keeps two intra-op threads; the threads that build batches use one.
+  IntraOpThreads two(2);
+  struct Case {
+    const char* name;
+    bool safe;
+    L::DataLoaderOptions options;
+    bool in_caller;
+  };
+  const auto base = L::DataLoaderOptions().batch_size(3).shuffle(true).generator_seed(7);
+  const std::vector<Case> cases = {
+      {"num_workers=0, not prefetched", false, base, true},
+      {"num_workers=0, background_prefetch forced", false,
+       L::DataLoaderOptions(base).background_prefetch(true), false},
+      {"num_workers=0, safe dataset, prefetch off", true,
+       L::DataLoaderOptions(base).background_prefetch(false), true},
+      {"num_workers=2", false, L::DataLoaderOptions(base).num_workers(2), false},
+  };
+  std::vector<int64_t> reference;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto ds = std::make_shared<RecordingDataset>(20, c.safe);
+    L::DataLoader loader(ds, c.options);
+    std::vector<int64_t> order;
+    for (L::Batch& batch : loader) {
+      auto part = to_vector(batch[0]);
+      order.insert(order.end(), part.begin(), part.end());
+      EXPECT_TRUE(batch[1].equal(batch[0].to(at::kFloat)));
+    }
+    if (reference.empty()) reference = order;
+    EXPECT_EQ(order, reference);
+    const std::set<std::thread::id> threads = ds->threads();
+    if (c.in_caller) {
+      EXPECT_EQ(threads, std::set<std::thread::id>{std::this_thread::get_id()});
+      EXPECT_EQ(ds->intra_op_threads(), std::set<int>{2});
+    } else {
+      EXPECT_EQ(threads.count(std::this_thread::get_id()), 0u);
+      EXPECT_EQ(ds->intra_op_threads(), std::set<int>{1});
+    }
+  }
+  EXPECT_EQ(at::get_num_threads(), 2);  // the caller's own setting is untouched
+}
+
+TEST(DataLoaderTest, PrefetchedBatchesAreCopiesNotViewsOfTheDataset) {
+  IntraOpThreads one(1);
+  auto ds = index_dataset(12);
+  for (bool shuffle : {false, true}) {
+    L::DataLoader loader(
+        ds, L::DataLoaderOptions().batch_size(4).shuffle(shuffle).background_prefetch(true));
+    for (L::Batch& batch : loader) batch[1].mul_(0).add_(-1);  // a step writing in place
+  }
+  EXPECT_TRUE(ds->tensors()[1].equal(at::arange(12, at::kFloat)));
 }
 
 TEST(DataLoaderTest, ExceptionThenBreakDoesNotHang) {

@@ -9,6 +9,7 @@
 #include <numeric>
 #include <thread>
 
+#include "data/worker_threads.h"
 #include "lightning/error.h"
 
 namespace lightning {
@@ -52,9 +53,21 @@ std::vector<int64_t> take_shard(std::vector<int64_t> order, const DataShard& sha
   return out;
 }
 
+// Threads that build an epoch's batches ahead of the consumer: the workers, or
+// with num_workers == 0 the one background_prefetch thread (or none).
+int64_t background_threads(const DataLoaderOptions& options, const Dataset& dataset) {
+  if (options.num_workers() > 0) return options.num_workers();
+  if (options.background_prefetch()) return *options.background_prefetch() ? 1 : 0;
+  return dataset.safe_to_prefetch() && !options.collate_fn() &&
+                 detail::core_free_beside_intra_op_threads()
+             ? 1
+             : 0;
+}
+
 }  // namespace
 
-// One pass over the dataset. With workers, batch k is built by worker
+// One pass over the dataset. With workers (the num_workers worker threads, or
+// the background_prefetch thread), batch k is built by worker
 // k % num_workers into slot k % capacity; the consumer takes the slots in order,
 // and a worker may start batch k only once batch k - capacity has been taken, so
 // at most `capacity` batches exist ahead of the consumer. Workers hold a raw
@@ -93,7 +106,8 @@ struct DataLoader::Epoch {
             "memory is not used (the batches stay in ordinary memory).");
       }
     }
-    if (options.num_workers() > 0 && num_batches > first_batch) start_workers();
+    const int64_t threads = background_threads(options, *dataset);
+    if (threads > 0 && num_batches > first_batch) start_workers(threads);
   }
 
   ~Epoch() { shutdown(); }
@@ -173,10 +187,10 @@ struct DataLoader::Epoch {
     current = Batch();
   }
 
-  void start_workers() {
+  void start_workers(int64_t threads) {
     const int64_t remaining = num_batches - index;
-    const int64_t num_workers = std::min(options.num_workers(), remaining);
-    capacity = std::min(options.num_workers() * options.prefetch_factor(), remaining);
+    const int64_t num_workers = std::min(threads, remaining);
+    capacity = std::min(threads * options.prefetch_factor(), remaining);
     slots.resize(capacity);
     workers.reserve(num_workers);
     try {
@@ -194,8 +208,10 @@ struct DataLoader::Epoch {
   }
 
   // Worker threads run with libtorch's thread-local defaults (grad mode on,
-  // inference mode off), so their tensors are ordinary tensors for autograd.
+  // inference mode off), so their tensors are ordinary tensors for autograd,
+  // and with one intra-op thread, so that they leave the cores to the step.
   void work(int64_t first, int64_t num_workers) {
+    detail::use_one_intra_op_thread();
     std::vector<int64_t> buffer;
     buffer.reserve(options.batch_size());
     for (int64_t k = first; k < num_batches; k += num_workers) {
@@ -290,6 +306,10 @@ DataLoader::Iterator DataLoader::end() { return Iterator(); }
 
 int64_t DataLoader::size() const {
   return num_batches_of(shard_size(dataset_->size(), shard_), options_);
+}
+
+bool DataLoader::builds_in_background() const {
+  return background_threads(options_, *dataset_) > 0;
 }
 
 int64_t DataLoader::epochs_started() const { return progress_->epochs_started; }

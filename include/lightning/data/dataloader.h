@@ -8,7 +8,14 @@
 // from libtorch's default CPU generator (so `L::seed_everything(42)` makes the
 // order reproducible, as in PyTorch). With `num_workers > 0`, worker threads
 // build batches ahead (`prefetch_factor` per worker) and they are delivered in
-// order, so results do not depend on the number of workers.
+// order, so results do not depend on the number of workers. Each worker runs
+// its tensor work on one libtorch intra-op thread (as PyTorch's worker
+// processes do), so workers and the training step do not fight for the cores.
+//
+// With `num_workers == 0` the loader still builds the next batches on one
+// background thread while the caller works on the current one, when that is
+// safe and a core is free (see `background_prefetch`): the batches, their
+// order and so the results are the same as building them in the caller.
 #pragma once
 
 #include <torch/arg.h>
@@ -47,6 +54,20 @@ struct LIGHTNING_API DataLoaderOptions {
   /// to a CUDA device runs asynchronously. Needs CUDA: where libtorch sees no
   /// CUDA device it is ignored with a warning, as PyTorch does. Default false.
   TORCH_ARG(bool, pin_memory) = false;
+  /// With `num_workers == 0`: build up to `prefetch_factor` batches ahead on
+  /// one background thread, so that assembling the next batch overlaps the
+  /// step. Unset (the default) turns it on when all of these hold:
+  ///  - the dataset says its batches may be built on another thread
+  ///    (`Dataset::safe_to_prefetch`: TensorDataset, FashionMNIST, and Subsets
+  ///    of them do; a Dataset of your own does not unless it says so);
+  ///  - no `collate_fn` is set;
+  ///  - a core is free: libtorch's intra-op threads (`at::get_num_threads()`)
+  ///    are fewer than the CPUs this process may run on.
+  /// `true` always prefetches (you vouch for your `get`/`collate_fn` running on
+  /// another thread); `false` builds every batch in the calling thread when it
+  /// is asked for, as PyTorch's DataLoader does with `num_workers=0`. Ignored
+  /// when `num_workers > 0`.
+  TORCH_ARG(std::optional<bool>, background_prefetch) = std::nullopt;
 };
 
 /// This process's share of a loader under distributed training (the Trainer
@@ -74,6 +95,9 @@ class LIGHTNING_API DataLoader {
   int64_t size() const;
   const std::shared_ptr<Dataset>& dataset() const { return dataset_; }
   const DataLoaderOptions& options() const { return options_; }
+  /// Whether an epoch started now would build its batches on background
+  /// threads (worker threads, or the `background_prefetch` thread).
+  bool builds_in_background() const;
   /// Number of epochs started (`begin()` calls) so far.
   int64_t epochs_started() const;
   /// The seed the epoch started last drew its shuffle order from (0 before

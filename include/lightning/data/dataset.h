@@ -8,7 +8,9 @@
 //   auto ds = std::make_shared<L::TensorDataset>(std::vector<at::Tensor>{x, y});
 //
 // `get` may be called from DataLoader worker threads at the same time: it must
-// not mutate shared state without a lock.
+// not mutate shared state without a lock. With `num_workers == 0` a loader
+// builds batches on a background thread only when `safe_to_prefetch()` says so
+// (or the loader's `background_prefetch` option forces it).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -34,6 +36,14 @@ class LIGHTNING_API Dataset {
   /// stacks with `collate`; datasets backed by big tensors override it with one
   /// `index_select` per field (TensorDataset does).
   virtual Batch get_batch(const std::vector<int64_t>& indices);
+  /// Whether a DataLoader with `num_workers == 0` may build this dataset's
+  /// batches ahead on a background thread (DataLoaderOptions::background_prefetch).
+  /// Return true only when `get`/`get_batch` give the same samples whatever
+  /// thread calls them and whenever: no draws from libtorch's global generator
+  /// (random augmentation would then interleave with the step's own draws,
+  /// e.g. dropout, and runs would stop being reproducible), no state tied to
+  /// the calling thread. Default false.
+  virtual bool safe_to_prefetch() const { return false; }
 };
 
 /// Samples are slices along dim 0 of the given tensors (all with the same dim 0).
@@ -44,6 +54,9 @@ class LIGHTNING_API TensorDataset : public Dataset {
   Batch get(int64_t index) override;
   int64_t size() const override;
   Batch get_batch(const std::vector<int64_t>& indices) override;
+  /// True: slicing tensors draws nothing and depends on no thread. A subclass
+  /// that overrides `get`/`get_batch` with random augmentation should return false.
+  bool safe_to_prefetch() const override { return true; }
   const std::vector<at::Tensor>& tensors() const { return tensors_; }
 
  private:
@@ -57,6 +70,8 @@ class LIGHTNING_API Subset : public Dataset {
   Batch get(int64_t index) override;
   int64_t size() const override;
   Batch get_batch(const std::vector<int64_t>& indices) override;
+  /// As the dataset it views.
+  bool safe_to_prefetch() const override { return dataset_->safe_to_prefetch(); }
 
  private:
   std::shared_ptr<Dataset> dataset_;
