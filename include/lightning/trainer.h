@@ -154,6 +154,15 @@ struct TrainerOptions {
   TORCH_ARG(bool, deterministic) = false;
   /// libtorch intra-op threads; unset leaves libtorch's setting. Default unset.
   TORCH_ARG(std::optional<int64_t>, num_threads) = std::nullopt;
+  /// With glibc: at the start of fit/validate/test/predict, fix malloc's mmap
+  /// threshold at 32 MiB and its trim threshold at 64 MiB, for the whole
+  /// process and for good. glibc's defaults move both thresholds as memory is
+  /// freed, and with the buffer sizes of a training step they can make it hand
+  /// the same buffers back to the kernel and fault them in again every step.
+  /// Up to 64 MiB of freed heap may stay mapped. Skipped when the environment
+  /// already sets malloc (MALLOC_*_ variables, GLIBC_TUNABLES=glibc.malloc.*).
+  /// false leaves the allocator alone. No Python Lightning counterpart. Default true.
+  TORCH_ARG(bool, tune_allocator) = true;
   /// Callbacks, run in this order before the module at each hook.
   TORCH_ARG(std::vector<std::shared_ptr<Callback>>, callbacks) = {};
   /// Experiment loggers: true (default) writes metrics.csv, TensorBoard events,

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "lightning/trainer.h"
+#include "trainer/allocator.h"
 #include "trainer/fit_loop.h"
 #include "trainer/hooks.h"
 #include "trainer/result_collection.h"
@@ -56,6 +57,7 @@ class TrainerImpl {
   template <typename Body>
   auto run_stage(std::shared_ptr<LightningModule> module, Stage stage,
                  LightningDataModule* datamodule, Body&& body) {
+    if (options_.tune_allocator()) tune_allocator();  // malloc thresholds, once per process
     setup_strategy();  // under DDP: launches or joins the other processes
     LightningModule& model = attach(std::move(module), stage);
     datamodule_ = datamodule;
