@@ -1,17 +1,25 @@
 // overhead — what L::Trainer costs per training step over a plain libtorch loop.
 //
 //   ./overhead [--rounds N] [--samples N] [--epochs N] [--threads N] [--optim sgd|adam]
-//              [--lr X] [--model tiny|medium|all] [--data-dir DIR] [--verbose]
+//              [--lr X] [--model tiny|medium|all] [--order shuffled|sequential]
+//              [--data-dir DIR] [--verbose] [--only plain|trainer|nolog|serial]
+//              [--tune-allocator on|off]
 //
 // The same MLP (one module object per model size, reset to the same initial
 // weights before every measurement) is trained on the same Fashion-MNIST
 // samples by
-//   plain   a hand-written loop: randperm per epoch, index_select per batch,
-//           zero_grad / forward / cross_entropy / backward / step;
+//   plain   a hand-written loop: zero_grad / forward / cross_entropy /
+//           backward / step, its batches taken with randperm per epoch and
+//           index_select per batch (--order shuffled, the default), or as
+//           slices of the data tensors, which copy nothing (--order sequential);
 //   trainer L::Trainer (no progress bar, no model summary, no loggers, no
-//           sanity check, no validation), training_step calling
-//           log("train_loss", loss) as most modules do;
-//   nolog   the same Trainer with a training_step that does not log.
+//           sanity check, no validation) over an L::DataLoader (shuffle on or
+//           off to match), training_step calling log("train_loss", loss) as
+//           most modules do; with one libtorch thread on two cores the loader
+//           builds the next batch on its background thread during the step;
+//   nolog   the same Trainer with a training_step that does not log;
+//   serial  `trainer` with the loader's background_prefetch(false): every
+//           batch is built when it is asked for, as a hand loop does.
 // Timings drift by tens of percent over minutes on the machines this was
 // written for (README.md, Performance), so the variants alternate inside each round
 // in a palindrome (plain trainer nolog nolog trainer plain) and the figure of
@@ -19,6 +27,11 @@
 // Each measurement includes everything a user pays for: the Trainer is built
 // and `fit` called inside the timed region, and the plain loop builds its
 // optimizer there too.
+//
+// `--only VARIANT` runs one variant `--rounds` times and prints no ratio: run
+// it under `valgrind --tool=callgrind` for two variants, and the difference of
+// the two instruction totals over the steps run is one's cost per step over
+// the other (instruction counts do not drift as timings do).
 //
 // Both sides draw the epoch's order the way L::DataLoader does (a generator
 // seeded from libtorch's default one), and the default generator is re-seeded
@@ -62,8 +75,11 @@ struct Settings {
   std::string optim = "sgd";
   double lr = 0.01;
   std::string data_dir = L::kFashionMNISTDefaultDir;
-  std::string model = "all";  // tiny, medium or all
-  bool verbose = false;       // print every measurement
+  std::string model = "all";   // tiny, medium or all
+  bool shuffled = true;        // --order shuffled|sequential
+  bool verbose = false;        // print every measurement
+  std::string only;            // --only VARIANT: run just that one (for callgrind)
+  bool tune_allocator = true;  // --tune-allocator on|off: TrainerOptions::tune_allocator
 };
 
 std::shared_ptr<torch::optim::Optimizer> make_optimizer(std::vector<at::Tensor> params,
@@ -150,11 +166,18 @@ at::Tensor epoch_order(int64_t n) {
   model.train();
   const int64_t n = images.size(0);
   for (int64_t epoch = 0; epoch < s.epochs; ++epoch) {
-    const at::Tensor order = epoch_order(n);
+    const at::Tensor order = s.shuffled ? epoch_order(n) : at::Tensor();
     for (int64_t first = 0; first < n; first += batch_size) {
-      const at::Tensor idx = order.narrow(0, first, std::min(batch_size, n - first));
-      const at::Tensor x = images.index_select(0, idx);
-      const at::Tensor y = labels.index_select(0, idx);
+      const int64_t size = std::min(batch_size, n - first);
+      at::Tensor x, y;
+      if (s.shuffled) {
+        const at::Tensor idx = order.narrow(0, first, size);
+        x = images.index_select(0, idx);
+        y = labels.index_select(0, idx);
+      } else {
+        x = images.narrow(0, first, size);
+        y = labels.narrow(0, first, size);
+      }
       optimizer->zero_grad();
       at::Tensor loss = F::cross_entropy(model.forward(x), y);
       loss.backward();
@@ -171,12 +194,13 @@ at::Tensor epoch_order(int64_t n) {
                          .enable_model_summary(false)
                          .logger(false)
                          .enable_checkpointing(false)
-                         .num_sanity_val_steps(0));
+                         .num_sanity_val_steps(0)
+                         .tune_allocator(s.tune_allocator));
   trainer.fit(model, loader);
 }
 
-enum Variant { kPlain, kTrainer, kNoLog, kNumVariants };
-const char* const kVariantNames[] = {"plain", "trainer", "nolog"};
+enum Variant { kPlain, kTrainer, kNoLog, kSerial, kNumVariants };
+const char* const kVariantNames[] = {"plain", "trainer", "nolog", "serial"};
 
 struct Case {
   const char* label;
@@ -213,7 +237,9 @@ std::string run_case(const Case& c, const at::Tensor& images, const at::Tensor& 
 
   auto dataset = std::make_shared<L::TensorDataset>(std::vector<at::Tensor>{images, labels});
   const L::DataLoader loader(dataset,
-                             L::DataLoaderOptions().batch_size(c.batch_size).shuffle(true));
+                             L::DataLoaderOptions().batch_size(c.batch_size).shuffle(s.shuffled));
+  const L::DataLoader serial_loader =
+      loader.with_options(L::DataLoaderOptions(loader.options()).background_prefetch(false));
   const int64_t steps = loader.size() * s.epochs;
 
   uint64_t next_seed = 1;
@@ -226,7 +252,7 @@ std::string run_case(const Case& c, const at::Tensor& images, const at::Tensor& 
         params[i].mutable_grad().reset();
       }
     }
-    model->set_log_loss(v == kTrainer);
+    model->set_log_loss(v != kNoLog);
     at::manual_seed(next_seed++);
     const long faults = minor_faults();
     const double cpu_start = cpu_us();
@@ -234,7 +260,7 @@ std::string run_case(const Case& c, const at::Tensor& images, const at::Tensor& 
     if (v == kPlain) {
       train_plain(*model, images, labels, c.batch_size, s);
     } else {
-      train_trainer(model, loader, s);
+      train_trainer(model, v == kSerial ? serial_loader : loader, s);
     }
     const double us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
     const double cpu = cpu_us() - cpu_start;
@@ -246,6 +272,18 @@ std::string run_case(const Case& c, const at::Tensor& images, const at::Tensor& 
     for (const auto& p : model->parameters()) w.push_back(p.detach().clone());
     return w;
   };
+
+  if (!s.only.empty()) {
+    // One variant, `rounds` times: under valgrind --tool=callgrind, the
+    // difference of two variants' instruction counts over the steps run is
+    // what one costs per step over the other, free of timing noise.
+    const auto v =
+        static_cast<Variant>(std::find(std::begin(kVariantNames), std::end(kVariantNames), s.only) -
+                             std::begin(kVariantNames));
+    for (int r = 0; r < s.rounds; ++r) measure(v);
+    return describe(c) + ": --only " + s.only + ", " + std::to_string(s.rounds * steps) +
+           " steps run\n";
+  }
 
   // Warm-up, once per variant; plain and trainer start from the same seed and
   // must train to the same weights.
@@ -260,12 +298,13 @@ std::string run_case(const Case& c, const at::Tensor& images, const at::Tensor& 
     identical = identical && at::equal(plain_weights[i], trainer_weights[i]);
   }
   measure(kNoLog);
+  measure(kSerial);
 
   // Per round, each variant's two measurements are summed, so that a linear
   // drift across the round cancels in the ratio.
   std::vector<double> wall[kNumVariants], cpu[kNumVariants], faults[kNumVariants];
   std::vector<double> wall_ratio[kNumVariants], cpu_ratio[kNumVariants];
-  const Variant order[] = {kPlain, kTrainer, kNoLog, kNoLog, kTrainer, kPlain};
+  const Variant order[] = {kPlain, kTrainer, kNoLog, kSerial, kSerial, kNoLog, kTrainer, kPlain};
   for (int r = 0; r < s.rounds; ++r) {
     double wall_sum[kNumVariants] = {}, cpu_sum[kNumVariants] = {};
     for (Variant v : order) {
@@ -278,7 +317,7 @@ std::string run_case(const Case& c, const at::Tensor& images, const at::Tensor& 
       if (s.verbose) std::printf(" %s %.1f", kVariantNames[v], m.us_per_step);
     }
     if (s.verbose) std::printf("\n");
-    for (Variant v : {kTrainer, kNoLog}) {
+    for (Variant v : {kTrainer, kNoLog, kSerial}) {
       wall_ratio[v].push_back(wall_sum[v] / wall_sum[kPlain]);
       cpu_ratio[v].push_back(cpu_sum[v] / cpu_sum[kPlain]);
     }
@@ -296,7 +335,7 @@ std::string run_case(const Case& c, const at::Tensor& images, const at::Tensor& 
   // Interference only ever slows a measurement down, so the ratio of each
   // variant's fastest measurement is a second, less noisy estimate.
   std::string lines;
-  for (Variant v : {kTrainer, kNoLog}) {
+  for (Variant v : {kTrainer, kNoLog, kSerial}) {
     const Stats w = stats(wall_ratio[v]), t = stats(cpu_ratio[v]);
     const double fastest = stats(wall[v]).min / stats(wall[kPlain]).min;
     char line[256];
@@ -329,21 +368,27 @@ std::string loaded_blas() {
   return out.empty() ? "none found in /proc/self/maps (statically linked?)" : out;
 }
 
-std::string malloc_setting() {
+std::string malloc_setting(const Settings& s) {
   std::string env;
   for (const char* name : {"GLIBC_TUNABLES", "MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_",
                            "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "LD_PRELOAD"}) {
     if (const char* v = std::getenv(name)) env += std::string(" ") + name + "=" + v;
   }
-  return "no mallopt on either side (lightning does not tune malloc)" +
-         (env.empty() ? std::string("; glibc defaults") : "; environment:" + env);
+  const std::string what =
+      s.tune_allocator
+          ? "the Trainer's tune_allocator fixes glibc's mmap/trim thresholds (32/64 MiB) at the "
+            "first fit, for the whole process, so plain runs with them too"
+          : "tune_allocator off: glibc's dynamic thresholds on both sides";
+  return what + (env.empty() ? std::string("; no MALLOC_* environment") : "; environment:" + env);
 }
 
 [[noreturn]] void usage(const char* argv0) {
   std::fprintf(
       stderr,
       "usage: %s [--rounds N] [--samples N] [--epochs N] [--threads N] "
-      "[--optim sgd|adam] [--lr X] [--model tiny|medium|all] [--data-dir DIR] [--verbose]\n",
+      "[--optim sgd|adam] [--lr X] [--model tiny|medium|all] [--order shuffled|sequential] "
+      "[--data-dir DIR] [--verbose] [--only plain|trainer|nolog|serial] "
+      "[--tune-allocator on|off]\n",
       argv0);
   std::exit(2);
 }
@@ -372,6 +417,18 @@ Settings parse(int argc, char** argv) {
       s.lr = std::atof(value);
     } else if (arg == "--model") {
       s.model = value;
+    } else if (arg == "--order") {
+      if (std::string(value) != "shuffled" && std::string(value) != "sequential") usage(argv[0]);
+      s.shuffled = std::string(value) == "shuffled";
+    } else if (arg == "--tune-allocator") {
+      if (std::string(value) != "on" && std::string(value) != "off") usage(argv[0]);
+      s.tune_allocator = std::string(value) == "on";
+    } else if (arg == "--only") {
+      s.only = value;
+      if (std::find(std::begin(kVariantNames), std::end(kVariantNames), s.only) ==
+          std::end(kVariantNames)) {
+        usage(argv[0]);
+      }
     } else if (arg == "--data-dir") {
       s.data_dir = value;
     } else {
@@ -410,14 +467,20 @@ int main(int argc, char** argv) {
               s.threads > 0 ? ", set by --threads" : ", libtorch default", loaded_blas().c_str());
   std::printf("optimizer %s lr %g; %lld epoch(s)/measurement; malloc: %s\n",
               s.optim == "adam" ? "Adam" : "SGD", s.lr, static_cast<long long>(s.epochs),
-              malloc_setting().c_str());
+              malloc_setting(s).c_str());
+  std::printf("order %s: plain takes its batches with %s, the trainer's loader has shuffle(%s)\n",
+              s.shuffled ? "shuffled" : "sequential",
+              s.shuffled ? "randperm + index_select" : "slices (views, no copy)",
+              s.shuffled ? "true" : "false");
   std::printf(
       "trainer: progress bar, model summary, loggers, sanity check and validation off; "
-      "'trainer' logs train_loss every step, 'nolog' does not\n");
+      "'trainer' and 'serial' log train_loss every step, 'nolog' does not; 'serial' turns the "
+      "loader's background_prefetch off\n");
   std::printf(
-      "%d rounds of plain,trainer,nolog,nolog,trainer,plain after one warm-up each; a round's "
+      "%d rounds of plain,trainer,nolog,serial,serial,nolog,trainer,plain after one warm-up each; "
+      "a round's "
       "ratio is a variant's two times over plain's two; printed: median (min, max) over rounds, "
-      "target <= 1.03\n",
+      "target <= 1.00\n",
       s.rounds);
   std::fflush(stdout);
 

@@ -1,6 +1,7 @@
 // vs_python_lightning — the lightning.cpp child of benchmarks/vs_python_lightning.py.
 //
 //   ./vs_python_lightning --model tiny|medium|cnn [--samples N] [--data-dir DIR]
+//                         [--loop trainer|hand]
 //
 // Run it through the driver, which alternates it with the same training in
 // Python PyTorch Lightning (same torch) and prints the ratios:
@@ -22,6 +23,11 @@
 // The initial weights come from a formula (init_parameters, the same in the
 // Python child), so both sides start from the same numbers without relying on
 // the two sides drawing random numbers in the same order.
+//
+// `--loop hand` trains the same module with a hand-written loop instead of
+// the Trainer (zero_grad, forward, cross_entropy, backward, Adam step; the
+// batches are slices of the data tensors, no DataLoader, no logging): the
+// baseline the driver compares the Trainer's start-up and peak RSS with.
 //
 // The process prints one line of JSON on stdout:
 //   main        CLOCK_REALTIME seconds at the start of main
@@ -114,8 +120,12 @@ class Model : public L::LightningModule {
     return x;
   }
 
-  L::StepOutput training_step(L::Batch& batch, int64_t /*batch_idx*/) override {
+  void count_step() {
     if (steps_++ == 0) first_step_ = now();
+  }
+
+  L::StepOutput training_step(L::Batch& batch, int64_t /*batch_idx*/) override {
+    count_step();
     auto [x, y] = batch.unpack<2>();
     at::Tensor loss = F::cross_entropy(forward(x), y);
     log("train_loss", loss);
@@ -138,7 +148,10 @@ class Model : public L::LightningModule {
 };
 
 [[noreturn]] void usage(const char* argv0) {
-  std::fprintf(stderr, "usage: %s --model tiny|medium|cnn [--samples N] [--data-dir DIR]\n", argv0);
+  std::fprintf(stderr,
+               "usage: %s --model tiny|medium|cnn [--samples N] [--data-dir DIR] "
+               "[--loop trainer|hand]\n",
+               argv0);
   std::exit(2);
 }
 
@@ -146,7 +159,7 @@ class Model : public L::LightningModule {
 
 int main(int argc, char** argv) {
   const double main_time = now();
-  std::string model_name, data_dir = L::kFashionMNISTDefaultDir;
+  std::string model_name, data_dir = L::kFashionMNISTDefaultDir, loop = "trainer";
   int64_t samples = 6400;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -158,13 +171,16 @@ int main(int argc, char** argv) {
       char* end = nullptr;
       samples = std::strtoll(value, &end, 10);
       if (*value == '\0' || *end != '\0') usage(argv[0]);
+    } else if (arg == "--loop") {
+      loop = value;
     } else if (arg == "--data-dir") {
       data_dir = value;
     } else {
       usage(argv[0]);
     }
   }
-  if ((model_name != "tiny" && model_name != "medium" && model_name != "cnn") || samples < 2) {
+  if ((model_name != "tiny" && model_name != "medium" && model_name != "cnn") || samples < 2 ||
+      (loop != "trainer" && loop != "hand")) {
     usage(argv[0]);
   }
   at::set_num_threads(1);
@@ -178,31 +194,46 @@ int main(int argc, char** argv) {
     const at::Tensor labels = train.targets().narrow(0, 0, n).clone();
 
     auto model = std::make_shared<Model>(model_name);
-    auto dataset = std::make_shared<L::TensorDataset>(std::vector<at::Tensor>{images, labels});
-    const L::DataLoader loader(dataset, L::DataLoaderOptions()
-                                            .batch_size(model_name == "tiny" ? 32 : 64)
-                                            .shuffle(false)
-                                            .num_workers(0));
-    L::Trainer trainer(L::TrainerOptions()
-                           .accelerator("cpu")
-                           .max_epochs(1)
-                           .enable_progress_bar(false)
-                           .enable_model_summary(false)
-                           .logger(false)
-                           .enable_checkpointing(false)
-                           .num_sanity_val_steps(0));
-    trainer.fit(model, loader);
+    const int64_t batch_size = model_name == "tiny" ? 32 : 64;
+    if (loop == "hand") {
+      model->train();
+      torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(1e-3));
+      for (int64_t first = 0; first < n; first += batch_size) {
+        const int64_t size = std::min(batch_size, n - first);
+        model->count_step();
+        optimizer.zero_grad();
+        at::Tensor loss = F::cross_entropy(model->forward(images.narrow(0, first, size)),
+                                           labels.narrow(0, first, size));
+        loss.backward();
+        optimizer.step();
+        model->last_loss_ = loss.detach();
+      }
+    }
+    if (loop == "trainer") {
+      auto dataset = std::make_shared<L::TensorDataset>(std::vector<at::Tensor>{images, labels});
+      const L::DataLoader loader(
+          dataset, L::DataLoaderOptions().batch_size(batch_size).shuffle(false).num_workers(0));
+      L::Trainer trainer(L::TrainerOptions()
+                             .accelerator("cpu")
+                             .max_epochs(1)
+                             .enable_progress_bar(false)
+                             .enable_model_summary(false)
+                             .logger(false)
+                             .enable_checkpointing(false)
+                             .num_sanity_val_steps(0));
+      trainer.fit(model, loader);
+    }
     const double fit_end = now();
 
     double weight_sum = 0;
     for (const auto& p : model->parameters()) weight_sum += p.sum(at::kDouble).item<double>();
     std::printf(
-        "{\"side\": \"cpp\", \"model\": \"%s\", \"samples\": %lld, \"main\": %.6f, "
+        "{\"side\": \"%s\", \"model\": \"%s\", \"samples\": %lld, \"main\": %.6f, "
         "\"first_step\": %.6f, \"fit_end\": %.6f, \"steps\": %lld, \"loss\": %.9g, "
         "\"weight_sum\": %.12g, \"threads\": %d, \"torch\": \"%s\"}\n",
-        model_name.c_str(), static_cast<long long>(n), main_time, model->first_step_, fit_end,
-        static_cast<long long>(model->steps_), model->last_loss_.item<double>(), weight_sum,
-        at::get_num_threads(), TORCH_VERSION);
+        loop == "hand" ? "hand" : "cpp", model_name.c_str(), static_cast<long long>(n), main_time,
+        model->first_step_, fit_end, static_cast<long long>(model->steps_),
+        model->last_loss_.item<double>(), weight_sum, at::get_num_threads(), TORCH_VERSION);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vs_python_lightning: %s\n", e.what());

@@ -38,7 +38,11 @@ Measured per child process:
           data, building the model and the Trainer, fit's setup);
   step    per-step time: (end of fit - first training_step entry) / (steps - 1);
   rss     the child's peak resident set size (ru_maxrss from os.wait4).
-The variants alternate in each round as a palindrome (py cpp cpp py), after one
+A third side, "hand", is the C++ child with --loop hand: the same module
+trained by a hand-written libtorch loop over slices of the data (no Trainer,
+no DataLoader, no logging). The driver prints the Trainer's per-step ratio
+over it, and the differences in start-to-first-step and peak RSS.
+The variants alternate in each round as a palindrome (py cpp hand hand cpp py), after one
 unmeasured warm-up run of each before the first model; a round's ratio is the sum of Python's two
 times over the sum of C++'s two, so that a linear drift within a round cancels,
 and the figures printed are medians over rounds. Timings on shared machines
@@ -255,16 +259,18 @@ def bench_model(name, args, warm_up):
                "--samples", str(args.samples), "--data-dir", args.data_dir],
         "cpp": [args.cpp, "--model", name, "--samples", str(args.samples),
                 "--data-dir", args.data_dir],
+        "hand": [args.cpp, "--model", name, "--samples", str(args.samples),
+                 "--data-dir", args.data_dir, "--loop", "hand"],
     }
-    runs = {"py": [], "cpp": []}
+    runs = {"py": [], "cpp": [], "hand": []}
     if warm_up:
         # One unmeasured run each (page cache, byte compilation of first imports).
-        for side in ("py", "cpp"):
+        for side in ("py", "cpp", "hand"):
             run_child(commands[side])
-    ratios = {"step": [], "start": [], "total": []}
+    ratios = {"step": [], "start": [], "total": [], "hand_step": [], "hand_start": []}
     for r in range(args.rounds):
-        this_round = {"py": [], "cpp": []}
-        for side in ("py", "cpp", "cpp", "py"):
+        this_round = {"py": [], "cpp": [], "hand": []}
+        for side in ("py", "cpp", "hand", "hand", "cpp", "py"):
             res = run_child(commands[side])
             this_round[side].append(res)
             runs[side].append(res)
@@ -277,8 +283,12 @@ def bench_model(name, args, warm_up):
             py = sum(x[field] for x in this_round["py"])
             cpp = sum(x[field] for x in this_round["cpp"])
             ratios[key].append(py / cpp)
+        for key, field in (("hand_step", "step_s"), ("hand_start", "start_s")):
+            cpp = sum(x[field] for x in this_round["cpp"])
+            hand = sum(x[field] for x in this_round["hand"])
+            ratios[key].append(cpp - hand if key == "hand_start" else cpp / hand)
 
-    all_runs = runs["py"] + runs["cpp"]
+    all_runs = runs["py"] + runs["cpp"] + runs["hand"]
     ref, py_ref = runs["cpp"][0], runs["py"][0]
     ok = all(same_work(x, ref) for x in all_runs)
     max_dloss = max(abs(x["loss"] - ref["loss"]) for x in all_runs)
@@ -306,6 +316,11 @@ def bench_model(name, args, warm_up):
     print(line("start->step 1:", "start_s", 1e3, "ms", "8.1f", "start"))
     print(line("whole process:", "total_s", 1e3, "ms", "8.1f", "total"))
     print(line("peak RSS:", "rss_mib", 1, "MiB", "8.1f"), flush=True)
+    hs, hst = ratios["hand_step"], ratios["hand_start"]
+    print(f"  vs the C++ hand loop: per step cpp/hand median {statistics.median(hs):.3f} "
+          f"(min {min(hs):.3f}, max {max(hs):.3f}); start->step 1 cpp - hand median "
+          f"{statistics.median(hst) / 2 * 1e3:+.1f} ms; peak RSS cpp - hand "
+          f"{med('cpp', 'rss_mib') - med('hand', 'rss_mib'):+.1f} MiB", flush=True)
     return ok, py_ref, ref
 
 
@@ -316,7 +331,8 @@ def main(argv):
     parser.add_argument("--cpp", default=None,
                         help="the C++ child (default: build-pip/benchmarks/vs_python_lightning "
                              "of this checkout)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of py cpp cpp py (default 3)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of py cpp hand hand cpp py (default 3)")
     parser.add_argument("--model", default="all", choices=["all", *MODELS],
                         help="which model (default all)")
     parser.add_argument("--samples", type=int, default=6400,
@@ -355,7 +371,8 @@ def main(argv):
     print(f"vs_python_lightning: Python PyTorch Lightning ({sys.executable}) vs lightning.cpp "
           f"({args.cpp}); Fashion-MNIST train[0:{args.samples}] from {args.data_dir}, 1 epoch, "
           "Adam lr 1e-3, 1 intra-op thread, shuffle off, no validation/logger/checkpoint")
-    print(f"{args.rounds} rounds of py cpp cpp py per model, after one warm-up run each; "
+    print(f"{args.rounds} rounds of py cpp hand hand cpp py per model (hand: the C++ child's "
+          "hand-written loop), after one warm-up run each; "
           "ratios are py/cpp per round (sum of two runs each), median (min, max) over "
           "rounds; per step = (fit end - first training_step) / (steps - 1); start = spawn "
           "-> first training_step; peak RSS: median ru_maxrss", flush=True)
