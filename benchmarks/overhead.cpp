@@ -1,7 +1,7 @@
 // overhead — what L::Trainer costs per training step over a plain libtorch loop.
 //
 //   ./overhead [--rounds N] [--samples N] [--epochs N] [--threads N] [--optim sgd|adam]
-//              [--lr X] [--model tiny|medium|all] [--order shuffled|sequential]
+//              [--lr X] [--model tiny|medium|all] [--order shuffled|sequential|copied]
 //              [--data-dir DIR] [--verbose] [--only plain|trainer|nolog|serial]
 //              [--tune-allocator on|off]
 //
@@ -11,7 +11,9 @@
 //   plain   a hand-written loop: zero_grad / forward / cross_entropy /
 //           backward / step, its batches taken with randperm per epoch and
 //           index_select per batch (--order shuffled, the default), or as
-//           slices of the data tensors, which copy nothing (--order sequential);
+//           slices of the data tensors, which copy nothing (--order sequential),
+//           or as copies of those slices, which is what a DataLoader has to
+//           hand out so that a step cannot write into the data (--order copied);
 //   trainer L::Trainer (no progress bar, no model summary, no loggers, no
 //           sanity check, no validation) over an L::DataLoader (shuffle on or
 //           off to match), training_step calling log("train_loss", loss) as
@@ -76,7 +78,8 @@ struct Settings {
   double lr = 0.01;
   std::string data_dir = L::kFashionMNISTDefaultDir;
   std::string model = "all";   // tiny, medium or all
-  bool shuffled = true;        // --order shuffled|sequential
+  bool shuffled = true;        // --order shuffled|sequential|copied
+  bool copied = false;         // --order copied: plain clones its slices
   bool verbose = false;        // print every measurement
   std::string only;            // --only VARIANT: run just that one (for callgrind)
   bool tune_allocator = true;  // --tune-allocator on|off: TrainerOptions::tune_allocator
@@ -177,6 +180,10 @@ at::Tensor epoch_order(int64_t n) {
       } else {
         x = images.narrow(0, first, size);
         y = labels.narrow(0, first, size);
+        if (s.copied) {
+          x = x.clone();
+          y = y.clone();
+        }
       }
       optimizer->zero_grad();
       at::Tensor loss = F::cross_entropy(model.forward(x), y);
@@ -383,13 +390,13 @@ std::string malloc_setting(const Settings& s) {
 }
 
 [[noreturn]] void usage(const char* argv0) {
-  std::fprintf(
-      stderr,
-      "usage: %s [--rounds N] [--samples N] [--epochs N] [--threads N] "
-      "[--optim sgd|adam] [--lr X] [--model tiny|medium|all] [--order shuffled|sequential] "
-      "[--data-dir DIR] [--verbose] [--only plain|trainer|nolog|serial] "
-      "[--tune-allocator on|off]\n",
-      argv0);
+  std::fprintf(stderr,
+               "usage: %s [--rounds N] [--samples N] [--epochs N] [--threads N] "
+               "[--optim sgd|adam] [--lr X] [--model tiny|medium|all] "
+               "[--order shuffled|sequential|copied] "
+               "[--data-dir DIR] [--verbose] [--only plain|trainer|nolog|serial] "
+               "[--tune-allocator on|off]\n",
+               argv0);
   std::exit(2);
 }
 
@@ -418,8 +425,10 @@ Settings parse(int argc, char** argv) {
     } else if (arg == "--model") {
       s.model = value;
     } else if (arg == "--order") {
-      if (std::string(value) != "shuffled" && std::string(value) != "sequential") usage(argv[0]);
-      s.shuffled = std::string(value) == "shuffled";
+      const std::string order = value;
+      if (order != "shuffled" && order != "sequential" && order != "copied") usage(argv[0]);
+      s.shuffled = order == "shuffled";
+      s.copied = order == "copied";
     } else if (arg == "--tune-allocator") {
       if (std::string(value) != "on" && std::string(value) != "off") usage(argv[0]);
       s.tune_allocator = std::string(value) == "on";
@@ -469,8 +478,9 @@ int main(int argc, char** argv) {
               s.optim == "adam" ? "Adam" : "SGD", s.lr, static_cast<long long>(s.epochs),
               malloc_setting(s).c_str());
   std::printf("order %s: plain takes its batches with %s, the trainer's loader has shuffle(%s)\n",
-              s.shuffled ? "shuffled" : "sequential",
-              s.shuffled ? "randperm + index_select" : "slices (views, no copy)",
+              s.shuffled ? "shuffled" : (s.copied ? "copied" : "sequential"),
+              s.shuffled ? "randperm + index_select"
+                         : (s.copied ? "copies of slices (clone)" : "slices (views, no copy)"),
               s.shuffled ? "true" : "false");
   std::printf(
       "trainer: progress bar, model summary, loggers, sanity check and validation off; "
