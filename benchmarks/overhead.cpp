@@ -24,7 +24,7 @@
 //           batch is built when it is asked for, as a hand loop does.
 // Timings drift by tens of percent over minutes on the machines this was
 // written for (README.md, Performance), so the variants alternate inside each round
-// in a palindrome (plain trainer nolog nolog trainer plain) and the figure of
+// in a palindrome (plain trainer nolog serial serial nolog trainer plain) and the figure of
 // merit is the median over rounds of the per-round ratio, not absolute times.
 // Each measurement includes everything a user pays for: the Trainer is built
 // and `fit` called inside the timed region, and the plain loop builds its
@@ -60,6 +60,7 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -69,6 +70,25 @@ namespace F = torch::nn::functional;
 
 namespace {
 
+enum Variant { kPlain, kTrainer, kNoLog, kSerial, kNumVariants };
+const char* const kVariantNames[] = {"plain", "trainer", "nolog", "serial"};
+
+// How the plain loop takes its batches (--order); the Trainer's loader
+// shuffles for kShuffled only.
+enum Order { kShuffled, kSequential, kCopied };
+const char* const kOrderNames[] = {"shuffled", "sequential", "copied"};
+const char* const kOrderBatches[] = {"randperm + index_select", "slices (views, no copy)",
+                                     "copies of slices (clone)"};
+
+// The position of `value` in `names`, or -1.
+template <size_t N>
+int index_of(const char* const (&names)[N], const std::string& value) {
+  for (size_t i = 0; i < N; ++i) {
+    if (value == names[i]) return static_cast<int>(i);
+  }
+  return -1;
+}
+
 struct Settings {
   int rounds = 31;
   int64_t samples = 6400;  // the first N of the train split
@@ -77,12 +97,11 @@ struct Settings {
   std::string optim = "sgd";
   double lr = 0.01;
   std::string data_dir = L::kFashionMNISTDefaultDir;
-  std::string model = "all";   // tiny, medium or all
-  bool shuffled = true;        // --order shuffled|sequential|copied
-  bool copied = false;         // --order copied: plain clones its slices
-  bool verbose = false;        // print every measurement
-  std::string only;            // --only VARIANT: run just that one (for callgrind)
-  bool tune_allocator = true;  // --tune-allocator on|off: TrainerOptions::tune_allocator
+  std::string model = "all";    // tiny, medium or all
+  Order order = kShuffled;      // --order
+  bool verbose = false;         // print every measurement
+  std::optional<Variant> only;  // --only VARIANT: run just that one (for callgrind)
+  bool tune_allocator = true;   // --tune-allocator on|off: TrainerOptions::tune_allocator
 };
 
 std::shared_ptr<torch::optim::Optimizer> make_optimizer(std::vector<at::Tensor> params,
@@ -169,18 +188,18 @@ at::Tensor epoch_order(int64_t n) {
   model.train();
   const int64_t n = images.size(0);
   for (int64_t epoch = 0; epoch < s.epochs; ++epoch) {
-    const at::Tensor order = s.shuffled ? epoch_order(n) : at::Tensor();
+    const at::Tensor order = s.order == kShuffled ? epoch_order(n) : at::Tensor();
     for (int64_t first = 0; first < n; first += batch_size) {
       const int64_t size = std::min(batch_size, n - first);
       at::Tensor x, y;
-      if (s.shuffled) {
+      if (s.order == kShuffled) {
         const at::Tensor idx = order.narrow(0, first, size);
         x = images.index_select(0, idx);
         y = labels.index_select(0, idx);
       } else {
         x = images.narrow(0, first, size);
         y = labels.narrow(0, first, size);
-        if (s.copied) {
+        if (s.order == kCopied) {
           x = x.clone();
           y = y.clone();
         }
@@ -205,9 +224,6 @@ at::Tensor epoch_order(int64_t n) {
                          .tune_allocator(s.tune_allocator));
   trainer.fit(model, loader);
 }
-
-enum Variant { kPlain, kTrainer, kNoLog, kSerial, kNumVariants };
-const char* const kVariantNames[] = {"plain", "trainer", "nolog", "serial"};
 
 struct Case {
   const char* label;
@@ -243,8 +259,8 @@ std::string run_case(const Case& c, const at::Tensor& images, const at::Tensor& 
   for (const auto& p : model->parameters()) initial.push_back(p.detach().clone());
 
   auto dataset = std::make_shared<L::TensorDataset>(std::vector<at::Tensor>{images, labels});
-  const L::DataLoader loader(dataset,
-                             L::DataLoaderOptions().batch_size(c.batch_size).shuffle(s.shuffled));
+  const L::DataLoader loader(
+      dataset, L::DataLoaderOptions().batch_size(c.batch_size).shuffle(s.order == kShuffled));
   const L::DataLoader serial_loader =
       loader.with_options(L::DataLoaderOptions(loader.options()).background_prefetch(false));
   const int64_t steps = loader.size() * s.epochs;
@@ -280,16 +296,13 @@ std::string run_case(const Case& c, const at::Tensor& images, const at::Tensor& 
     return w;
   };
 
-  if (!s.only.empty()) {
+  if (s.only) {
     // One variant, `rounds` times: under valgrind --tool=callgrind, the
     // difference of two variants' instruction counts over the steps run is
     // what one costs per step over the other, free of timing noise.
-    const auto v =
-        static_cast<Variant>(std::find(std::begin(kVariantNames), std::end(kVariantNames), s.only) -
-                             std::begin(kVariantNames));
-    for (int r = 0; r < s.rounds; ++r) measure(v);
-    return describe(c) + ": --only " + s.only + ", " + std::to_string(s.rounds * steps) +
-           " steps run\n";
+    for (int r = 0; r < s.rounds; ++r) measure(*s.only);
+    return describe(c) + ": --only " + kVariantNames[*s.only] + ", " +
+           std::to_string(s.rounds * steps) + " steps run\n";
   }
 
   // Warm-up, once per variant; plain and trainer start from the same seed and
@@ -425,19 +438,16 @@ Settings parse(int argc, char** argv) {
     } else if (arg == "--model") {
       s.model = value;
     } else if (arg == "--order") {
-      const std::string order = value;
-      if (order != "shuffled" && order != "sequential" && order != "copied") usage(argv[0]);
-      s.shuffled = order == "shuffled";
-      s.copied = order == "copied";
+      const int order = index_of(kOrderNames, value);
+      if (order < 0) usage(argv[0]);
+      s.order = static_cast<Order>(order);
     } else if (arg == "--tune-allocator") {
       if (std::string(value) != "on" && std::string(value) != "off") usage(argv[0]);
       s.tune_allocator = std::string(value) == "on";
     } else if (arg == "--only") {
-      s.only = value;
-      if (std::find(std::begin(kVariantNames), std::end(kVariantNames), s.only) ==
-          std::end(kVariantNames)) {
-        usage(argv[0]);
-      }
+      const int variant = index_of(kVariantNames, value);
+      if (variant < 0) usage(argv[0]);
+      s.only = static_cast<Variant>(variant);
     } else if (arg == "--data-dir") {
       s.data_dir = value;
     } else {
@@ -478,18 +488,16 @@ int main(int argc, char** argv) {
               s.optim == "adam" ? "Adam" : "SGD", s.lr, static_cast<long long>(s.epochs),
               malloc_setting(s).c_str());
   std::printf("order %s: plain takes its batches with %s, the trainer's loader has shuffle(%s)\n",
-              s.shuffled ? "shuffled" : (s.copied ? "copied" : "sequential"),
-              s.shuffled ? "randperm + index_select"
-                         : (s.copied ? "copies of slices (clone)" : "slices (views, no copy)"),
-              s.shuffled ? "true" : "false");
+              kOrderNames[s.order], kOrderBatches[s.order],
+              s.order == kShuffled ? "true" : "false");
   std::printf(
       "trainer: progress bar, model summary, loggers, sanity check and validation off; "
       "'trainer' and 'serial' log train_loss every step, 'nolog' does not; 'serial' turns the "
       "loader's background_prefetch off\n");
   std::printf(
       "%d rounds of plain,trainer,nolog,serial,serial,nolog,trainer,plain after one warm-up each; "
-      "a round's "
-      "ratio is a variant's two times over plain's two; printed: median (min, max) over rounds, "
+      "a round's ratio is a variant's two times over plain's two; printed: median (min, max) over "
+      "rounds, "
       "target <= 1.00\n",
       s.rounds);
   std::fflush(stdout);

@@ -1,5 +1,6 @@
 #include "trainer/allocator.h"
 
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -9,7 +10,13 @@
 #endif
 
 namespace lightning::detail {
+#if defined(__GLIBC__)
 namespace {
+
+// Blocks below this come from the heap, above it from mmap (glibc's maximum).
+constexpr size_t kTunedMmapThreshold = size_t{32} << 20;
+// Free memory at the top of the heap goes back to the kernel only above this.
+constexpr size_t kTunedTrimThreshold = size_t{64} << 20;
 
 // The user (or their launcher) chose malloc settings through the environment.
 bool environment_sets_malloc() {
@@ -22,26 +29,17 @@ bool environment_sets_malloc() {
 }
 
 }  // namespace
+#endif
 
-AllocatorTuning tune_allocator() {
+void tune_allocator() {
 #if defined(__GLIBC__)
   static std::once_flag once;
-  static AllocatorTuning first = AllocatorTuning::Applied;
-  bool this_call = false;
-  std::call_once(once, [&] {
-    this_call = true;
-    if (environment_sets_malloc()) {
-      first = AllocatorTuning::LeftToEnvironment;
-      return;
-    }
+  std::call_once(once, [] {
+    if (environment_sets_malloc()) return;
     // Setting either threshold also turns off glibc's dynamic adjustment of both.
     mallopt(M_MMAP_THRESHOLD, static_cast<int>(kTunedMmapThreshold));
     mallopt(M_TRIM_THRESHOLD, static_cast<int>(kTunedTrimThreshold));
   });
-  if (!this_call && first == AllocatorTuning::Applied) return AllocatorTuning::AlreadyApplied;
-  return first;
-#else
-  return AllocatorTuning::NotGlibc;
 #endif
 }
 
