@@ -1,0 +1,1 @@
+// Filled in by the metrics work (issue 15).
