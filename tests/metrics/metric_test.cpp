@@ -351,14 +351,29 @@ namespace {
 class EveryHook : public L::testing::BoringModule {
  public:
   static const std::vector<std::string>& hooks() {
-    static const std::vector<std::string> names = {
-        "training_step", "on_train_batch_start", "on_train_batch_end", "on_before_backward",
-        "on_after_backward", "on_before_optimizer_step", "on_before_zero_grad",
-        "configure_gradient_clipping", "validation_step", "test_step",
-        "on_validation_batch_start", "on_validation_batch_end", "on_test_batch_start",
-        "on_test_batch_end", "on_train_start", "on_train_epoch_start", "on_train_epoch_end",
-        "on_validation_start", "on_validation_epoch_start", "on_validation_epoch_end",
-        "on_test_start", "on_test_epoch_start", "on_test_epoch_end"};
+    static const std::vector<std::string> names = {"training_step",
+                                                   "on_train_batch_start",
+                                                   "on_train_batch_end",
+                                                   "on_before_backward",
+                                                   "on_after_backward",
+                                                   "on_before_optimizer_step",
+                                                   "on_before_zero_grad",
+                                                   "configure_gradient_clipping",
+                                                   "validation_step",
+                                                   "test_step",
+                                                   "on_validation_batch_start",
+                                                   "on_validation_batch_end",
+                                                   "on_test_batch_start",
+                                                   "on_test_batch_end",
+                                                   "on_train_start",
+                                                   "on_train_epoch_start",
+                                                   "on_train_epoch_end",
+                                                   "on_validation_start",
+                                                   "on_validation_epoch_start",
+                                                   "on_validation_epoch_end",
+                                                   "on_test_start",
+                                                   "on_test_epoch_start",
+                                                   "on_test_epoch_end"};
     return names;
   }
   static double value_of(const std::string& hook) {
@@ -453,4 +468,15 @@ TEST(LogMetric, EveryHookLightningAllowsLogsTheMetric) {
       EXPECT_DOUBLE_EQ(seen.at("m_" + hook), EveryHook::value_of(hook));
     }
   }
+}
+
+TEST(Metric, ARejectedBatchLeavesTheMetricAsItWas) {
+  MeanOfValues m;
+  m.update(at::tensor({1.0, 3.0}));
+  m.forward(at::tensor({5.0}));
+  EXPECT_LIGHTNING_ERROR(m.forward(at::ones({1}), at::ones({1})), "got 2 tensors");
+  EXPECT_LIGHTNING_ERROR(m.update(at::ones({1}), at::ones({1})), "got 2 tensors");
+  EXPECT_EQ(m.update_count(), 2);
+  EXPECT_DOUBLE_EQ(item(m.compute()), 3.0);
+  EXPECT_DOUBLE_EQ(item(m.forward_cache()), 5.0);
 }

@@ -167,6 +167,7 @@ class LIGHTNING_API Metric : public torch::nn::Module {
   void sync_states();
   void reset_states();
   void link_buffers();
+  void merge_into(const std::vector<State>& accumulated, int64_t count);
 
   std::string metric_name_;
   std::vector<State> states_;
