@@ -26,8 +26,8 @@ at::Tensor calibration_error(const at::Tensor& confidences, const at::Tensor& ac
   const int64_t nb = boundaries.numel();
   const at::Tensor indices =
       at::bucketize(confidences, boundaries, /*out_int32=*/false, /*right=*/true) - 1;
-  const at::Tensor count = at::zeros({nb}, confidences.options())
-                               .scatter_add(0, indices, at::ones_like(confidences));
+  const at::Tensor count =
+      at::zeros({nb}, confidences.options()).scatter_add(0, indices, at::ones_like(confidences));
   const at::Tensor conf_bin = at::nan_to_num(
       at::zeros({nb}, confidences.options()).scatter_add(0, indices, confidences) / count);
   const at::Tensor acc_bin = at::nan_to_num(
@@ -85,7 +85,9 @@ std::vector<at::Tensor> BinaryCalibrationError::compute_states() {
 
 MulticlassCalibrationError::MulticlassCalibrationError(int64_t num_classes,
                                                        MulticlassCalibrationErrorOptions options)
-    : Metric("MulticlassCalibrationError"), num_classes_(num_classes), options_(std::move(options)) {
+    : Metric("MulticlassCalibrationError"),
+      num_classes_(num_classes),
+      options_(std::move(options)) {
   if (options_.validate_args()) {
     detail::check_num(metric_name(), "num_classes", num_classes_, 2);
     detail::check_num(metric_name(), "n_bins", options_.n_bins(), 1);

@@ -178,9 +178,8 @@ at::Tensor bincount(const at::Tensor& values, int64_t minlength) {
 
 // ======================================================================== the shared state
 
-ConfusionMatrixBase::ConfusionMatrixBase(std::string name, Task task, int64_t num,
-                                         double threshold, std::optional<int64_t> ignore_index,
-                                         bool validate_args)
+ConfusionMatrixBase::ConfusionMatrixBase(std::string name, Task task, int64_t num, double threshold,
+                                         std::optional<int64_t> ignore_index, bool validate_args)
     : Metric(std::move(name)),
       task_(task),
       num_(task == Task::Binary ? 2 : num),
@@ -195,8 +194,8 @@ ConfusionMatrixBase::ConfusionMatrixBase(std::string name, Task task, int64_t nu
   LIGHTNING_CHECK(num_ >= 1, metric_name(), ": ",
                   task == Task::Multilabel ? "num_labels" : "num_classes",
                   " must be at least 1, got ", num_, ".");
-  const std::vector<int64_t> shape =
-      task == Task::Multilabel ? std::vector<int64_t>{num_, 2, 2} : std::vector<int64_t>{num_, num_};
+  const std::vector<int64_t> shape = task == Task::Multilabel ? std::vector<int64_t>{num_, 2, 2}
+                                                              : std::vector<int64_t>{num_, num_};
   add_state("confmat", at::zeros(shape, at::kLong), Reduction::Sum);
 }
 
@@ -242,8 +241,8 @@ void ConfusionMatrixBase::update_states(const std::vector<at::Tensor>& inputs) {
       if (validate_args_) {
         detail::check_multilabel_inputs(metric_name(), preds, target, num_, ignore_index_);
       }
-      at::Tensor p = preds.is_floating_point() ? detail::sigmoid_if_logits(preds).gt(threshold_)
-                                               : preds;
+      at::Tensor p =
+          preds.is_floating_point() ? detail::sigmoid_if_logits(preds).gt(threshold_) : preds;
       p = p.movedim(1, -1).reshape({-1, num_});
       const at::Tensor t = target.movedim(1, -1).reshape({-1, num_});
       at::Tensor mapping = t.to(at::kLong) * 2 + p.to(at::kLong) +
@@ -278,8 +277,9 @@ at::Tensor normalize_confmat(const at::Tensor& confmat, const std::string& norma
   const int64_t count = nan.sum().item<int64_t>();
   if (count > 0) {
     m = m.masked_fill(nan, 0);
-    lightning::detail::warn(c10::str(
-        count, " NaN values found in confusion matrix have been replaced with zeros."));
+    // Once per distinct message, as Python's default warning filter.
+    lightning::detail::warn_once(
+        c10::str(count, " NaN values found in confusion matrix have been replaced with zeros."));
   }
   return m;
 }
@@ -293,8 +293,7 @@ at::Tensor jaccard_reduce(const at::Tensor& confmat_long, const std::string& ave
                           std::optional<int64_t> ignore_index, double zero_division) {
   const at::Tensor confmat = confmat_long.to(at::kFloat);
   if (average == "binary") {
-    return safe_divide(confmat[1][1], confmat[0][1] + confmat[1][0] + confmat[1][1],
-                       zero_division);
+    return safe_divide(confmat[1][1], confmat[0][1] + confmat[1][0] + confmat[1][1], zero_division);
   }
   const bool ignore_in_range =
       ignore_index && *ignore_index >= 0 && *ignore_index < confmat.size(0);
@@ -517,8 +516,7 @@ std::vector<at::Tensor> BinaryCohenKappa::compute_states() {
   return {cohen_kappa_reduce(confmat(), options_.weights())};
 }
 
-MulticlassCohenKappa::MulticlassCohenKappa(int64_t num_classes,
-                                           MulticlassCohenKappaOptions options)
+MulticlassCohenKappa::MulticlassCohenKappa(int64_t num_classes, MulticlassCohenKappaOptions options)
     : ConfusionMatrixBase("MulticlassCohenKappa", Task::Multiclass, num_classes, 0.5,
                           options.ignore_index(), options.validate_args()),
       options_(std::move(options)) {
