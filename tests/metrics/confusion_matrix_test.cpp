@@ -12,6 +12,7 @@
 
 #include "lightning/error.h"
 #include "lightning/metrics/calibration_error.h"
+#include "lightning/metrics/metric_collection.h"
 #include "reference.h"
 
 namespace LM = lightning::metrics;
@@ -259,4 +260,32 @@ TEST(ConfusionMatrix, ForwardGivesTheBatchAndAccumulates) {
   const at::Tensor second = cm.forward(T("i64[1,2]:0,0"), T("i64[1,2]:0,1"));
   EXPECT_TRUE(at::equal(second, T("i64[2,2,2]:1,0,0,0,0,0,1,0")));
   EXPECT_TRUE(at::equal(cm.compute(), T("i64[2,2,2]:1,0,0,1,0,0,2,0")));
+}
+
+TEST(ConfusionMatrix, InACollectionTheFamilySharesOneState) {
+  // Every class of a task accumulates the same "confmat": one compute group.
+  LM::MetricCollection collection(
+      LM::MetricCollection::Named{{"cm", std::make_shared<LM::MulticlassConfusionMatrix>(3)},
+                                  {"iou", std::make_shared<LM::MulticlassJaccardIndex>(3)},
+                                  {"mcc", std::make_shared<LM::MulticlassMatthewsCorrCoef>(3)},
+                                  {"kappa", std::make_shared<LM::MulticlassCohenKappa>(3)}},
+      LM::MetricCollectionOptions().prefix("val_"));
+  LM::MulticlassJaccardIndex iou(3);
+  LM::MulticlassMatthewsCorrCoef mcc(3);
+  LM::MulticlassCohenKappa kappa(3);
+  const at::Tensor p1 = T("f32[4,3]:0.1,0.7,0.2,0.8,0.1,0.1,0.2,0.2,0.6,0.5,0.4,0.1");
+  const at::Tensor t1 = T("i64[4]:1,0,1,2");
+  const at::Tensor p2 = T("i64[3]:2,2,0");
+  const at::Tensor t2 = T("i64[3]:2,1,0");
+  for (LM::Metric* m : std::vector<LM::Metric*>{&iou, &mcc, &kappa}) {
+    m->update(p1, t1);
+    m->update(p2, t2);
+  }
+  collection.update(p1, t1);
+  collection.update(p2, t2);
+  const auto values = collection.compute();
+  EXPECT_TRUE(at::equal(values.at("val_cm"), T("i64[3,3]:2,0,0,0,1,2,1,0,1")));
+  EXPECT_TRUE(at::allclose(values.at("val_iou"), iou.compute()));
+  EXPECT_TRUE(at::allclose(values.at("val_mcc"), mcc.compute()));
+  EXPECT_TRUE(at::allclose(values.at("val_kappa"), kappa.compute()));
 }
