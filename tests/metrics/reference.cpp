@@ -73,6 +73,15 @@ Compared compare(const at::Tensor& got_in, const at::Tensor& want) {
     os << "shape " << got.sizes() << " vs expected " << want.sizes();
     return {false, 0.0, os.str()};
   }
+  // The kind of dtype (floating, integral, bool) is torchmetrics'; the width may differ.
+  auto kind = [](at::ScalarType t) {
+    return at::isFloatingType(t) ? 'f' : t == at::kBool ? 'b' : 'i';
+  };
+  if (kind(got.scalar_type()) != kind(want.scalar_type())) {
+    std::ostringstream os;
+    os << "dtype " << got.scalar_type() << " vs expected " << want.scalar_type();
+    return {false, 0.0, os.str()};
+  }
   const bool exact = !at::isFloatingType(want.scalar_type());
   const at::Tensor g = got.to(at::kDouble).reshape(-1).contiguous();
   const at::Tensor e = want.to(at::kDouble).reshape(-1).contiguous();
