@@ -236,6 +236,7 @@ void FitLoop::finish_epoch(LightningModule& model, bool completed) {
   if (!per_loader[0].empty()) {
     t_.send_to_loggers(per_loader[0], counters_.batches_that_stepped - 1, /*epoch_level=*/true);
   }
+  results.reset_metrics();  // logged Metric objects start the next epoch empty
   // Plateau schedulers step on the epoch's metrics, after a complete epoch.
   if (completed) t_.update_lr_schedulers("epoch", /*plateau=*/true);
   t_.agree_on_should_stop();

@@ -85,8 +85,11 @@ class LIGHTNING_API Metric : public torch::nn::Module {
   /// The class name given to the constructor.
   const std::string& metric_name() const { return metric_name_; }
 
-  /// Saves the states in the module's state dict (and so in checkpoints).
-  /// Default false, as torchmetrics. Every state, or the one named.
+  /// Saves every state in the module's state dict (and so in checkpoints),
+  /// under "<metric>.<state>" as torchmetrics. Default off, as torchmetrics.
+  /// A libtorch module cannot drop a buffer, so persistent(false) after
+  /// persistent(true) raises `lightning::Error`; list states cannot be
+  /// persistent (their size changes with every update).
   void persistent(bool mode = true);
   /// Reduce the states over ranks in `compute()` (default true, as
   /// torchmetrics' `sync_on_compute`).
@@ -114,6 +117,7 @@ class LIGHTNING_API Metric : public torch::nn::Module {
     at::Tensor value;               // tensor states
     at::Tensor default_value;       // tensor states
     std::vector<at::Tensor> items;  // list states
+    at::Tensor buffer;              // the registered buffer, when persistent
   };
   const std::vector<State>& states() const { return states_; }
   /// Replaces every state by `other`'s (same metric class and arguments).
@@ -143,6 +147,10 @@ class LIGHTNING_API Metric : public torch::nn::Module {
   void expect_inputs(const std::vector<at::Tensor>& inputs, size_t count,
                      const char* signature) const;
 
+  /// true for metrics whose states cannot be merged with their Reduction
+  /// (torchmetrics' `full_state_update`): `forward` then updates the
+  /// accumulated states and, separately, fresh states for the batch value.
+  virtual bool full_state_update() const { return false; }
   /// One batch into the states.
   virtual void update_states(const std::vector<at::Tensor>& inputs) = 0;
   /// The outputs from the (reduced) states.
@@ -154,6 +162,8 @@ class LIGHTNING_API Metric : public torch::nn::Module {
   State& find(const std::string& name);
   const State& find(const std::string& name) const;
   void sync_states();
+  void reset_states();
+  void link_buffers();
 
   std::string metric_name_;
   std::vector<State> states_;
