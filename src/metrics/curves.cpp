@@ -229,11 +229,21 @@ std::vector<at::Tensor> macro_curve(const Curves& curves, int64_t num_classes, b
   return {x, y, thr};
 }
 
+/// The outputs in torchmetrics' order. Its Metric.compute squeezes every
+/// one-element tensor to 0-dim (a curve of a single distinct score has one
+/// threshold); so does this.
 std::vector<at::Tensor> flatten_curves(const Curves& curves) {
-  if (curves.binned) return {curves.x, curves.y, curves.thr};
-  std::vector<at::Tensor> out(curves.xs);
-  out.insert(out.end(), curves.ys.begin(), curves.ys.end());
-  out.insert(out.end(), curves.thrs.begin(), curves.thrs.end());
+  std::vector<at::Tensor> out;
+  if (curves.binned) {
+    out = {curves.x, curves.y, curves.thr};
+  } else {
+    out = curves.xs;
+    out.insert(out.end(), curves.ys.begin(), curves.ys.end());
+    out.insert(out.end(), curves.thrs.begin(), curves.thrs.end());
+  }
+  for (auto& t : out) {
+    if (t.numel() == 1) t = t.reshape({});
+  }
   return out;
 }
 
@@ -282,7 +292,9 @@ at::Tensor binary_auroc(const std::string& metric, const at::Tensor& fpr, const 
       at::bucketize(max_area.to(fpr.scalar_type()), fpr.contiguous(), /*out_int32=*/true,
                     /*right=*/true)
           .item<int64_t>();
-  LIGHTNING_CHECK(stop >= 1 && stop < fpr.size(0), metric, ": max_fpr=", *max_fpr,
+  // stop == 0 (the curve starts above max_fpr, possible with thresholds)
+  // wraps to the last point as torchmetrics' indexing does.
+  LIGHTNING_CHECK(stop < fpr.size(0), metric, ": max_fpr=", *max_fpr,
                   " is beyond the largest false positive rate of the curve (",
                   fpr.max().item<double>(), "); the thresholds must reach down to it.");
   at::Tensor weight = (max_area - fpr[stop - 1]) / (fpr[stop] - fpr[stop - 1]);

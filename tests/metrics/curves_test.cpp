@@ -217,7 +217,9 @@ TEST(Curves, CurveAccessorGivesPerClassVectors) {
 
 TEST(Curves, ExactAndFineBinnedAUROCAgree) {
   // With every prediction on the grid, the binned curve is the exact one.
-  at::Tensor preds = at::randint(0, 11, {300}).to(at::kFloat) / 10;
+  // Scores on the grid but below 1, so that both curves start at (0, 0).
+  at::Tensor preds =
+      at::linspace(0, 1, 11).index_select(0, at::randint(0, 10, {300}).to(at::kLong));
   at::Tensor target = at::randint(0, 2, {300});
   LM::BinaryAUROC exact;
   LM::BinaryAUROC binned(LM::BinaryAUROCOptions().thresholds(11));
