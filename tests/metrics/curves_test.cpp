@@ -227,3 +227,26 @@ TEST(Curves, ExactAndFineBinnedAUROCAgree) {
   binned.update(preds, target);
   EXPECT_NEAR(exact.compute().item<double>(), binned.compute().item<double>(), 1e-6);
 }
+
+TEST(Curves, PersistentBinnedStateAndForward) {
+  LM::BinaryAUROC auroc(LM::BinaryAUROCOptions().thresholds(5));
+  auroc.persistent();
+  bool found = false;
+  for (const auto& item : auroc.named_buffers()) {
+    if (item.key().find("confmat") != std::string::npos) {
+      found = true;
+      EXPECT_EQ(item.value().sizes(), (std::vector<int64_t>{5, 2, 2}));
+    }
+  }
+  EXPECT_TRUE(found);
+  // forward gives the batch's AUROC and accumulates it.
+  at::Tensor preds = at::tensor({0.1f, 0.9f, 0.4f, 0.6f});
+  at::Tensor target = at::tensor({0, 1, 0, 1});
+  EXPECT_FLOAT_EQ(auroc.forward(preds, target).item<float>(), 1.0f);
+  EXPECT_EQ(auroc.update_count(), 1);
+  // A curve has three outputs: forward says to use update() and compute_outputs().
+  LM::BinaryROC roc;
+  EXPECT_NE(error_of([&] { roc.forward(preds, target); }).find("compute_outputs()"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { roc.compute(); }).find("compute_outputs()"), std::string::npos);
+}
