@@ -23,6 +23,8 @@ class MyModel : public lightning::LightningModule {
   //   def __init__(self, learning_rate=0.001):
   //       self.save_hyperparameters()
   //       self.model = YourNeuralNetwork()
+  //       self.val_acc = MulticlassAccuracy(num_classes=10, average="micro")
+  //       self.test_acc = MulticlassAccuracy(num_classes=10, average="micro")
   explicit MyModel(lightning::HParams hp) {
     save_hyperparameters(hp);
     const int64_t hidden = hparams().get<int64_t>("hidden");
@@ -31,6 +33,13 @@ class MyModel : public lightning::LightningModule {
                                        torch::nn::ReLU(), torch::nn::Dropout(0.2),
                                        torch::nn::Linear(hidden, hidden / 2), torch::nn::ReLU(),
                                        torch::nn::Linear(hidden / 2, 10)));
+    // Accuracy over every sample of the epoch (and of every rank under DDP).
+    using lightning::metrics::MulticlassAccuracy;
+    using lightning::metrics::MulticlassStatScoresOptions;
+    val_acc_ = register_module("val_acc", std::make_shared<MulticlassAccuracy>(
+                                              MulticlassStatScoresOptions(10).average("micro")));
+    test_acc_ = register_module("test_acc", std::make_shared<MulticlassAccuracy>(
+                                                MulticlassStatScoresOptions(10).average("micro")));
   }
 
   torch::Tensor forward(torch::Tensor x) { return model_->forward(x); }
@@ -49,8 +58,10 @@ class MyModel : public lightning::LightningModule {
     auto [x, y] = batch.unpack<2>();
     auto logits = forward(x);
     log("val_loss", torch::nn::functional::cross_entropy(logits, y));
-    log("val_acc", (logits.argmax(1) == y).to(torch::kFloat).mean(),
-        lightning::LogOptions().prog_bar(true));
+    //       self.val_acc.update(logits, y)
+    //       self.log("val_acc", self.val_acc, prog_bar=True)
+    val_acc_->update(logits, y);
+    log("val_acc", val_acc_, lightning::LogOptions().prog_bar(true));
     return {};
   }
 
@@ -59,7 +70,8 @@ class MyModel : public lightning::LightningModule {
     auto [x, y] = batch.unpack<2>();
     auto logits = forward(x);
     log("test_loss", torch::nn::functional::cross_entropy(logits, y));
-    log("test_acc", (logits.argmax(1) == y).to(torch::kFloat).mean());
+    test_acc_->update(logits, y);
+    log("test_acc", test_acc_);
     return {};
   }
 
@@ -79,4 +91,5 @@ class MyModel : public lightning::LightningModule {
 
  private:
   torch::nn::Sequential model_{nullptr};
+  std::shared_ptr<lightning::metrics::MulticlassAccuracy> val_acc_, test_acc_;
 };

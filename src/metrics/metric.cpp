@@ -119,12 +119,12 @@ at::Tensor Metric::forward(double value) {
 
 void Metric::run_update(const std::vector<at::Tensor>& inputs) {
   torch::NoGradGuard no_grad;
-  computed_.clear();
-  ++update_count_;
   std::vector<at::Tensor> detached;
   detached.reserve(inputs.size());
   for (const auto& t : inputs) detached.push_back(t.defined() ? t.detach() : t);
-  update_states(detached);
+  update_states(detached);  // a rejected batch leaves the metric as it was
+  computed_.clear();
+  ++update_count_;
   link_buffers();
 }
 
@@ -134,35 +134,46 @@ at::Tensor Metric::run_forward(const std::vector<at::Tensor>& inputs) {
   detached.reserve(inputs.size());
   for (const auto& t : inputs) detached.push_back(t.defined() ? t.detach() : t);
   const int64_t count = update_count_;
-
-  if (full_state_update()) {
-    // The accumulated states take the batch first; then fresh states give
-    // the batch's own value, and the accumulated ones come back.
-    update_states(detached);
-    std::vector<State> accumulated = states_;
-    reset_states();
-    update_count_ = 1;
-    update_states(detached);
-    const std::vector<at::Tensor> batch = compute_states();
-    states_ = std::move(accumulated);
-    update_count_ = count + 1;
-    computed_.clear();
-    link_buffers();
+  const std::vector<State> accumulated = states_;
+  try {
+    std::vector<at::Tensor> batch;
+    if (full_state_update()) {
+      // The accumulated states take the batch; fresh states give the batch's
+      // own value; then the accumulated ones come back.
+      update_states(detached);
+      std::vector<State> updated = states_;
+      reset_states();
+      update_count_ = 1;
+      update_states(detached);
+      batch = compute_states();
+      states_ = std::move(updated);
+    } else {
+      // The batch alone on fresh states (its value, never synced), then
+      // merged into the accumulation with each state's reduction.
+      reset_states();
+      update_count_ = 1;
+      update_states(detached);
+      batch = compute_states();
+      merge_into(accumulated, count);
+    }
     LIGHTNING_CHECK(batch.size() == 1, metric_name_, ".forward() returns one tensor, but ",
                     metric_name_, " computes ", batch.size(),
                     ". Use update() and compute_outputs().");
+    update_count_ = count + 1;
+    computed_.clear();
+    link_buffers();
     forward_cache_ = batch[0];
     return forward_cache_;
+  } catch (...) {
+    // A rejected batch leaves the metric as it was.
+    states_ = accumulated;
+    update_count_ = count;
+    link_buffers();
+    throw;
   }
+}
 
-  // The batch alone on fresh states (its value, never synced), then merged
-  // into the accumulated states with each state's reduction.
-  std::vector<State> accumulated = states_;
-  reset_states();
-  update_count_ = 1;
-  update_states(detached);
-  const std::vector<at::Tensor> batch = compute_states();
-  update_count_ = count + 1;
+void Metric::merge_into(const std::vector<State>& accumulated, int64_t count) {
   for (size_t i = 0; i < states_.size(); ++i) {
     State& now = states_[i];
     const State& before = accumulated[i];
@@ -190,13 +201,6 @@ at::Tensor Metric::run_forward(const std::vector<at::Tensor>& inputs) {
         break;
     }
   }
-  computed_.clear();
-  link_buffers();
-  LIGHTNING_CHECK(batch.size() == 1, metric_name_, ".forward() returns one tensor, but ",
-                  metric_name_, " computes ", batch.size(),
-                  ". Use update() and compute_outputs().");
-  forward_cache_ = batch[0];
-  return forward_cache_;
 }
 
 at::Tensor Metric::compute() {

@@ -342,3 +342,141 @@ TEST(LogMetric, ANonScalarMetricIsAnErrorAtTheEpochEnd) {
   EXPECT_LIGHTNING_ERROR(trainer.validate(std::make_shared<VectorModule>()),
                          "self.log('val_vec', PerElement): compute() returned shape [3]");
 }
+
+namespace {
+
+// A metric per hook that Lightning lets log, each updated with its own
+// constant and logged with the hook's defaults (forward in the hooks whose
+// default is on_step).
+class EveryHook : public L::testing::BoringModule {
+ public:
+  static const std::vector<std::string>& hooks() {
+    static const std::vector<std::string> names = {"training_step",
+                                                   "on_train_batch_start",
+                                                   "on_train_batch_end",
+                                                   "on_before_backward",
+                                                   "on_after_backward",
+                                                   "on_before_optimizer_step",
+                                                   "on_before_zero_grad",
+                                                   "configure_gradient_clipping",
+                                                   "validation_step",
+                                                   "test_step",
+                                                   "on_validation_batch_start",
+                                                   "on_validation_batch_end",
+                                                   "on_test_batch_start",
+                                                   "on_test_batch_end",
+                                                   "on_train_start",
+                                                   "on_train_epoch_start",
+                                                   "on_train_epoch_end",
+                                                   "on_validation_start",
+                                                   "on_validation_epoch_start",
+                                                   "on_validation_epoch_end",
+                                                   "on_test_start",
+                                                   "on_test_epoch_start",
+                                                   "on_test_epoch_end"};
+    return names;
+  }
+  static double value_of(const std::string& hook) {
+    const auto& h = hooks();
+    return static_cast<double>(std::find(h.begin(), h.end(), hook) - h.begin() + 1);
+  }
+  EveryHook() {
+    for (const auto& h : hooks()) metrics[h] = register_module(h, std::make_shared<MeanOfValues>());
+  }
+  void hit(const std::string& hook, bool step) {
+    auto& m = metrics.at(hook);
+    const at::Tensor v = at::full({2}, value_of(hook), at::kDouble);
+    if (step) {
+      m->forward(v);
+    } else {
+      m->update(v);
+    }
+    log("m_" + hook, m);
+  }
+  L::StepOutput training_step(L::Batch& b, int64_t i) override {
+    hit("training_step", true);
+    return BoringModule::training_step(b, i);
+  }
+  int64_t on_train_batch_start(L::Batch&, int64_t) override {
+    hit("on_train_batch_start", true);
+    return 0;
+  }
+  void on_train_batch_end(const L::StepOutput&, L::Batch&, int64_t) override {
+    hit("on_train_batch_end", true);
+  }
+  void on_before_backward(const at::Tensor&) override { hit("on_before_backward", true); }
+  void on_after_backward() override { hit("on_after_backward", true); }
+  void on_before_optimizer_step(torch::optim::Optimizer&) override {
+    hit("on_before_optimizer_step", true);
+  }
+  void on_before_zero_grad(torch::optim::Optimizer&) override { hit("on_before_zero_grad", true); }
+  void configure_gradient_clipping(torch::optim::Optimizer& o, std::optional<double> v,
+                                   std::optional<std::string> a) override {
+    hit("configure_gradient_clipping", true);
+    BoringModule::configure_gradient_clipping(o, v, a);
+  }
+  L::StepOutput validation_step(L::Batch&, int64_t) override {
+    hit("validation_step", false);
+    return {};
+  }
+  L::StepOutput test_step(L::Batch&, int64_t) override {
+    hit("test_step", false);
+    return {};
+  }
+  void on_validation_batch_start(L::Batch&, int64_t, int64_t) override {
+    hit("on_validation_batch_start", false);
+  }
+  void on_validation_batch_end(const L::StepOutput&, L::Batch&, int64_t, int64_t) override {
+    hit("on_validation_batch_end", false);
+  }
+  void on_test_batch_start(L::Batch&, int64_t, int64_t) override {
+    hit("on_test_batch_start", false);
+  }
+  void on_test_batch_end(const L::StepOutput&, L::Batch&, int64_t, int64_t) override {
+    hit("on_test_batch_end", false);
+  }
+  void on_train_start() override { hit("on_train_start", false); }
+  void on_train_epoch_start() override { hit("on_train_epoch_start", false); }
+  void on_train_epoch_end() override { hit("on_train_epoch_end", false); }
+  void on_validation_start() override { hit("on_validation_start", false); }
+  void on_validation_epoch_start() override { hit("on_validation_epoch_start", false); }
+  void on_validation_epoch_end() override { hit("on_validation_epoch_end", false); }
+  void on_test_start() override { hit("on_test_start", false); }
+  void on_test_epoch_start() override { hit("on_test_epoch_start", false); }
+  void on_test_epoch_end() override { hit("on_test_epoch_end", false); }
+  L::DataLoaders train_dataloader() override { return L::testing::loader(8, 4); }
+  L::DataLoaders val_dataloader() override { return L::testing::loader(8, 4); }
+  L::DataLoaders test_dataloader() override { return L::testing::loader(8, 4); }
+
+  std::map<std::string, std::shared_ptr<MeanOfValues>> metrics;
+};
+
+}  // namespace
+
+TEST(LogMetric, EveryHookLightningAllowsLogsTheMetric) {
+  auto module = std::make_shared<EveryHook>();
+  L::Trainer trainer(L::testing::quiet().max_epochs(1).num_sanity_val_steps(0));
+  trainer.fit(module);
+  std::map<std::string, double> seen;
+  for (const auto& [name, v] : trainer.callback_metrics()) seen[name] = v.item<double>();
+  trainer.test(module);
+  for (const auto& [name, v] : trainer.callback_metrics()) seen[name] = v.item<double>();
+  for (const auto& hook : EveryHook::hooks()) {
+    SCOPED_TRACE(hook);
+    EXPECT_EQ(seen.count("m_" + hook), 1u);
+    if (seen.count("m_" + hook)) {
+      EXPECT_DOUBLE_EQ(seen.at("m_" + hook), EveryHook::value_of(hook));
+    }
+  }
+}
+
+TEST(Metric, ARejectedBatchLeavesTheMetricAsItWas) {
+  MeanOfValues m;
+  m.update(at::tensor({1.0, 3.0}));
+  m.forward(at::tensor({5.0}));
+  EXPECT_LIGHTNING_ERROR(m.forward(at::ones({1}), at::ones({1})), "got 2 tensors");
+  EXPECT_LIGHTNING_ERROR(m.update(at::ones({1}), at::ones({1})), "got 2 tensors");
+  EXPECT_EQ(m.update_count(), 2);
+  EXPECT_DOUBLE_EQ(item(m.compute()), 3.0);
+  EXPECT_DOUBLE_EQ(item(m.forward_cache()), 5.0);
+}
