@@ -248,5 +248,8 @@ TEST(Curves, PersistentBinnedStateAndForward) {
   LM::BinaryROC roc;
   EXPECT_NE(error_of([&] { roc.forward(preds, target); }).find("compute_outputs()"),
             std::string::npos);
+  EXPECT_EQ(roc.update_count(), 0);  // a refused forward leaves the metric as it was
+  roc.update(preds, target);
   EXPECT_NE(error_of([&] { roc.compute(); }).find("compute_outputs()"), std::string::npos);
+  EXPECT_EQ(roc.compute_outputs().size(), 3u);
 }
