@@ -6,6 +6,8 @@
 #include <cmath>
 
 #include "lightning/error.h"
+#include "lightning/metrics/metric.h"
+#include "lightning/metrics/metric_collection.h"
 #include "lightning/trainer.h"
 #include "trainer/trainer_impl.h"
 
@@ -187,6 +189,33 @@ void LightningModule::log_dict(const std::map<std::string, at::Tensor>& metrics,
 void LightningModule::log_dict(const std::map<std::string, double>& metrics,
                                const LogOptions& options) {
   for (const auto& [name, value] : metrics) log(name, value, options);
+}
+
+void LightningModule::log(const std::string& name, metrics::Metric& metric,
+                          const LogOptions& options) {
+  if (trainer_ == nullptr) {
+    detail::warn_once("self.log('" + name +
+                      "', metric) was called but this module is not attached to a Trainer; the "
+                      "metric is not logged. Log from inside the Trainer's hooks.");
+    return;
+  }
+  detail::TrainerAccess::impl(*trainer_).module_log_metric(name, metric, options);
+}
+
+void LightningModule::log(const std::string& name, const std::shared_ptr<metrics::Metric>& metric,
+                          const LogOptions& options) {
+  LIGHTNING_CHECK(metric != nullptr, "self.log('", name, "') got a null metric pointer.");
+  log(name, *metric, options);
+}
+
+void LightningModule::log_dict(metrics::MetricCollection& collection, const LogOptions& options) {
+  for (const auto& [name, metric] : collection.items()) log(name, *metric, options);
+}
+
+void LightningModule::log_dict(const std::shared_ptr<metrics::MetricCollection>& collection,
+                               const LogOptions& options) {
+  LIGHTNING_CHECK(collection != nullptr, "self.log_dict() got a null MetricCollection pointer.");
+  log_dict(*collection, options);
 }
 
 int64_t LightningModule::current_epoch() const { return trainer_ ? trainer_->current_epoch() : 0; }

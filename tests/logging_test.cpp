@@ -232,6 +232,14 @@ TEST(Logging, ForbiddenHooksNameTheHook) {
   };
   expect_fit_error(std::make_shared<TrainEnd>(), "inside `on_train_end`");
 
+  struct ValidationEnd : BoringModule {
+    void on_validation_end() override { log("x", 1.0); }
+    L::DataLoaders train_dataloader() override { return L::testing::loader(4, 2); }
+    L::DataLoaders val_dataloader() override { return L::testing::loader(4, 2); }
+  };
+  expect_fit_error(std::make_shared<ValidationEnd>(),
+                   "You can't self.log('x') inside `on_validation_end`");
+
   struct EpochEndOnStep : BoringModule {
     void on_train_epoch_end() override { log("x", 1.0, L::LogOptions().on_step(true)); }
     L::DataLoaders train_dataloader() override { return L::testing::loader(4, 2); }
@@ -294,4 +302,16 @@ TEST(Logging, BadValuesAndOptions) {
     L::DataLoaders train_dataloader() override { return L::testing::loader(4, 2); }
   };
   expect_fit_error(std::make_shared<BadBatchSize>(), "batch_size must be >= 1, got 0");
+}
+
+TEST(Logging, OnTrainStartValuesCountInTheFirstEpoch) {
+  // Lightning keeps what on_train_start logs: it is reduced with epoch 0.
+  struct TrainStart : BoringModule {
+    void on_train_start() override { log("start", 5.0); }
+    L::DataLoaders train_dataloader() override { return L::testing::loader(4, 2); }
+  };
+  L::Trainer trainer(L::testing::quiet().max_epochs(2));
+  trainer.fit(std::make_shared<TrainStart>());
+  ASSERT_EQ(trainer.callback_metrics().count("start"), 1u);
+  EXPECT_DOUBLE_EQ(trainer.callback_metrics().at("start").item<double>(), 5.0);
 }

@@ -53,6 +53,10 @@ namespace lightning {
 
 class Trainer;
 class Checkpoint;
+namespace metrics {
+class Metric;
+class MetricCollection;
+}  // namespace metrics
 namespace detail {
 struct TrainerAccess;
 }
@@ -181,6 +185,18 @@ class LIGHTNING_API LightningModule : public torch::nn::Module {
   /// `log` for each entry, with the same options.
   void log_dict(const std::map<std::string, at::Tensor>& metrics, const LogOptions& options = {});
   void log_dict(const std::map<std::string, double>& metrics, const LogOptions& options = {});
+  /// Logs a Metric object (lightning/metrics/metric.h), as Lightning logs a
+  /// torchmetrics object: on step the value its last `forward` returned; on
+  /// epoch `compute()` at the epoch end (over every rank), then `reset()`.
+  /// `reduce_fx` and `sync_dist` do not apply. The metric must outlive the
+  /// loop (a member of the module); it is logged under one name in one loop.
+  void log(const std::string& name, metrics::Metric& metric, const LogOptions& options = {});
+  void log(const std::string& name, const std::shared_ptr<metrics::Metric>& metric,
+           const LogOptions& options = {});
+  /// `log` for each metric of a collection, under its prefixed name.
+  void log_dict(metrics::MetricCollection& collection, const LogOptions& options = {});
+  void log_dict(const std::shared_ptr<metrics::MetricCollection>& collection,
+                const LogOptions& options = {});
 
   // ---- Properties ----------------------------------------------------------
 

@@ -263,7 +263,7 @@ void Metric::sync_states() {
     }
     const bool is_bool = s.value.scalar_type() == at::kBool;
     at::Tensor wire = is_bool ? s.value.to(at::kByte) : s.value;
-    at::Tensor reduced = strategy_->all_reduce(wire.clone(), reduction_op(s.reduce));
+    at::Tensor reduced = strategy_->all_reduce(wire, reduction_op(s.reduce));
     s.value = is_bool ? reduced.to(at::kBool) : reduced.to(s.value.scalar_type());
   }
 }

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "lightning/error.h"
+#include "lightning/metrics/metric.h"
 #include "lightning/strategies/ddp.h"
 #include "trainer/trainer_impl.h"
 
@@ -95,7 +96,14 @@ DataLoaders TrainerImpl::distribute(DataLoaders loaders, bool training) {
 }
 
 void TrainerImpl::sync_epoch_results(ResultCollection& results) {
+  results.compute_metrics();  // logged Metric objects reduce themselves over the ranks
   if (world_size() > 1) results.sync_epoch(*strategy_);
+}
+
+void TrainerImpl::share_strategy_with_metrics(LightningModule& model, Strategy* strategy) {
+  for (const auto& module : model.modules(/*include_self=*/false)) {
+    if (auto* metric = dynamic_cast<metrics::Metric*>(module.get())) metric->set_strategy(strategy);
+  }
 }
 
 at::Tensor TrainerImpl::sync_step_value(const at::Tensor& value, const std::string& reduce_fx) {

@@ -124,6 +124,7 @@ std::vector<Metrics> TrainerImpl::run_evaluation(LightningModule& model, Stage s
                &LightningModule::on_test_epoch_end);
     sync_epoch_results(*eval_results_);
     per_loader = eval_results_->epoch_metrics(sinks(), loaders.size());
+    eval_results_->reset_metrics();  // logged Metric objects start the next pass empty
     if (log) {
       TensorMetrics all;
       for (const auto& m : per_loader) all.insert(m.begin(), m.end());

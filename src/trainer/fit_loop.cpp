@@ -50,6 +50,9 @@ void FitLoop::run(LightningModule& model, bool has_validation) {
   t_.training_ = true;
   t_.active_results_ = t_.train_results_.get();
   model.train();
+  // What on_train_start logs counts in the first epoch (Lightning).
+  t_.train_results_->reset();
+  keep_results_ = true;
   t_.call_hook(
       Hook::OnTrainStart, [&](Callback& c) { c.on_train_start(t_.self_, model); },
       [&] { model.on_train_start(); });
@@ -87,7 +90,7 @@ void FitLoop::run_epoch(LightningModule& model, bool has_validation) {
   // A resumed fit re-enters the epoch it was saved in where it stopped
   // (load_state_dict restored the counters; the RNG is restored below).
   const std::optional<Resume> resume = std::exchange(resume_, std::nullopt);
-  t_.train_results_->reset();
+  if (!std::exchange(keep_results_, false)) t_.train_results_->reset();
   // Mid-epoch: what self.log accumulated before the save.
   if (resume && resume->train_results && resume->phase != Phase::kTrainEpochStart) {
     *t_.train_results_ = *resume->train_results;
@@ -236,6 +239,7 @@ void FitLoop::finish_epoch(LightningModule& model, bool completed) {
   if (!per_loader[0].empty()) {
     t_.send_to_loggers(per_loader[0], counters_.batches_that_stepped - 1, /*epoch_level=*/true);
   }
+  results.reset_metrics();  // logged Metric objects start the next epoch empty
   // Plateau schedulers step on the epoch's metrics, after a complete epoch.
   if (completed) t_.update_lr_schedulers("epoch", /*plateau=*/true);
   t_.agree_on_should_stop();

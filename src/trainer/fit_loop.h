@@ -118,6 +118,7 @@ class FitLoop {
   Phase phase_ = Phase::kOutside;
   int64_t batches_done_ = 0;      // training batches finished in this epoch
   bool step_started_ = false;     // this batch's training_step (and backward) has begun
+  bool keep_results_ = false;     // the first epoch keeps what on_train_start logged
   std::optional<Resume> resume_;  // consumed by the first resumed epoch
 };
 

@@ -54,8 +54,8 @@ void TrainerImpl::send_to_loggers(const TensorMetrics& metrics, int64_t step, bo
   }
 }
 
-void TrainerImpl::module_log(const std::string& name, const at::Tensor& value,
-                             const LogOptions& options) {
+TrainerImpl::LogPlace TrainerImpl::log_place(const std::string& name,
+                                             const LogOptions& options) const {
   const Hook hook = current_hook_;
   const LogRule& rule = log_rule(hook);
   LIGHTNING_CHECK(rule.allowed, "You can't self.log('", name, "') inside `", hook_name(hook),
@@ -68,6 +68,14 @@ void TrainerImpl::module_log(const std::string& name, const at::Tensor& value,
                   "`: it runs once per epoch. Use on_step=false.");
   LIGHTNING_CHECK(on_step || on_epoch, "self.log('", name,
                   "') with on_step=false and on_epoch=false logs nothing. Set one of them.");
+  LIGHTNING_CHECK(active_results_ != nullptr, "self.log('", name,
+                  "') was called outside of a running loop.");
+  return {on_step, on_epoch, hook_name(hook)};
+}
+
+void TrainerImpl::module_log(const std::string& name, const at::Tensor& value,
+                             const LogOptions& options) {
+  const LogPlace place = log_place(name, options);
   LIGHTNING_CHECK(value.defined(), "self.log('", name, "') got an undefined tensor.");
   LIGHTNING_CHECK(value.numel() == 1, "self.log('", name,
                   "') needs a scalar (one-element) tensor, got shape ", value.sizes(),
@@ -79,21 +87,30 @@ void TrainerImpl::module_log(const std::string& name, const at::Tensor& value,
                     "'): batch_size must be >= 1, got ", *options.batch_size(), ".");
     batch_size = *options.batch_size();
   }
-  LIGHTNING_CHECK(active_results_ != nullptr, "self.log('", name,
-                  "') was called outside of a running loop.");
   // A 0-dim value (the usual loss) is stored as is: no extra dispatch or allocation per step.
   at::Tensor stored = value.detach();
   if (stored.dim() != 0) stored = stored.reshape({});
   // sync_dist: the step value is reduced over the ranks now (training only:
   // evaluation ranks may run different numbers of batches). Epoch values are
   // reduced at the epoch end anyway (sync_epoch_results).
-  if (options.sync_dist() && on_step && active_results_ == train_results_.get()) {
+  if (options.sync_dist() && place.on_step && active_results_ == train_results_.get()) {
     stored = sync_step_value(stored, options.reduce_fx());
   }
-  active_results_->log(name + current_dataloader_suffix_, stored, on_step, on_epoch,
+  active_results_->log(name + current_dataloader_suffix_, stored, place.on_step, place.on_epoch,
                        options.prog_bar(), options.logger(), reduce,
                        std::max<int64_t>(batch_size, 1), current_dataloader_idx_,
-                       active_results_ == train_results_.get(), sinks());
+                       active_results_ == train_results_.get(), sinks(), place.hook);
+}
+
+void TrainerImpl::module_log_metric(const std::string& name, metrics::Metric& metric,
+                                    const LogOptions& options) {
+  // A Metric reduces itself (over batches and ranks): reduce_fx, sync_dist
+  // and batch_size do not apply, as in Lightning.
+  const LogPlace place = log_place(name, options);
+  active_results_->log_metric(name + current_dataloader_suffix_, metric, place.on_step,
+                              place.on_epoch, options.prog_bar(), options.logger(),
+                              current_dataloader_idx_, active_results_ == train_results_.get(),
+                              sinks(), place.hook);
 }
 
 }  // namespace lightning::detail

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "lightning/error.h"
+#include "lightning/metrics/metric.h"
 #include "lightning/strategies/strategy.h"
 
 namespace lightning::detail {
@@ -33,8 +34,13 @@ ResultCollection::Entry& ResultCollection::find_or_add(const std::string& name) 
 void ResultCollection::log(const std::string& name, const at::Tensor& value, bool on_step,
                            bool on_epoch, bool prog_bar, bool logger, Reduce reduce,
                            int64_t batch_size, int64_t dataloader_idx, bool training,
-                           const MetricSinks& sinks) {
+                           const MetricSinks& sinks, const char* hook) {
   Entry& e = find_or_add(name);
+  LIGHTNING_CHECK(e.metric == nullptr, "self.log('", name, "') got a ", e.metric->metric_name(),
+                  " object in `", e.hook, "` and a value in `", hook,
+                  "`. Under one name, log either the metric object or its value, not both "
+                  "(e.g. log the computed value under another name).");
+  if (e.hook.empty()) e.hook = hook;
   if (e.accumulator.defined() || e.step_value.defined()) {
     LIGHTNING_CHECK(e.on_step == on_step && e.on_epoch == on_epoch && e.reduce == reduce,
                     "self.log('", name,
@@ -82,6 +88,69 @@ void ResultCollection::log(const std::string& name, const at::Tensor& value, boo
   }
 }
 
+void ResultCollection::log_metric(const std::string& name, metrics::Metric& metric, bool on_step,
+                                  bool on_epoch, bool prog_bar, bool logger, int64_t dataloader_idx,
+                                  bool training, const MetricSinks& sinks, const char* hook) {
+  Entry& e = find_or_add(name);
+  const bool fresh = e.metric == nullptr && !e.accumulator.defined() && !e.step_value.defined();
+  LIGHTNING_CHECK(fresh || e.metric != nullptr, "self.log('", name, "') got a value in `", e.hook,
+                  "` and a ", metric.metric_name(), " object in `", hook,
+                  "`. Under one name, log either the metric object or its value, not both "
+                  "(e.g. log the computed value under another name).");
+  LIGHTNING_CHECK(fresh || e.metric == &metric, "self.log('", name, "') got two different ",
+                  "metric objects in one loop (", e.metric ? e.metric->metric_name() : "", " in `",
+                  e.hook, "`, ", metric.metric_name(), " in `", hook,
+                  "`). Log each metric object under its own name.");
+  LIGHTNING_CHECK(fresh || (e.on_step == on_step && e.on_epoch == on_epoch), "self.log('", name,
+                  "') was called again with different on_step/on_epoch in the same loop. Log one ",
+                  "name with one set of options.");
+  if (fresh) e.hook = hook;
+  e.metric = &metric;
+  e.on_step = on_step;
+  e.on_epoch = on_epoch;
+  e.prog_bar = prog_bar;
+  e.logger = logger;
+  e.dataloader_idx = dataloader_idx;
+  if (on_step && metric.forward_cache().defined()) {
+    const at::Tensor& value = metric.forward_cache();
+    LIGHTNING_CHECK(value.numel() == 1, "self.log('", name, "', ", metric.metric_name(),
+                    "): its forward value has shape ", value.sizes(),
+                    ", but a logged value must be a scalar. Log a metric that reduces to one "
+                    "number (e.g. average=\"macro\" instead of \"none\"), or log its elements "
+                    "under their own names.");
+    e.step_value = value.detach().reshape({}).to(at::kFloat);
+    e.step_fresh = true;
+    const bool forked = on_step && on_epoch;
+    const std::string step_name = forked ? name + "_step" : name;
+    if (training) {
+      (*sinks.callback)[name] = e.step_value;
+      if (forked) (*sinks.callback)[step_name] = e.step_value;
+    }
+    if (prog_bar) (*sinks.progress_bar)[step_name] = e.step_value;
+  }
+}
+
+void ResultCollection::compute_metrics() {
+  for (auto& e : entries_) {
+    if (e.metric == nullptr || !e.on_epoch || e.metric_value.defined()) continue;
+    const at::Tensor value = e.metric->compute();
+    LIGHTNING_CHECK(value.numel() == 1, "self.log('", e.name, "', ", e.metric->metric_name(),
+                    "): compute() returned shape ", value.sizes(),
+                    ", but a logged value must be a scalar. Log a metric that reduces to one "
+                    "number (e.g. average=\"macro\" instead of \"none\"), or log its elements "
+                    "under their own names.");
+    e.metric_value = value.detach().reshape({}).to(at::kFloat);
+  }
+}
+
+void ResultCollection::reset_metrics() {
+  for (auto& e : entries_) {
+    if (e.metric == nullptr) continue;
+    e.metric->reset();
+    e.metric_value = at::Tensor();
+  }
+}
+
 TensorMetrics ResultCollection::take_step_metrics() {
   TensorMetrics out;
   for (auto& e : entries_) {
@@ -97,11 +166,17 @@ std::vector<TensorMetrics> ResultCollection::epoch_metrics(const MetricSinks& si
                                                            size_t num_dataloaders) const {
   std::vector<TensorMetrics> per_loader(std::max<size_t>(num_dataloaders, 1));
   for (const auto& e : entries_) {
-    if (!e.on_epoch || !(e.global || e.accumulator.defined())) continue;
-    const at::Tensor& sum = e.global ? e.global_accumulator : e.accumulator;
-    const double weight = e.global ? e.global_weight : e.weight;
-    at::Tensor value = e.reduce == Reduce::Mean ? sum.div(weight > 0 ? weight : 1.0).to(at::kFloat)
-                                                : sum.to(at::kFloat);
+    at::Tensor value;
+    if (e.metric != nullptr) {
+      if (!e.on_epoch || !e.metric_value.defined()) continue;
+      value = e.metric_value;
+    } else {
+      if (!e.on_epoch || !(e.global || e.accumulator.defined())) continue;
+      const at::Tensor& sum = e.global ? e.global_accumulator : e.accumulator;
+      const double weight = e.global ? e.global_weight : e.weight;
+      value = e.reduce == Reduce::Mean ? sum.div(weight > 0 ? weight : 1.0).to(at::kFloat)
+                                       : sum.to(at::kFloat);
+    }
     const std::string epoch_name = e.on_step ? e.name + "_epoch" : e.name;
     (*sinks.callback)[e.name] = value;
     if (e.on_step) (*sinks.callback)[epoch_name] = value;
@@ -252,6 +327,9 @@ const char* reduce_name(Reduce r) {
 StateDict ResultCollection::state_dict(bool global) const {
   StateDict out = make_state_dict();
   for (const auto& e : entries_) {
+    // A Metric object's accumulation lives in its states (saved with the
+    // module when persistent), not here.
+    if (e.metric != nullptr) continue;
     StateDict d = make_state_dict();
     d.insert("on_step", e.on_step);
     d.insert("on_epoch", e.on_epoch);

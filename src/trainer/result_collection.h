@@ -13,7 +13,10 @@
 
 namespace lightning {
 class Strategy;
+namespace metrics {
+class Metric;
 }
+}  // namespace lightning
 
 namespace lightning::detail {
 
@@ -47,13 +50,31 @@ class ResultCollection {
     at::Tensor global_accumulator;
     double global_weight = 0.0;
     bool global = false;
+    // A logged Metric object (log(name, metric)): its epoch value is its
+    // compute() at the epoch end, then it is reset. `hook` is where the name
+    // was first logged in this loop, for messages.
+    metrics::Metric* metric = nullptr;
+    at::Tensor metric_value;  // compute() of this epoch, float32 scalar
+    std::string hook;
   };
 
   /// Records one value (already validated, scalar, detached). `training` says
   /// whether callback metrics get step values (Lightning: training loop only).
   void log(const std::string& name, const at::Tensor& value, bool on_step, bool on_epoch,
            bool prog_bar, bool logger, Reduce reduce, int64_t batch_size, int64_t dataloader_idx,
-           bool training, const MetricSinks& sinks);
+           bool training, const MetricSinks& sinks, const char* hook);
+
+  /// Records a Metric object: its forward value on step (when `forward` ran
+  /// since the last reset), its compute() on epoch (see compute_metrics).
+  void log_metric(const std::string& name, metrics::Metric& metric, bool on_step, bool on_epoch,
+                  bool prog_bar, bool logger, int64_t dataloader_idx, bool training,
+                  const MetricSinks& sinks, const char* hook);
+
+  /// compute() of every logged Metric object not yet computed this epoch
+  /// (all ranks call it together: the metrics reduce over the ranks).
+  void compute_metrics();
+  /// reset() of every logged Metric object, at the end of the loop's epoch.
+  void reset_metrics();
 
   /// The fresh step values for the loggers ("name" or "name_step"); clears freshness.
   TensorMetrics take_step_metrics();

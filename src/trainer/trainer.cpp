@@ -177,6 +177,8 @@ void TrainerImpl::setup_stage(LightningModule& model, LightningDataModule* datam
         model.setup(stage);
       });
   model.to(device_);
+  // Metric submodules reduce over this run's processes until the stage ends.
+  share_strategy_with_metrics(model, strategy_.get());
 }
 
 void TrainerImpl::teardown_stage(LightningModule& model, LightningDataModule* datamodule,
@@ -193,6 +195,7 @@ void TrainerImpl::teardown_stage(LightningModule& model, LightningDataModule* da
 // running stage raised; the caller re-throws.
 void TrainerImpl::fail_stage(const std::exception& error) {
   fail_strategy(error);
+  if (model_) share_strategy_with_metrics(*model_, nullptr);
   HookScope scope(current_hook_, Hook::OnException);
   for (auto& callback : callbacks_) callback->on_exception(self_, *model_, error);
   if (is_global_zero()) {
@@ -205,6 +208,7 @@ void TrainerImpl::finish_stage() {
   if (is_global_zero()) {
     for (auto& logger : loggers_) logger->finalize("success");
   }
+  if (model_) share_strategy_with_metrics(*model_, nullptr);
   strategy_->teardown();
 }
 

@@ -138,6 +138,17 @@ class TrainerImpl {
 
   // ---- self.log and the loggers (logger_connector.cpp) -----------------------
   void module_log(const std::string& name, const at::Tensor& value, const LogOptions& options);
+  void module_log_metric(const std::string& name, metrics::Metric& metric,
+                         const LogOptions& options);
+  /// Where a self.log call lands: Lightning's per-hook defaults and checks.
+  struct LogPlace {
+    bool on_step;
+    bool on_epoch;
+    const char* hook;
+  };
+  LogPlace log_place(const std::string& name, const LogOptions& options) const;
+  /// Hands the Strategy to every Metric submodule of `model` (nullptr: takes it back).
+  void share_strategy_with_metrics(LightningModule& model, Strategy* strategy);
   void log_step_metrics(bool force);
   void start_loggers(LightningModule& model, LightningDataModule* datamodule);
   void send_to_loggers(const TensorMetrics& metrics, int64_t step, bool epoch_level);

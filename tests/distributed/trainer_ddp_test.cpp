@@ -530,6 +530,40 @@ TEST(TrainerDDPTest, OddSizedTestSetGivesTheSingleProcessMetricsOnBothRanks) {
   }
 }
 
+TEST(TrainerDDPTest, MetricObjectsOverTwoShardsEqualOneProcessOverTheirUnion) {
+  // 37 samples on 2 ranks (19 and 18): a metric of each kind of state (sum:
+  // MulticlassAccuracy; cat, gathered with uneven sizes: MulticlassAUROC;
+  // max / min: MaxMetric / MinMetric) logged from test_step.
+  const Args args = {"test", "test_n=37", "batch=4", "init=fixed", "metrics=1"};
+  auto ddp = self_launch(args);
+  ASSERT_TRUE(succeeded(ddp));
+  auto reference = single(args);
+  ASSERT_TRUE(succeeded(reference));
+
+  auto got = parse(ddp, "TEST");
+  auto expected = parse(reference, "TEST")[0];
+  auto local = parse(ddp, "MLOCAL");
+  auto global = parse(ddp, "MGLOBAL");
+  auto local_again = parse(ddp, "MLOCAL2");
+  ASSERT_EQ(got.size(), 2u) << ddp.all();
+  for (const char* name : {"tm_acc", "tm_auroc", "tm_max", "tm_min"}) {
+    SCOPED_TRACE(name);
+    ASSERT_EQ(expected[name].size(), 1u) << reference.all();
+    for (int r = 0; r < 2; ++r) {
+      // What the Trainer logged, and compute() called in a hook: the union's value.
+      EXPECT_NEAR(metric(got, r, name), expected[name][0], 1e-6) << "rank " << r << ddp.all();
+      ASSERT_EQ(global[r][name].size(), 1u) << ddp.all();
+      EXPECT_NEAR(global[r][name][0], expected[name][0], 1e-6) << "rank " << r;
+      // Syncing left the rank's own accumulation alone.
+      EXPECT_EQ(local_again[r][name], local[r][name]) << "rank " << r;
+    }
+  }
+  // The shards differ: their own values are not the union's.
+  EXPECT_NE(local[0]["tm_acc"], local[1]["tm_acc"]) << ddp.all();
+  EXPECT_NE(local[0]["tm_max"], local[1]["tm_max"]) << ddp.all();
+  EXPECT_NE(local[0]["tm_auroc"], global[0]["tm_auroc"]) << ddp.all();
+}
+
 // ---------------------------------------------------------------- failures
 
 // A rank that raises or dies is reported to the others at once. The timeout

@@ -21,7 +21,9 @@
 //          root (default_root_dir), logger (0), progress (0), checkpointing (0),
 //          save (path), ckpt (path), init (rank: seed 1000 + RANK; fixed: 1000),
 //          every_n_steps (0; k: a ModelCheckpoint in <root>/steps every k steps),
-//          readonly_nonzero (0; 1: ranks other than 0 cannot write to files)
+//          readonly_nonzero (0; 1: ranks other than 0 cannot write to files),
+//          metrics (0; 1: test_step also logs Metric objects, one per kind of
+//          state: tm_acc (sum), tm_auroc (cat), tm_max / tm_min (max / min))
 //
 // Sample i of a dataset of n is (x_i [4], y_i in {0,1,2}, i): the index
 // travels with the batch, so each rank prints which samples it trained on.
@@ -37,6 +39,8 @@
 //   TEST rank=R name v            what trainer.test returned
 //   DONE rank=R global_step S     after fit;  also DONE rank=R epoch E
 //   LOG_DIR rank=R path; CKPT rank=R path (the checkpoint callback's best_model_path)
+//   MLOCAL / MGLOBAL / MLOCAL2 rank=R name v   metrics=1, at on_test_epoch_end: compute()
+//                                 without sync, with sync, and without again
 //   ERROR rank=R lightning::Error: what   (or "std::exception: what"); exit status 1
 #include <signal.h>
 #include <sys/resource.h>
@@ -57,8 +61,12 @@
 
 #include "distributed/worker_args.h"
 #include "lightning/lightning.h"
+#include "lightning/metrics/aggregation.h"
+#include "lightning/metrics/curves.h"
+#include "lightning/metrics/stat_scores.h"
 
 namespace L = lightning;
+namespace LM = lightning::metrics;
 using worker_args::opt;
 using worker_args::optd;
 using worker_args::options;
@@ -135,6 +143,12 @@ class Net : public L::LightningModule {
     fc1 = register_module("fc1", torch::nn::Linear(4, 8));
     fc2 = register_module("fc2", torch::nn::Linear(8, 3));
     set_automatic_optimization(opt("manual", 0) == 0);
+    if (opt("metrics", 0) != 0) {
+      tm_acc = register_module("tm_acc", std::make_shared<LM::MulticlassAccuracy>(3));
+      tm_auroc = register_module("tm_auroc", std::make_shared<LM::MulticlassAUROC>(3));
+      tm_max = register_module("tm_max", std::make_shared<LM::MaxMetric>());
+      tm_min = register_module("tm_min", std::make_shared<LM::MinMetric>());
+    }
   }
   at::Tensor forward(const at::Tensor& x) { return fc2->forward(at::tanh(fc1->forward(x))); }
 
@@ -190,7 +204,33 @@ class Net : public L::LightningModule {
     log("test_loss", torch::nn::functional::cross_entropy(logits, y));
     log("test_acc", logits.argmax(1).eq(y).to(at::kFloat).mean());
     log_epoch_metrics("test", x, idx, rank);
+    if (tm_acc) {
+      tm_acc->forward(logits, y);
+      log("tm_acc", tm_acc);
+      tm_auroc->update(logits.softmax(1), y);
+      log("tm_auroc", tm_auroc);
+      tm_max->update(logits.max());
+      log("tm_max", tm_max);
+      tm_min->update(logits.min());
+      log("tm_min", tm_min);
+    }
     return {};
+  }
+
+  void on_test_epoch_end() override {
+    if (!tm_acc) return;
+    // compute() is synced over the ranks; the local accumulation stays as it was.
+    const std::string r = " rank=" + std::to_string(global_rank());
+    for (const auto& [name, metric] : std::vector<std::pair<std::string, std::shared_ptr<LM::Metric>>>{
+             {"tm_acc", tm_acc}, {"tm_auroc", tm_auroc}, {"tm_max", tm_max}, {"tm_min", tm_min}}) {
+      metric->sync_on_compute(false);
+      emit("MLOCAL" + r + " " + name + values(metric->compute()));
+      metric->sync_on_compute(true);
+      emit("MGLOBAL" + r + " " + name + values(metric->compute()));
+      metric->sync_on_compute(false);
+      emit("MLOCAL2" + r + " " + name + values(metric->compute()));
+      metric->sync_on_compute(true);
+    }
   }
 
   L::OptimizerConfig configure_optimizers() override {
@@ -199,6 +239,10 @@ class Net : public L::LightningModule {
   }
 
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+  std::shared_ptr<LM::MulticlassAccuracy> tm_acc;
+  std::shared_ptr<LM::MulticlassAUROC> tm_auroc;
+  std::shared_ptr<LM::MaxMetric> tm_max;
+  std::shared_ptr<LM::MinMetric> tm_min;
 
  private:
   /// <prefix>_count: samples (sum); <prefix>_sq: mean of index^2 (weighted

@@ -6,7 +6,7 @@ test replays the same records against lightning.cpp's metrics. The format is
 described in tests/metrics/reference.h.
 
 Run on the libtorch 2.x leg's interpreter (torchmetrics is pinned in
-requirements-pip.txt), from the repository root:
+scripts/pip-requirements.txt), from the repository root:
 
     $VENV/bin/python tests/metrics/classification_reference.py
 """

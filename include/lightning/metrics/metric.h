@@ -93,7 +93,10 @@ class LIGHTNING_API Metric : public torch::nn::Module {
   void persistent(bool mode = true);
   /// Reduce the states over ranks in `compute()` (default true, as
   /// torchmetrics' `sync_on_compute`).
-  void sync_on_compute(bool enabled) { sync_on_compute_ = enabled; }
+  void sync_on_compute(bool enabled) {
+    sync_on_compute_ = enabled;
+    computed_.clear();
+  }
 
   /// The processes to reduce over. The Trainer sets its Strategy on every
   /// Metric submodule while a stage runs and clears it afterwards; set it
