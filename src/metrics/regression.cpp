@@ -339,6 +339,12 @@ void PearsonCorrCoef::update_states(const std::vector<at::Tensor>& inputs) {
   check_floating(metric_name(), preds, target);
   LIGHTNING_CHECK(preds.dim() >= 1, metric_name(),
                   ": preds and target must be 1-D or 2-D, got a 0-dim tensor.");
+  // torchmetrics lets 1-D inputs through here and then fails (or mixes the
+  // samples up when there are num_outputs of them).
+  LIGHTNING_CHECK(preds.dim() == 2 || options_.num_outputs() == 1, metric_name(),
+                  ": num_outputs is ", options_.num_outputs(),
+                  ", so preds and target must be 2-D [N, ", options_.num_outputs(), "], got shape ",
+                  shape_text(preds), ".");
 
   const int64_t d = options_.num_outputs();
   const auto& rows = list_state("stats");

@@ -12,6 +12,7 @@
 
 #include "lightning/error.h"
 #include "metrics/reference.h"
+#include "metrics/two_ranks.h"
 
 namespace LM = lightning::metrics;
 using LM::testing::Kwargs;
@@ -129,4 +130,36 @@ TEST(AggregationMetrics, RunningWindowStatesResetAndPersist) {
   running.reset();
   EXPECT_FLOAT_EQ(running.compute().item<float>(), 0.0f);
   EXPECT_TRUE(running.named_buffers()["sum_value"].equal(at::zeros({2})));
+}
+
+TEST(AggregationMetrics, StatesMergeOverRanks) {
+  // rank 0 saw 1, [2, 3], 4 and rank 1 saw [5, 6], 7: synced, the value over
+  // all of them (the running ones: over each rank's window).
+  auto check = [](LM::Metric& rank0, LM::Metric& rank1, const at::Tensor& expected) {
+    for (const char* v : {"f32[]:1", "f32[2]:2,3", "f32[]:4"}) rank0.update(parse_tensor(v));
+    for (const char* v : {"f32[2]:5,6", "f32[]:7"}) rank1.update(parse_tensor(v));
+    LM::testing::RecordingRank recording;
+    rank1.set_strategy(&recording);
+    rank1.compute();
+    LM::testing::ReplayingRank replaying(recording.sent);
+    rank0.set_strategy(&replaying);
+    const at::Tensor synced = rank0.compute();
+    EXPECT_TRUE(synced.equal(expected)) << rank0.metric_name() << ": " << synced;
+  };
+  LM::MeanMetric mean0, mean1;
+  check(mean0, mean1, at::full({}, 4.0f));
+  LM::SumMetric sum0, sum1;
+  check(sum0, sum1, at::full({}, 28.0f));
+  LM::MaxMetric max0, max1;
+  check(max0, max1, at::full({}, 7.0f));
+  LM::MinMetric min0, min1;
+  check(min0, min1, at::full({}, 1.0f));
+  LM::CatMetric cat0, cat1;
+  check(cat0, cat1, parse_tensor("f32[7]:1,2,3,4,5,6,7"));
+  LM::RunningSum running0(LM::RunningSumOptions().window(2)),
+      running1(LM::RunningSumOptions().window(2));
+  check(running0, running1, at::full({}, 27.0f));  // (2 + 3 + 4) + (5 + 6 + 7)
+  LM::RunningMean rmean0(LM::RunningMeanOptions().window(2)),
+      rmean1(LM::RunningMeanOptions().window(2));
+  check(rmean0, rmean1, at::full({}, 4.5f));  // 27 / 6
 }

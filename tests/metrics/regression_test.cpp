@@ -10,6 +10,7 @@
 
 #include "lightning/error.h"
 #include "metrics/reference.h"
+#include "metrics/two_ranks.h"
 
 namespace LM = lightning::metrics;
 using LM::testing::Kwargs;
@@ -91,6 +92,10 @@ TEST(RegressionMetrics, ErrorMessagesNameTheArgumentAndValue) {
   EXPECT_NE(error_of([] { LM::PearsonCorrCoef(LM::PearsonCorrCoefOptions().num_outputs(0)); }), "");
   EXPECT_NE(error_of([] { LM::SpearmanCorrCoef(LM::SpearmanCorrCoefOptions().num_outputs(-1)); }),
             "");
+  LM::PearsonCorrCoef two(LM::PearsonCorrCoefOptions().num_outputs(2));
+  EXPECT_EQ(error_of([&] { two.update(at::zeros({2}), at::zeros({2})); }),
+            "PearsonCorrCoef: num_outputs is 2, so preds and target must be 2-D [N, 2], got shape "
+            "[2].");
   LM::MeanAbsoluteError mae;
   const std::string shape = error_of([&] { mae.update(at::zeros({3}), at::zeros({4})); });
   EXPECT_EQ(shape,
@@ -172,4 +177,81 @@ TEST(RegressionMetrics, ForwardReturnsTheBatchValueAndAccumulates) {
   LM::PearsonCorrCoef whole;
   whole.update(parse_tensor("f32[6]:1,2,3,4,5,6"), parse_tensor("f32[6]:1,2,3,6,5,4"));
   EXPECT_NEAR(pearson.compute().item<double>(), whole.compute().item<double>(), 1e-6);
+}
+
+namespace {
+
+// rank 0's compute() when rank 1 holds `rank1`'s states (see two_ranks.h).
+at::Tensor two_rank_compute(LM::Metric& rank0, LM::Metric& rank1) {
+  LM::testing::RecordingRank recording;
+  rank1.set_strategy(&recording);
+  rank1.compute();
+  rank1.set_strategy(nullptr);
+  LM::testing::ReplayingRank replaying(recording.sent);
+  rank0.set_strategy(&replaying);
+  const at::Tensor value = rank0.compute();
+  rank0.set_strategy(nullptr);
+  return value;
+}
+
+// Updates on two ranks (uneven batches, one of a single sample) give, synced,
+// the value of one process that saw all the data.
+void expect_synced_equals_whole(const std::function<std::shared_ptr<LM::Metric>()>& make,
+                                const at::Tensor& preds, const at::Tensor& target) {
+  auto whole = make(), rank0 = make(), rank1 = make();
+  whole->update(preds, target);
+  const std::vector<std::pair<int64_t, int64_t>> rank0_batches = {{0, 3}, {3, 5}};
+  const std::vector<std::pair<int64_t, int64_t>> rank1_batches = {{5, 6}, {6, 9}, {9, 12}};
+  for (auto [a, b] : rank0_batches) rank0->update(preds.slice(0, a, b), target.slice(0, a, b));
+  for (auto [a, b] : rank1_batches) rank1->update(preds.slice(0, a, b), target.slice(0, a, b));
+  const auto before = rank0->states();
+  const at::Tensor synced = two_rank_compute(*rank0, *rank1);
+  const at::Tensor expected = whole->compute();
+  EXPECT_TRUE(at::allclose(synced, expected, 1e-5, 1e-6))
+      << rank0->metric_name() << ": synced " << synced << " vs " << expected;
+  // The local accumulation goes on unchanged.
+  const auto& after = rank0->states();
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < after.size(); ++i) {
+    if (after[i].is_list) {
+      EXPECT_TRUE(at::cat(after[i].items).equal(at::cat(before[i].items))) << after[i].name;
+    } else {
+      EXPECT_TRUE(after[i].value.equal(before[i].value)) << after[i].name;
+    }
+  }
+}
+
+}  // namespace
+
+TEST(RegressionMetrics, StatesMergeOverRanks) {
+  const at::Tensor x = parse_tensor(
+      "f32[12,2]:0.3,1,1.2,2,-0.7,0.5,2.5,3,0.1,1.5,-1.4,0.2,0.9,2.2,1.8,2.9,-0.2,1.1,0.6,1.6,"
+      "1.1,0.4,-0.5,2.4");
+  const at::Tensor y = parse_tensor(
+      "f32[12,2]:0.1,1.2,1.0,2.1,-0.2,0.3,2.0,2.5,0.5,1.9,-1.0,0.1,1.1,2.0,1.2,3.1,0.3,1.0,0.2,"
+      "1.4,0.8,0.9,-0.9,2.2");
+  const at::Tensor x1 = x.select(1, 0).contiguous(), y1 = y.select(1, 0).contiguous();
+  expect_synced_equals_whole([] { return std::make_shared<LM::PearsonCorrCoef>(); }, x1, y1);
+  expect_synced_equals_whole(
+      [] {
+        return std::make_shared<LM::PearsonCorrCoef>(LM::PearsonCorrCoefOptions().num_outputs(2));
+      },
+      x, y);
+  expect_synced_equals_whole([] { return std::make_shared<LM::SpearmanCorrCoef>(); }, x1, y1);
+  expect_synced_equals_whole([] { return std::make_shared<LM::MeanSquaredError>(); }, x, y);
+  expect_synced_equals_whole(
+      [] { return std::make_shared<LM::R2Score>(LM::R2ScoreOptions().multioutput("raw_values")); },
+      x, y);
+  expect_synced_equals_whole([] { return std::make_shared<LM::ExplainedVariance>(); }, x, y);
+  expect_synced_equals_whole(
+      [] {
+        return std::make_shared<LM::CosineSimilarity>(
+            LM::CosineSimilarityOptions().reduction("none"));
+      },
+      x, y);
+  expect_synced_equals_whole(
+      [] {
+        return std::make_shared<LM::KLDivergence>(LM::KLDivergenceOptions().reduction("none"));
+      },
+      x.abs(), y.abs());
 }
