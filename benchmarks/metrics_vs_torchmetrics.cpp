@@ -9,6 +9,7 @@
 // with n = b * BATCH_SIZE + i. Prints "seconds S" (the timed loop: update,
 // then compute, per batch) and "value V" (the last compute).
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include <chrono>
 #include <cstdio>

@@ -162,7 +162,7 @@ at::Tensor Metric::run_forward(const std::vector<at::Tensor>& inputs) {
     update_count_ = count + 1;
     computed_.clear();
     link_buffers();
-    forward_cache_ = batch[0];
+    forward_cache_ = batch[0].numel() == 1 ? batch[0].reshape({}) : batch[0];
     return forward_cache_;
   } catch (...) {
     // A rejected batch leaves the metric as it was.
@@ -213,6 +213,13 @@ at::Tensor Metric::compute() {
 
 std::vector<at::Tensor> Metric::compute_outputs() {
   if (!computed_.empty()) return computed_;
+  const auto squeeze_scalars = [](std::vector<at::Tensor> outputs) {
+    // One-element results are 0-dim, as torchmetrics returns them.
+    for (auto& t : outputs) {
+      if (t.defined() && t.numel() == 1 && t.dim() > 0) t = t.reshape({});
+    }
+    return outputs;
+  };
   torch::NoGradGuard no_grad;
   if (sync_on_compute_ && distributed(strategy_)) {
     // The reduced states only for this computation: the local accumulation
@@ -220,7 +227,7 @@ std::vector<at::Tensor> Metric::compute_outputs() {
     std::vector<State> local = states_;
     try {
       sync_states();
-      computed_ = compute_states();
+      computed_ = squeeze_scalars(compute_states());
     } catch (...) {
       states_ = std::move(local);
       link_buffers();
@@ -229,7 +236,7 @@ std::vector<at::Tensor> Metric::compute_outputs() {
     states_ = std::move(local);
     link_buffers();
   } else {
-    computed_ = compute_states();
+    computed_ = squeeze_scalars(compute_states());
   }
   return computed_;
 }

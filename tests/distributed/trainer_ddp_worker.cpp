@@ -221,7 +221,8 @@ class Net : public L::LightningModule {
     if (!tm_acc) return;
     // compute() is synced over the ranks; the local accumulation stays as it was.
     const std::string r = " rank=" + std::to_string(global_rank());
-    for (const auto& [name, metric] : std::vector<std::pair<std::string, std::shared_ptr<LM::Metric>>>{
+    for (const auto& [name, metric] :
+         std::vector<std::pair<std::string, std::shared_ptr<LM::Metric>>>{
              {"tm_acc", tm_acc}, {"tm_auroc", tm_auroc}, {"tm_max", tm_max}, {"tm_min", tm_min}}) {
       metric->sync_on_compute(false);
       emit("MLOCAL" + r + " " + name + values(metric->compute()));
