@@ -10,15 +10,6 @@ namespace lightning::metrics {
 
 namespace {
 
-std::string shape_text(const at::Tensor& t) {
-  std::string text = "[";
-  for (int64_t d = 0; d < t.dim(); ++d) {
-    if (d > 0) text += ", ";
-    text += std::to_string(t.size(d));
-  }
-  return text + "]";
-}
-
 void check_nan_strategy(const std::string& name, const NanStrategy& strategy) {
   if (const auto* mode = std::get_if<std::string>(&strategy)) {
     LIGHTNING_CHECK(*mode == "error" || *mode == "warn" || *mode == "ignore" || *mode == "disable",
@@ -90,8 +81,8 @@ Cleaned mean_input(const std::string& name, const NanStrategy& strategy,
   at::Tensor weight;
   if (inputs.size() == 2 && inputs[1].defined()) {
     LIGHTNING_CHECK(at::is_expandable_to(inputs[1].sizes(), value.sizes()), name,
-                    ": the weight of shape ", shape_text(inputs[1]),
-                    " does not broadcast to the value of shape ", shape_text(value), ".");
+                    ": the weight of shape ", inputs[1].sizes(),
+                    " does not broadcast to the value of shape ", value.sizes(), ".");
     weight = inputs[1].expand(value.sizes()).contiguous();
   } else {
     weight = at::ones_like(value);

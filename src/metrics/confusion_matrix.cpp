@@ -15,14 +15,6 @@ namespace lightning::metrics {
 namespace detail {
 namespace {
 
-std::string shape_text(at::IntArrayRef shape) {
-  std::ostringstream out;
-  out << "[";
-  for (size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
-  out << "]";
-  return out.str();
-}
-
 std::string value_text(const at::Tensor& scalar) {
   if (scalar.is_floating_point()) return c10::str(scalar.item<double>());
   return c10::str(scalar.item<int64_t>());
@@ -95,16 +87,15 @@ at::Tensor softmax_if_logits(const at::Tensor& preds) {
 void check_binary_inputs(const std::string& metric, const at::Tensor& preds,
                          const at::Tensor& target, std::optional<int64_t> ignore_index) {
   LIGHTNING_CHECK(preds.sizes() == target.sizes(), metric,
-                  ": preds and target must have the same shape, got preds ",
-                  shape_text(preds.sizes()), " and target ", shape_text(target.sizes()), ".");
+                  ": preds and target must have the same shape, got preds ", preds.sizes(),
+                  " and target ", target.sizes(), ".");
   check_zero_one(metric, preds, target, ignore_index);
 }
 
 void check_multiclass_inputs(const std::string& metric, const at::Tensor& preds,
                              const at::Tensor& target, int64_t num_classes,
                              std::optional<int64_t> ignore_index) {
-  const std::string shapes =
-      c10::str("got preds ", shape_text(preds.sizes()), " and target ", shape_text(target.sizes()));
+  const std::string shapes = c10::str("got preds ", preds.sizes(), " and target ", target.sizes());
   if (preds.dim() == target.dim() + 1) {
     LIGHTNING_CHECK(preds.is_floating_point(), metric,
                     ": preds with one dimension more than target must be floating scores, got "
@@ -135,11 +126,11 @@ void check_multilabel_inputs(const std::string& metric, const at::Tensor& preds,
                              const at::Tensor& target, int64_t num_labels,
                              std::optional<int64_t> ignore_index) {
   LIGHTNING_CHECK(preds.sizes() == target.sizes(), metric,
-                  ": preds and target must have the same shape, got preds ",
-                  shape_text(preds.sizes()), " and target ", shape_text(target.sizes()), ".");
+                  ": preds and target must have the same shape, got preds ", preds.sizes(),
+                  " and target ", target.sizes(), ".");
   LIGHTNING_CHECK(preds.dim() >= 2 && preds.size(1) == num_labels, metric,
                   ": preds and target must be (N, L, ...) with L = num_labels = ", num_labels,
-                  ", got ", shape_text(preds.sizes()), ".");
+                  ", got ", preds.sizes(), ".");
   check_zero_one(metric, preds, target, ignore_index);
 }
 

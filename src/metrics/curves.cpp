@@ -29,12 +29,6 @@ namespace {
 
 using detail::Curves;
 
-std::string shape_text(const at::Tensor& t) {
-  std::ostringstream out;
-  out << t.sizes();
-  return out.str();
-}
-
 /// num / den with 0 where den is 0 (torchmetrics' _safe_divide, zero_division=0).
 at::Tensor safe_divide(at::Tensor num, at::Tensor den) {
   if (!num.is_floating_point()) num = num.to(at::kFloat);
@@ -420,7 +414,7 @@ std::string Thresholds::describe() const {
       return out.str();
     }
     case Kind::Tensor:
-      return "a tensor of shape " + shape_text(tensor_);
+      return c10::str("a tensor of shape ", tensor_.sizes());
   }
   return "";
 }
@@ -498,8 +492,8 @@ void CurveMetric::check_inputs(const at::Tensor& preds, const at::Tensor& target
                     preds.dim(), " and ", target.dim(), " dimensions.");
   } else {
     LIGHTNING_CHECK(preds.sizes() == target.sizes(), name,
-                    ": preds and target must have the same shape, got ", shape_text(preds), " and ",
-                    shape_text(target), ".");
+                    ": preds and target must have the same shape, got ", preds.sizes(), " and ",
+                    target.sizes(), ".");
   }
   LIGHTNING_CHECK(!target.is_floating_point() && !target.is_complex(), name,
                   ": target must be an integer tensor of labels, got ", target.scalar_type(), ".");
@@ -512,7 +506,7 @@ void CurveMetric::check_inputs(const at::Tensor& preds, const at::Tensor& target
     bool same = preds.size(0) == target.size(0);
     for (int64_t d = 2; same && d < preds.dim(); ++d) same = preds.size(d) == target.size(d - 1);
     LIGHTNING_CHECK(same, name, ": preds must have shape (N, C, ...) and target (N, ...), got ",
-                    shape_text(preds), " and ", shape_text(target), ".");
+                    preds.sizes(), " and ", target.sizes(), ".");
     if (target.numel() == 0) return;
     at::Tensor bad = (target < 0) | (target >= C);
     if (ii) bad &= target != *ii;
@@ -526,7 +520,7 @@ void CurveMetric::check_inputs(const at::Tensor& preds, const at::Tensor& target
   if (setup_.task == Task::Multilabel) {
     LIGHTNING_CHECK(preds.dim() >= 2 && preds.size(1) == C, name,
                     ": preds and target must have shape (N, num_labels, ...) with num_labels=", C,
-                    ", got ", shape_text(preds), ".");
+                    ", got ", preds.sizes(), ".");
   }
   if (target.numel() == 0) return;
   at::Tensor bad = (target != 0) & (target != 1);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <tuple>
+#include <utility>
 
 #include "lightning/error.h"
 
@@ -12,30 +13,36 @@ namespace lightning::metrics {
 
 namespace {
 
-std::string shape_text(const at::Tensor& t) {
-  std::string text = "[";
-  for (int64_t d = 0; d < t.dim(); ++d) {
-    if (d > 0) text += ", ";
-    text += std::to_string(t.size(d));
-  }
-  return text + "]";
-}
-
 void check_same_shape(const std::string& name, const at::Tensor& preds, const at::Tensor& target) {
   LIGHTNING_CHECK(preds.sizes() == target.sizes(), name,
-                  ": preds and target must have the same shape, got ", shape_text(preds), " and ",
-                  shape_text(target), ".");
+                  ": preds and target must have the same shape, got ", preds.sizes(), " and ",
+                  target.sizes(), ".");
+}
+
+// preds and target of the same shape, flattened when there is one output
+// (so that every element counts); at least one dimension.
+std::pair<at::Tensor, at::Tensor> per_output(const std::string& name,
+                                             const std::vector<at::Tensor>& inputs,
+                                             int64_t num_outputs) {
+  at::Tensor preds = inputs[0], target = inputs[1];
+  check_same_shape(name, preds, target);
+  if (num_outputs == 1) {
+    preds = preds.reshape(-1);
+    target = target.reshape(-1);
+  }
+  LIGHTNING_CHECK(target.dim() >= 1, name, ": preds and target must have at least 1 dimension.");
+  return {preds, target};
 }
 
 // torchmetrics' rule for metrics with `num_outputs`: 1-D or 2-D inputs, and a
 // 2-D input has num_outputs columns (1-D inputs are accepted for any count).
 void check_num_outputs(const std::string& name, const at::Tensor& preds, int64_t num_outputs) {
   LIGHTNING_CHECK(preds.dim() <= 2, name, ": preds and target must be 1-D or 2-D, got shape ",
-                  shape_text(preds), ".");
+                  preds.sizes(), ".");
   const bool mismatch = preds.dim() == 2 && ((num_outputs == 1 && preds.size(1) != 1) ||
                                              (num_outputs > 1 && preds.size(1) != num_outputs));
   LIGHTNING_CHECK(!mismatch, name, ": num_outputs is ", num_outputs, " but the inputs have shape ",
-                  shape_text(preds), " (", preds.size(1),
+                  preds.sizes(), " (", preds.size(1),
                   " columns); give num_outputs equal to the number of columns.");
 }
 
@@ -72,8 +79,8 @@ at::Tensor long_zero() { return at::zeros({}, at::kLong); }
 at::Tensor add_in_place(const std::string& name, const at::Tensor& state, const at::Tensor& value,
                         const char* what) {
   LIGHTNING_CHECK(at::is_expandable_to(value.sizes(), state.sizes()), name, ": the ", what,
-                  " of this batch has shape ", shape_text(value),
-                  ", which does not fit the state of shape ", shape_text(state),
+                  " of this batch has shape ", value.sizes(),
+                  ", which does not fit the state of shape ", state.sizes(),
                   " (num_outputs); check num_outputs and the inputs' columns.");
   const auto type = at::promote_types(state.scalar_type(), value.scalar_type());
   return (state.to(type) + value.to(type)).to(state.scalar_type());
@@ -100,14 +107,7 @@ MeanSquaredError::MeanSquaredError(MeanSquaredErrorOptions options)
 
 void MeanSquaredError::update_states(const std::vector<at::Tensor>& inputs) {
   expect_inputs(inputs, 2, "(preds, target)");
-  at::Tensor preds = inputs[0], target = inputs[1];
-  check_same_shape(metric_name(), preds, target);
-  if (options_.num_outputs() == 1) {
-    preds = preds.reshape(-1);
-    target = target.reshape(-1);
-  }
-  LIGHTNING_CHECK(target.dim() >= 1, metric_name(),
-                  ": preds and target must have at least 1 dimension.");
+  const auto [preds, target] = per_output(metric_name(), inputs, options_.num_outputs());
   const at::Tensor diff = preds - target;
   set_state("sum_squared_error", add_in_place(metric_name(), state("sum_squared_error"),
                                               (diff * diff).sum(0), "squared error"));
@@ -130,14 +130,7 @@ MeanAbsoluteError::MeanAbsoluteError(MeanAbsoluteErrorOptions options)
 
 void MeanAbsoluteError::update_states(const std::vector<at::Tensor>& inputs) {
   expect_inputs(inputs, 2, "(preds, target)");
-  at::Tensor preds = inputs[0], target = inputs[1];
-  check_same_shape(metric_name(), preds, target);
-  if (options_.num_outputs() == 1) {
-    preds = preds.reshape(-1);
-    target = target.reshape(-1);
-  }
-  LIGHTNING_CHECK(target.dim() >= 1, metric_name(),
-                  ": preds and target must have at least 1 dimension.");
+  const auto [preds, target] = per_output(metric_name(), inputs, options_.num_outputs());
   set_state("sum_abs_error", add_in_place(metric_name(), state("sum_abs_error"),
                                           (preds - target).abs().sum(0), "absolute error"));
   set_state("total", state("total") + target.size(0));
@@ -216,7 +209,7 @@ void R2Score::update_states(const std::vector<at::Tensor>& inputs) {
   const at::Tensor& target = inputs[1];
   check_same_shape(metric_name(), preds, target);
   LIGHTNING_CHECK(preds.dim() == 1 || preds.dim() == 2, metric_name(),
-                  ": preds and target must be 1-D or 2-D, got shape ", shape_text(preds), ".");
+                  ": preds and target must be 1-D or 2-D, got shape ", preds.sizes(), ".");
   const at::Tensor residual = target - preds;
   set_state("sum_squared_error", state("sum_squared_error") + (target * target).sum(0));
   set_state("sum_error", state("sum_error") + target.sum(0));
@@ -344,7 +337,7 @@ void PearsonCorrCoef::update_states(const std::vector<at::Tensor>& inputs) {
   LIGHTNING_CHECK(preds.dim() == 2 || options_.num_outputs() == 1, metric_name(),
                   ": num_outputs is ", options_.num_outputs(),
                   ", so preds and target must be 2-D [N, ", options_.num_outputs(), "], got shape ",
-                  shape_text(preds), ".");
+                  preds.sizes(), ".");
 
   const int64_t d = options_.num_outputs();
   const auto& rows = list_state("stats");
@@ -559,7 +552,7 @@ void CosineSimilarity::update_states(const std::vector<at::Tensor>& inputs) {
   check_same_shape(metric_name(), preds, target);
   LIGHTNING_CHECK(preds.dim() == 2, metric_name(),
                   ": preds and target must be 2-D [N, D] (N samples of D dimensions), got shape ",
-                  shape_text(preds), ".");
+                  preds.sizes(), ".");
   append("preds", preds.to(at::kFloat));
   append("target", target.to(at::kFloat));
 }
@@ -597,10 +590,10 @@ void KLDivergence::update_states(const std::vector<at::Tensor>& inputs) {
   expect_inputs(inputs, 2, "(p, q)");
   at::Tensor p = inputs[0], q = inputs[1];
   LIGHTNING_CHECK(p.sizes() == q.sizes(), metric_name(), ": p and q must have the same shape, got ",
-                  shape_text(p), " and ", shape_text(q), ".");
+                  p.sizes(), " and ", q.sizes(), ".");
   LIGHTNING_CHECK(p.dim() == 2, metric_name(),
                   ": p and q must be 2-D [N, D] (N distributions over D values), got shape ",
-                  shape_text(p), ".");
+                  p.sizes(), ".");
   at::Tensor measures;
   if (options_.log_prob()) {
     measures = (p.exp() * (p - q)).sum(-1);

@@ -13,10 +13,13 @@
 #include "lightning/error.h"
 #include "metrics/reference.h"
 #include "metrics/two_ranks.h"
+#include "support/errors.h"
 
 namespace LM = lightning::metrics;
 using LM::testing::Kwargs;
 using LM::testing::parse_tensor;
+
+using lightning::testing::error_of;
 
 namespace {
 
@@ -46,15 +49,6 @@ std::shared_ptr<LM::Metric> make_aggregation(const std::string& cls, Kwargs& kw)
   if (cls == "MinMetric") return std::make_shared<LM::MinMetric>(options);
   if (cls == "CatMetric") return std::make_shared<LM::CatMetric>(options);
   return nullptr;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const lightning::Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

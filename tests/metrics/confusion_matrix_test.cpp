@@ -18,6 +18,8 @@
 namespace LM = lightning::metrics;
 using LM::testing::Kwargs;
 
+using lightning::testing::error_of;
+
 namespace {
 
 std::shared_ptr<LM::Metric> make_metric(const std::string& cls, Kwargs& kw) {
@@ -128,15 +130,6 @@ std::shared_ptr<LM::Metric> make_metric(const std::string& cls, Kwargs& kw) {
 }
 
 at::Tensor T(const std::string& text) { return LM::testing::parse_tensor(text); }
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const lightning::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 }  // namespace
 

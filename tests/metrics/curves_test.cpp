@@ -13,6 +13,8 @@
 namespace LM = lightning::metrics;
 using LM::testing::Kwargs;
 
+using lightning::testing::error_of;
+
 namespace {
 
 LM::Thresholds thresholds_arg(Kwargs& kw) {
@@ -68,15 +70,6 @@ std::shared_ptr<LM::Metric> make_curve_metric(const std::string& cls, Kwargs& kw
     return std::make_shared<LM::MultilabelAveragePrecision>(n, o);
   }
   return nullptr;
-}
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const lightning::Error& e) {
-    return e.what();
-  }
-  return "(no lightning::Error)";
 }
 
 }  // namespace

@@ -481,3 +481,60 @@ TEST(Metric, ARejectedBatchLeavesTheMetricAsItWas) {
   EXPECT_DOUBLE_EQ(item(m.compute()), 3.0);
   EXPECT_DOUBLE_EQ(item(m.forward_cache()), 5.0);
 }
+
+// ---- docs/metrics.md's examples, as written there ---------------------------------
+
+#include "lightning/metrics/aggregation.h"
+#include "lightning/metrics/curves.h"
+#include "lightning/metrics/regression.h"
+#include "lightning/metrics/stat_scores.h"
+
+namespace {
+
+class MeanAbsolute : public LM::Metric {
+ public:
+  MeanAbsolute() : Metric("MeanAbsolute") {
+    add_state("total", at::zeros({}), LM::Reduction::Sum);
+    add_state("n", at::zeros({}, at::kLong), LM::Reduction::Sum);
+  }
+
+ protected:
+  void update_states(const std::vector<at::Tensor>& in) override {
+    expect_inputs(in, 2, "(preds, target)");
+    set_state("total", state("total") + (in[0] - in[1]).abs().sum());
+    set_state("n", state("n") + in[1].numel());
+  }
+  std::vector<at::Tensor> compute_states() override { return {state("total") / state("n")}; }
+};
+
+}  // namespace
+
+TEST(MetricsDocs, ExamplesRunAndGiveTheirValues) {
+  auto f1 = std::make_shared<LM::MulticlassF1Score>(
+      LM::MulticlassStatScoresOptions(10).average("weighted").ignore_index(255));
+  auto auroc = std::make_shared<LM::BinaryAUROC>(LM::BinaryAUROCOptions().thresholds(200));
+  auto rmse = std::make_shared<LM::MeanSquaredError>(LM::MeanSquaredErrorOptions().squared(false));
+  auto acc =
+      std::make_shared<LM::Accuracy>(LM::AccuracyOptions().task("multiclass").num_classes(10));
+  const at::Tensor logits = at::eye(10).repeat({2, 1});
+  const at::Tensor y = at::arange(10).repeat({2});
+  f1->update(logits, y);
+  acc->update(logits, y);
+  EXPECT_DOUBLE_EQ(item(f1->compute()), 1.0);
+  EXPECT_DOUBLE_EQ(item(acc->compute()), 1.0);
+  auroc->update(at::tensor({0.1f, 0.9f}), at::tensor({0, 1}));
+  EXPECT_DOUBLE_EQ(item(auroc->compute()), 1.0);
+  rmse->update(at::tensor({1.0f, 3.0f}), at::tensor({1.0f, 1.0f}));
+  EXPECT_NEAR(item(rmse->compute()), std::sqrt(2.0), 1e-6);
+
+  LM::MetricCollection val_metrics(
+      LM::MetricCollection::Named{{"acc", std::make_shared<LM::MulticlassAccuracy>(10)},
+                                  {"f1", std::make_shared<LM::MulticlassF1Score>(10)}},
+      LM::MetricCollectionOptions().prefix("val_"));
+  val_metrics.update(logits, y);
+  EXPECT_EQ(val_metrics.compute().count("val_f1"), 1u);
+
+  MeanAbsolute mae;
+  mae.update(at::tensor({1.0f, 2.0f}), at::tensor({0.0f, 0.0f}));
+  EXPECT_DOUBLE_EQ(item(mae.compute()), 1.5);
+}

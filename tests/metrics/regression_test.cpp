@@ -11,10 +11,13 @@
 #include "lightning/error.h"
 #include "metrics/reference.h"
 #include "metrics/two_ranks.h"
+#include "support/errors.h"
 
 namespace LM = lightning::metrics;
 using LM::testing::Kwargs;
 using LM::testing::parse_tensor;
+
+using lightning::testing::error_of;
 
 namespace {
 
@@ -62,15 +65,6 @@ std::shared_ptr<LM::Metric> make_regression(const std::string& cls, Kwargs& kw) 
                                                   .reduction(kw.text("reduction", "mean")));
   }
   return nullptr;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const lightning::Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace
