@@ -14,6 +14,7 @@
 #include "lightning/metrics/calibration_error.h"
 #include "lightning/metrics/metric_collection.h"
 #include "reference.h"
+#include "support/errors.h"
 
 namespace LM = lightning::metrics;
 using LM::testing::Kwargs;

@@ -9,6 +9,7 @@
 
 #include "lightning/error.h"
 #include "reference.h"
+#include "support/errors.h"
 
 namespace LM = lightning::metrics;
 using LM::testing::Kwargs;
