@@ -32,6 +32,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <typeinfo>
 #include <vector>
 
 #include "lightning/datamodule.h"
@@ -59,8 +60,7 @@ class LIGHTNING_API CLIArguments {
   /// An argument with a default; its type is the default's.
   CLIArguments& add(const std::string& name, HParamValue default_value, const std::string& doc);
   /// A required argument of `type`: a config or the command line must give it.
-  CLIArguments& required(const std::string& name, const std::string& type,
-                         const std::string& doc);
+  CLIArguments& required(const std::string& name, const std::string& type, const std::string& doc);
   const std::vector<CLIArgument>& items() const { return items_; }
 
  private:
@@ -83,12 +83,18 @@ struct LIGHTNING_API LightningCLIOptions {
 };
 
 namespace detail {
+/// A class's unqualified name ("MyModel" for ns::MyModel), as a config's
+/// `class_path` ends ("my_project.models.MyModel").
+LIGHTNING_API std::string cli_class_name(const std::type_info& type);
+
 /// The non-template part of LightningCLI (src/cli/lightning_cli.cpp).
 struct CLIClasses {
   std::string model_name;
+  std::string model_class;  // the class name a `class_path` must end with
   CLIArguments model_arguments;
   std::function<std::shared_ptr<LightningModule>(const HParams&)> make_model;
   std::string data_name;  // empty without a datamodule
+  std::string data_class;
   CLIArguments data_arguments;
   std::function<std::shared_ptr<LightningDataModule>(const HParams&)> make_data;
 };
@@ -129,10 +135,12 @@ class LightningCLI : public LightningCLIBase {
   static detail::CLIClasses classes() {
     detail::CLIClasses c;
     c.model_name = "model";
+    c.model_class = detail::cli_class_name(typeid(Model));
     c.model_arguments = Model::cli_arguments();
     c.make_model = [](const HParams& hp) { return std::make_shared<Model>(hp); };
     if constexpr (!std::is_void_v<Data>) {
       c.data_name = "data";
+      c.data_class = detail::cli_class_name(typeid(Data));
       c.data_arguments = Data::cli_arguments();
       c.make_data = [](const HParams& hp) { return std::make_shared<Data>(hp); };
     }
