@@ -74,25 +74,6 @@ const char* subcommand_doc(const std::string& s) {
   return "Run inference on your data.";
 }
 
-// Arguments of Python's Trainer that lightning.cpp has no counterpart for, with
-// the value Lightning's own --print_config writes for them: a config from
-// Python holding that value runs; any other value is an error naming the key.
-const std::vector<std::pair<std::string, HParamValue>>& python_only_trainer_keys() {
-  static const std::vector<std::pair<std::string, HParamValue>> keys = {
-      {"max_time", HParamValue()},
-      {"benchmark", HParamValue()},
-      {"inference_mode", true},
-      {"profiler", HParamValue()},
-      {"detect_anomaly", false},
-      {"barebones", false},
-      {"plugins", HParamValue()},
-      {"sync_batchnorm", false},
-      {"reload_dataloaders_every_n_epochs", 0},
-      {"model_registry", HParamValue()},
-  };
-  return keys;
-}
-
 std::string render(const HParamValue& v) {
   std::ostringstream os;
   os << v;
@@ -502,28 +483,15 @@ class CLIRun {
     if (value.is_none()) return {};
     LIGHTNING_CHECK(value.is_map(), origin, ": trainer = ", render(value), " (", value.type_name(),
                     "): expected a mapping of Trainer arguments (trainer: {max_epochs: 10}).");
-    std::vector<std::string> names;
-    for (const auto& f : trainer_fields()) names.push_back(f.name);
-    HParams out;
-    for (const auto& [key, v] : value.as<HParams>()) {
-      if (std::find(names.begin(), names.end(), key) != names.end()) {
-        out.set(key, v);
-        continue;
-      }
-      const auto& py = python_only_trainer_keys();
-      const auto it =
-          std::find_if(py.begin(), py.end(), [&](const auto& p) { return p.first == key; });
-      if (it != py.end()) {
-        LIGHTNING_CHECK(v == it->second, origin, ": trainer.", key, " = ", render(v),
-                        " is a Python Lightning Trainer argument that lightning.cpp does not "
-                        "support; only its default (",
-                        render(it->second), ") is accepted. Remove the key.");
-        continue;
-      }
-      LIGHTNING_FAIL(origin, ": unknown key 'trainer.", key, "'", suggest(key, names),
-                     " Run with --help for every Trainer argument.");
+    // The trainer section's own checks (names, Lightning's value syntax,
+    // class_path objects, Python-only arguments), with this source named.
+    const HParams section = value.as<HParams>();
+    try {
+      apply_trainer_config(section, TrainerOptions(), "trainer");
+    } catch (const Error& e) {
+      throw Error(origin + ": " + e.what());
     }
-    return out;
+    return section;
   }
 
   static std::vector<std::string> argument_names(const CLIArguments& args) {

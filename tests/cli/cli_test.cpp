@@ -17,11 +17,9 @@
 #include <string>
 #include <vector>
 
+#include "cli/trainer_config.h"
 #include "lightning/lightning.h"
 #include "support/temp_dir.h"
-
-// TEMPORARY: part B's trainer section is not merged yet (see the file).
-#include "cli/temporary_trainer_config.inc"
 
 namespace L = lightning;
 using ::testing::HasSubstr;
@@ -494,6 +492,8 @@ TEST(LightningCLI, RunsAConfigInPythonLightningCLIsLayout) {
   EXPECT_EQ(r.cli->datamodule_base()->hparams().get<int64_t>("num_samples"), 24);
   EXPECT_EQ(r.cli->trainer().current_epoch(), 2);
   EXPECT_EQ(r.cli->trainer().global_step(), 6);  // limit_train_batches: 3
+  // trainer.callbacks by Lightning's class path.
+  ASSERT_NE(r.cli->trainer().early_stopping_callback(), nullptr);
   // The printed config is the flat C++ layout.
   EXPECT_FALSE(section(*r.cli, "model").contains("class_path"));
 }
@@ -541,12 +541,16 @@ TEST(LightningCLIErrors, UnknownKeysListTheClosestNames) {
                         "TinyModel takes: learning_rate, hidden, name, use_bias, widths, extra."));
   write(dir.file("trainer.yaml"), "trainer:\n  max_epoch: 3\n");
   EXPECT_THAT(error_for({"fit", "--config", dir.file("trainer.yaml")}),
-              HasSubstr(": unknown key 'trainer.max_epoch', did you mean 'max_epochs'"));
+              HasSubstr(dir.file("trainer.yaml") +
+                        ": trainer.max_epoch: unknown Trainer option 'max_epoch', did you mean "
+                        "'max_epochs' or 'min_epochs'?"));
   EXPECT_THAT(error_for({"fit", "--data.batchsize", "3"}),
               HasSubstr("the command line (--data.batchsize): unknown key 'data.batchsize', did "
                         "you mean 'batch_size'?"));
   EXPECT_THAT(error_for({"fit", "--trainer.max_epoch=3"}),
-              HasSubstr("unknown key 'trainer.max_epoch', did you mean 'max_epochs'"));
+              HasSubstr("error: the command line (--trainer.max_epoch): trainer.max_epoch: "
+                        "unknown Trainer option 'max_epoch', did you mean 'max_epochs' or "
+                        "'min_epochs'?"));
   EXPECT_THAT(error_for({"fit", "--modle.hidden", "3"}),
               HasSubstr("unknown option '--modle.hidden', did you mean '--model.hidden'?"));
   EXPECT_THAT(error_for({"fit", "--print-config"}),
@@ -569,6 +573,11 @@ TEST(LightningCLIErrors, WrongTypesNameKeyValueAndExpectedType) {
               HasSubstr("seed_everything = 'soon' (str): expected an int seed or a bool"));
   EXPECT_THAT(error_for({"fit", "--ckpt_path", "[1]"}),
               HasSubstr("ckpt_path = [1] (list): expected a path (str) or null."));
+  // Trainer values are checked by the trainer section, with the source named.
+  EXPECT_THAT(error_for({"fit", "--trainer.max_epochs", "many"}),
+              HasSubstr("error: the command line (--trainer.max_epochs): trainer.max_epochs"));
+  EXPECT_THAT(error_for({"fit", "--trainer.precision=bf17-mixed"}),
+              HasSubstr("error: the command line (--trainer.precision): trainer.precision"));
   L::testing::TempDir dir;
   write(dir.file("t.yaml"), "model:\n  hidden: 2.5\n");
   EXPECT_THAT(error_for({"fit", "--config", dir.file("t.yaml")}),
@@ -594,8 +603,10 @@ TEST(LightningCLIErrors, PythonOnlyKeysAndAnotherClassPath) {
   L::testing::TempDir dir;
   write(dir.file("p.yaml"), "trainer:\n  profiler: simple\n");
   EXPECT_THAT(error_for({"fit", "--config", dir.file("p.yaml")}),
-              HasSubstr("trainer.profiler = 'simple' is a Python Lightning Trainer argument that "
-                        "lightning.cpp does not support; only its default (None) is accepted."));
+              HasSubstr(dir.file("p.yaml") +
+                        ": trainer.profiler: 'profiler' is a Python Lightning Trainer argument "
+                        "that lightning.cpp does not have (no profilers); only None is accepted "
+                        "(and ignored) here, got 'simple'."));
   write(dir.file("o.yaml"), "optimizer:\n  class_path: torch.optim.Adam\n");
   EXPECT_THAT(error_for({"fit", "--config", dir.file("o.yaml")}),
               HasSubstr("'optimizer' = {'class_path': 'torch.optim.Adam'} is Python "
