@@ -141,6 +141,14 @@ std::string join(const std::vector<std::string>& names) {
   return out;
 }
 
+std::string join_or(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    out += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  }
+  return out;
+}
+
 // A sentence's end after a name: ", did you mean 'x'?" or ".".
 std::string end(const std::string& name, const std::vector<std::string>& candidates) {
   const std::string s = did_you_mean(name, candidates);
@@ -199,7 +207,8 @@ std::chrono::milliseconds to_duration(const HParamValue& v, const std::string& p
         {"seconds", 1},    {"milliseconds", 1e-3}, {"microseconds", 1e-6}};
     std::vector<std::string> names;
     for (const auto& u : units) names.push_back(u.first);
-    for (const auto& [key, value] : v.as<HParams>().items()) {
+    const HParams map = v.as<HParams>();
+    for (const auto& [key, value] : map.items()) {
       auto unit =
           std::find_if(units.begin(), units.end(), [&](const auto& u) { return u.first == key; });
       LIGHTNING_CHECK(unit != units.end(), path, ".", key, ": unknown duration unit",
@@ -251,7 +260,7 @@ class InitArgs {
     for (const auto& n : neutral) accepted.push_back(shown(n));
     LIGHTNING_FAIL(path(name), ": ", cls_, "'s '", name,
                    "' exists in Python Lightning but not in lightning.cpp (", why, "); only ",
-                   join(accepted), " is accepted here, got ", shown(v), ".");
+                   join_or(accepted), " is accepted here, got ", shown(v), ".");
   }
   void finish() const {
     for (const auto& [key, value] : args_.items()) {
@@ -299,7 +308,8 @@ ClassSpec parse_spec(const HParamValue& spec, const std::string& where, const st
       const HParamValue& args = map.at(section);
       if (args.is_none()) continue;
       if (!args.is_map()) type_error(where + "." + section, args, "a mapping of argument names");
-      for (const auto& [key, value] : args.as<HParams>().items()) {
+      const HParams given = args.as<HParams>();
+      for (const auto& [key, value] : given.items()) {
         LIGHTNING_CHECK(!out.init_args.contains(key), where, ".", section, ".", key,
                         ": given in both init_args and dict_kwargs.");
         out.init_args.set(key, value);
@@ -318,10 +328,10 @@ ClassSpec parse_spec(const HParamValue& spec, const std::string& where, const st
 // Lightning's own module paths ("lightning.pytorch.callbacks",
 // "pytorch_lightning.loggers.csv_logs", "lightning.pytorch.callbacks.progress", ...).
 bool lightning_module(const std::string& module) {
-  for (const char* prefix : {"lightning.pytorch.", "pytorch_lightning.", "lightning.", "L."}) {
+  for (const char* prefix : {"lightning.", "pytorch_lightning."}) {
     if (module.rfind(prefix, 0) == 0) return true;
   }
-  return module == "lightning" || module == "pytorch_lightning" || module == "L";
+  return module == "lightning" || module == "pytorch_lightning";
 }
 
 template <typename T, typename Registry, typename Builtin>
@@ -480,7 +490,8 @@ CallbackMaker gradient_accumulation_scheduler(InitArgs& a) {
   const HParamValue& v = a.require("scheduling", "a mapping epoch: batches per optimizer step");
   if (!v.is_map()) type_error(path, v, "a mapping {epoch: batches per optimizer step}");
   std::map<int64_t, int64_t> scheduling;
-  for (const auto& [key, factor] : v.as<HParams>().items()) {
+  const HParams map = v.as<HParams>();
+  for (const auto& [key, factor] : map.items()) {
     char* end = nullptr;
     errno = 0;
     const long long epoch = std::strtoll(key.c_str(), &end, 10);
@@ -638,14 +649,25 @@ StrategyOption strategy_from(const HParamValue& v, const std::string& path) {
                       "started by re-running the program, as strategy 'ddp'; there is no "
                       "spawn/fork start method in C++). Use 'ddp'.");
     }
-    for (const char* prefix :
-         {"fsdp", "deepspeed", "xla", "single_xla", "dp", "model_parallel", "hpu", "single_hpu"}) {
-      LIGHTNING_CHECK(name.rfind(prefix, 0) != 0 || name.rfind("ddp", 0) == 0, path, ": strategy '",
-                      name,
-                      "' exists in Python Lightning but not in lightning.cpp (only DDP is "
-                      "implemented). Strategies: ",
-                      quoted_list(names), ".");
-    }
+    // The rest of Python Lightning's StrategyRegistry (2.6).
+    static const std::vector<std::string> python = {"deepspeed",
+                                                    "deepspeed_stage_1",
+                                                    "deepspeed_stage_2",
+                                                    "deepspeed_stage_2_offload",
+                                                    "deepspeed_stage_3",
+                                                    "deepspeed_stage_3_offload",
+                                                    "deepspeed_stage_3_offload_nvme",
+                                                    "fsdp",
+                                                    "fsdp_cpu_offload",
+                                                    "single_tpu",
+                                                    "single_xla",
+                                                    "xla",
+                                                    "xla_debug"};
+    LIGHTNING_CHECK(std::find(python.begin(), python.end(), name) == python.end(), path,
+                    ": strategy '", name,
+                    "' exists in Python Lightning but not in lightning.cpp (only DDP is "
+                    "implemented). Strategies: ",
+                    quoted_list(names), ".");
     LIGHTNING_FAIL(path, ": unknown strategy '", name, "'", end(name, names),
                    " Strategies: ", quoted_list(names),
                    ", or {class_path: DDPStrategy, "
@@ -739,8 +761,9 @@ std::optional<int64_t> devices_from(const HParamValue& v, const std::string& pat
       return indices[0];
     }
   } else if (v.is_list()) {
-    for (size_t i = 0; i < v.as<HParamValue::List>().size(); ++i) {
-      const auto& item = v.as<HParamValue::List>()[i];
+    const auto list = v.as<HParamValue::List>();
+    for (size_t i = 0; i < list.size(); ++i) {
+      const auto& item = list[i];
       indices.push_back(to_int(item, path + "[" + std::to_string(i) + "]", "int (a device index)"));
     }
   } else {
@@ -764,7 +787,7 @@ LoggerOption logger_from(const HParamValue& v, const std::string& path) {
   if (v.is_bool()) return LoggerOption(std::get<bool>(v.variant()));
   if (v.is_list()) {
     std::vector<std::shared_ptr<Logger>> loggers;
-    const auto& list = v.as<HParamValue::List>();
+    const auto list = v.as<HParamValue::List>();
     for (size_t i = 0; i < list.size(); ++i) {
       loggers.push_back(make_logger(list[i], path + "[" + std::to_string(i) + "]"));
     }
@@ -782,7 +805,7 @@ std::vector<std::shared_ptr<Callback>> callbacks_from(const HParamValue& v,
   std::vector<std::shared_ptr<Callback>> out;
   if (v.is_none()) return out;
   if (v.is_list()) {
-    const auto& list = v.as<HParamValue::List>();
+    const auto list = v.as<HParamValue::List>();
     for (size_t i = 0; i < list.size(); ++i) {
       out.push_back(make_callback(list[i], path + "[" + std::to_string(i) + "]"));
     }
@@ -1061,7 +1084,7 @@ TrainerOptions apply_trainer_config(const HParams& section, TrainerOptions base,
       for (const auto& a : accepted) shown_values.push_back(shown(a));
       LIGHTNING_FAIL(path, ": '", key,
                      "' is a Python Lightning Trainer argument that lightning.cpp does not have (",
-                     only->second.why, "); only ", join(shown_values),
+                     only->second.why, "); only ", join_or(shown_values),
                      " is accepted (and ignored) here, got ", shown(value), ".");
     }
     std::vector<std::string> names;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "lightning/callbacks/callback.h"
+#include "lightning/export.h"
 #include "lightning/hparams.h"
 #include "lightning/loggers/logger.h"
 #include "lightning/trainer.h"
@@ -30,18 +31,21 @@ struct ConfigField {
 };
 
 /// Every TrainerOptions field a config can set, in TrainerOptions' order.
-const std::vector<ConfigField>& trainer_fields();
+LIGHTNING_INTERNAL_API const std::vector<ConfigField>& trainer_fields();
 
 /// `base` with the keys of `section` (the `trainer:` mapping) applied.
 /// `where` is the key path of the section for messages ("trainer").
-TrainerOptions apply_trainer_config(const HParams& section, TrainerOptions base,
-                                    const std::string& where = "trainer");
+LIGHTNING_INTERNAL_API TrainerOptions apply_trainer_config(const HParams& section,
+                                                           TrainerOptions base,
+                                                           const std::string& where = "trainer");
 
 /// A callback from `{class_path: ModelCheckpoint, init_args: {...}}` (or a
 /// bare class name); Lightning's module paths are accepted
 /// ("lightning.pytorch.callbacks.ModelCheckpoint").
-std::shared_ptr<Callback> make_callback(const HParamValue& spec, const std::string& where);
+LIGHTNING_INTERNAL_API std::shared_ptr<Callback> make_callback(const HParamValue& spec,
+                                                               const std::string& where);
 /// A logger, likewise (CSVLogger, TensorBoardLogger).
-std::shared_ptr<Logger> make_logger(const HParamValue& spec, const std::string& where);
+LIGHTNING_INTERNAL_API std::shared_ptr<Logger> make_logger(const HParamValue& spec,
+                                                           const std::string& where);
 
 }  // namespace lightning::detail

@@ -331,6 +331,8 @@ TEST(TrainerConfig, StrategyNamesAndDDPStrategyObject) {
   EXPECT_THAT(error_of_yaml("strategy: fsdp"),
               HasSubstr("trainer.strategy: strategy 'fsdp' exists in Python Lightning but not in "
                         "lightning.cpp (only DDP is implemented)"));
+  EXPECT_THAT(error_of_yaml("strategy: deepspeed_stage_2"),
+              HasSubstr("exists in Python Lightning but not in lightning.cpp"));
   EXPECT_THAT(error_of_yaml("strategy: ddp_spawn"),
               HasSubstr("trainer.strategy: strategy 'ddp_spawn' exists in Python Lightning but "
                         "not in lightning.cpp"));
@@ -524,7 +526,7 @@ TEST(TrainerConfig, PythonOnlyKeysAreDistinctFromTypos) {
   EXPECT_THAT(error_of_yaml("benchmark: true"),
               HasSubstr("trainer.benchmark: 'benchmark' is a Python Lightning Trainer argument "
                         "that lightning.cpp does not have (cudnn.benchmark is not exposed); only "
-                        "None, False is accepted"));
+                        "None or False is accepted"));
   EXPECT_THAT(error_of_yaml("profiler: simple"), HasSubstr("(no profilers)"));
   EXPECT_THAT(error_of_yaml("max_time: '00:12:00:00'"), HasSubstr("trainer.max_time: 'max_time'"));
   EXPECT_THAT(error_of_yaml("plugins: [foo]"), HasSubstr("trainer.plugins: 'plugins'"));
