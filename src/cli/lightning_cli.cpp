@@ -617,8 +617,19 @@ class CLIRun {
   void build() {
     const HParamValue seed = config_.at("seed_everything");
     if (seed.is_bool() && seed.as<bool>()) {
-      std::random_device rd;
-      const int64_t s = static_cast<int64_t>(std::uniform_int_distribution<uint32_t>()(rd));
+      // A random seed; as Lightning's seed_everything(None), the one in
+      // PL_GLOBAL_SEED when set (the DDP processes this one starts re-run
+      // the program with its environment, so every rank draws the same).
+      int64_t s = -1;
+      if (const char* env = std::getenv("PL_GLOBAL_SEED")) {
+        char* end = nullptr;
+        const long long v = std::strtoll(env, &end, 10);
+        if (end != env && *end == '\0' && v >= 0 && v <= 4294967295LL) s = v;
+      }
+      if (s < 0) {
+        std::random_device rd;
+        s = static_cast<int64_t>(std::uniform_int_distribution<uint32_t>()(rd));
+      }
       seed_everything(static_cast<uint64_t>(s));
       config_.set("seed_everything", s);
     } else if (seed.is_int()) {

@@ -10,6 +10,7 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/optim/sgd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -344,6 +345,13 @@ TEST(LightningCLI, SeedEverythingSeedsBeforeBuildingAndRecordsARandomSeed) {
   auto replay = run_cli({"--seed_everything", std::to_string(seed.as<int64_t>())}, parse_only);
   const auto a = weights(*random.cli->model()), b = weights(*replay.cli->model());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(at::equal(a[i], b[i]));
+
+  // As Lightning's seed_everything(None): the seed of PL_GLOBAL_SEED when set
+  // (what the DDP processes a run starts inherit).
+  ::setenv("PL_GLOBAL_SEED", "31337", 1);
+  auto inherited = run_cli({"--seed_everything=true"}, parse_only);
+  ASSERT_EQ(inherited.code(), 0) << inherited.err;
+  EXPECT_EQ(inherited.cli->config().at("seed_everything"), L::HParamValue(31337));
 
   auto off = run_cli({"--seed_everything", "false"}, parse_only);
   ASSERT_EQ(off.code(), 0) << off.err;
