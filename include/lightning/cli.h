@@ -76,8 +76,11 @@ struct LIGHTNING_API LightningCLIOptions {
   /// `seed_everything`'s default: true = a random seed, recorded in the
   /// saved config; false = no seeding; a number = that seed.
   TORCH_ARG(HParamValue, seed_everything_default) = true;
-  /// The Trainer's defaults, before any config or argument.
-  TORCH_ARG(TrainerOptions, trainer_defaults) = {};
+  /// The Trainer's defaults, before any config or argument, as Lightning's
+  /// `trainer_defaults` dict: `HParams{{"max_epochs", 15}}` (the trainer
+  /// section's keys and value syntax). They appear in --print_config and the
+  /// saved config.yaml, so that the saved config reproduces the run.
+  TORCH_ARG(HParams, trainer_defaults) = {};
   /// Parse and build only; run no subcommand (Lightning's `run=False`).
   TORCH_ARG(bool, run) = true;
 };

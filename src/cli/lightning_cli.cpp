@@ -339,6 +339,10 @@ class CLIRun {
     }
 
     HParams given;
+    if (!options_.trainer_defaults().empty()) {
+      apply_source(given, HParams{{"trainer", options_.trainer_defaults()}},
+                   "LightningCLIOptions::trainer_defaults");
+    }
     for (const auto& path : global_configs) apply_source(given, parse_config_file(path), path);
     bool print_config = false;
     for (; i < args.size(); ++i) {
@@ -638,7 +642,7 @@ class CLIRun {
 
     HParams trainer_given;
     if (given_.contains("trainer")) trainer_given = given_.at("trainer").as<HParams>();
-    TrainerOptions topts = apply_trainer_config(trainer_given, options_.trainer_defaults());
+    TrainerOptions topts = apply_trainer_config(trainer_given, TrainerOptions());
     if (options_.save_config_callback() && subcommand_ == "fit") {
       auto callbacks = topts.callbacks();
       callbacks.push_back(

@@ -358,6 +358,23 @@ TEST(LightningCLI, SeedEverythingSeedsBeforeBuildingAndRecordsARandomSeed) {
   EXPECT_EQ(off.cli->config().at("seed_everything"), L::HParamValue(false));
 }
 
+TEST(LightningCLI, TrainerDefaultsComeFirstAndAreInTheResolvedConfig) {
+  L::LightningCLIOptions options;
+  options.run(false).trainer_defaults(L::HParams{{"max_epochs", 15}, {"log_every_n_steps", 7}});
+  auto r = run_cli({"--trainer.log_every_n_steps=9"}, options);
+  ASSERT_EQ(r.code(), 0) << r.err;
+  EXPECT_EQ(section(*r.cli, "trainer").get<int64_t>("max_epochs"), 15);
+  EXPECT_EQ(section(*r.cli, "trainer").get<int64_t>("log_every_n_steps"), 9);
+  EXPECT_EQ(r.cli->trainer().options().max_epochs(), 15);
+  EXPECT_EQ(r.cli->trainer().options().log_every_n_steps(), 9);
+
+  options.trainer_defaults(L::HParams{{"max_epoch", 15}});
+  auto bad = run_cli({}, options);
+  EXPECT_EQ(bad.code(), 2);
+  EXPECT_THAT(bad.err, HasSubstr("error: LightningCLIOptions::trainer_defaults: trainer.max_epoch: "
+                                 "unknown Trainer option 'max_epoch'"));
+}
+
 // ---- print_config, help ---------------------------------------------------------
 
 TEST(LightningCLI, PrintConfigPrintsTheResolvedConfigAndRoundTrips) {
