@@ -451,6 +451,16 @@ class CLIRun {
                        "arguments (--",
                        classes_.model_name, ".NAME).");
       }
+      if (key == "weights_only") {
+        // Lightning 2.6's fit/validate/test/predict(weights_only=...): whether
+        // torch.load may unpickle objects. The checkpoint reader here never
+        // runs pickled code, so every value reads the same.
+        LIGHTNING_CHECK(value.is_none() || value.is_bool(), origin,
+                        ": weights_only = ", render(value), " (", value.type_name(),
+                        "): expected a bool or null (Lightning's torch.load setting; ignored "
+                        "here: checkpoints are always read without running pickled code).");
+        continue;
+      }
       if (key == "seed_everything") {
         LIGHTNING_CHECK(value.is_bool() || value.is_int(), origin,
                         ": seed_everything = ", render(value), " (", value.type_name(),

@@ -516,7 +516,7 @@ TEST(LightningCLI, RunsAConfigInPythonLightningCLIsLayout) {
   EXPECT_EQ(model.at("widths"), L::HParamValue(L::HParamValue::List{4, 2}));
   EXPECT_EQ(r.cli->datamodule_base()->hparams().get<int64_t>("num_samples"), 24);
   EXPECT_EQ(r.cli->trainer().current_epoch(), 2);
-  EXPECT_EQ(r.cli->trainer().global_step(), 6);  // limit_train_batches: 3
+  EXPECT_EQ(r.cli->trainer().global_step(), 12);  // 24 samples / 4 per batch, 2 epochs
   // trainer.callbacks by Lightning's class path.
   ASSERT_NE(r.cli->trainer().early_stopping_callback(), nullptr);
   // The printed config is the flat C++ layout.
@@ -607,6 +607,9 @@ TEST(LightningCLIErrors, WrongTypesNameKeyValueAndExpectedType) {
   write(dir.file("t.yaml"), "model:\n  hidden: 2.5\n");
   EXPECT_THAT(error_for({"fit", "--config", dir.file("t.yaml")}),
               HasSubstr(dir.file("t.yaml") + ": model.hidden = 2.5 (float): expected int"));
+  write(dir.file("w.yaml"), "weights_only: maybe\n");
+  EXPECT_THAT(error_for({"fit", "--config", dir.file("w.yaml")}),
+              HasSubstr("weights_only = 'maybe' (str): expected a bool or null"));
   write(dir.file("m.yaml"), "model: 3\n");
   EXPECT_THAT(error_for({"fit", "--config", dir.file("m.yaml")}),
               HasSubstr("model = 3 (int): expected a mapping of TinyModel's arguments."));
