@@ -523,6 +523,19 @@ TEST(LightningCLI, RunsAConfigInPythonLightningCLIsLayout) {
   EXPECT_FALSE(section(*r.cli, "model").contains("class_path"));
 }
 
+TEST(LightningCLI, RunsAFlatConfigPrintedByPythonLightningCLI) {
+  L::testing::TempDir
+      dir;  // its trainer keys are null: Lightning's defaults (loggers, checkpoints)
+  auto r = run_cli({"fit", "--config", kDir + "/python_lightning_config_flat.yaml",
+                    "--trainer.default_root_dir", dir.str()});
+  ASSERT_EQ(r.code(), 0) << r.err;
+  EXPECT_EQ(r.cli->model()->hparams().get<int64_t>("hidden"), 7);
+  EXPECT_EQ(r.cli->datamodule_base()->hparams().get<int64_t>("num_samples"), 16);
+  EXPECT_EQ(r.cli->trainer().current_epoch(), 3);
+  EXPECT_EQ(r.cli->trainer().global_step(), 6);  // 16 samples / 8 per batch, 3 epochs
+  EXPECT_TRUE(std::filesystem::exists(r.cli->trainer().log_dir() + "/config.yaml"));
+}
+
 // ---- errors ---------------------------------------------------------------------
 
 // Runs `args`, expects exit code 2 and "error: <text...>" on stderr.
