@@ -1036,7 +1036,11 @@ const std::vector<Field>& field_table() {
     add("callbacks", "Union[List[Callback], Callback, None]", HParamValue(),
         "callbacks: [{class_path: ModelCheckpoint, init_args: {...}}, ...]",
         [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
-          o.callbacks(callbacks_from(v, p));
+          // As LightningCLI: the config's callbacks, then those the base
+          // (LightningCLI's trainer_defaults) already has.
+          auto callbacks = callbacks_from(v, p);
+          callbacks.insert(callbacks.end(), o.callbacks().begin(), o.callbacks().end());
+          o.callbacks(callbacks);
         });
     add("logger", "Union[Logger, List[Logger], bool, None]", true,
         "true: CSV and TensorBoard logs under default_root_dir; false: none; or "

@@ -179,7 +179,9 @@ TEST(TrainerFields, TheStatedDefaultsAppliedGiveTrainerOptionsDefaults) {
   EXPECT_EQ(o.deterministic(), d.deterministic());
   EXPECT_EQ(o.num_threads(), d.num_threads());
   EXPECT_EQ(o.tune_allocator(), d.tune_allocator());
-  EXPECT_TRUE(o.callbacks().empty());
+  // The base's callbacks stay (LightningCLI appends trainer_defaults' callbacks).
+  ASSERT_EQ(o.callbacks().size(), 1u);
+  EXPECT_EQ(o.callbacks()[0], base.callbacks()[0]);
   EXPECT_TRUE(o.logger().use_default());
   EXPECT_TRUE(o.logger().loggers().empty());
 }
@@ -487,9 +489,16 @@ TEST(TrainerConfig, CallbacksAListOneOrNone) {
   o = apply("callbacks: {class_path: ModelSummary, init_args: {max_depth: 2}}");
   ASSERT_EQ(o.callbacks().size(), 1u);
   EXPECT_NE(std::dynamic_pointer_cast<L::ModelSummary>(o.callbacks()[0]), nullptr);
-  o = apply("callbacks: null",
-            L::TrainerOptions().callbacks({std::make_shared<L::ModelSummary>()}));
-  EXPECT_TRUE(o.callbacks().empty());
+  EXPECT_TRUE(apply("callbacks: null").callbacks().empty());
+  // The config's callbacks come first, then the base's (LightningCLI's trainer_defaults).
+  auto from_defaults = std::make_shared<L::ModelSummary>();
+  o = apply("callbacks: [LearningRateMonitor]", L::TrainerOptions().callbacks({from_defaults}));
+  ASSERT_EQ(o.callbacks().size(), 2u);
+  EXPECT_NE(std::dynamic_pointer_cast<L::LearningRateMonitor>(o.callbacks()[0]), nullptr);
+  EXPECT_EQ(o.callbacks()[1], from_defaults);
+  o = apply("callbacks: null", L::TrainerOptions().callbacks({from_defaults}));
+  ASSERT_EQ(o.callbacks().size(), 1u);
+  EXPECT_EQ(o.callbacks()[0], from_defaults);
   EXPECT_THAT(error_of_yaml("callbacks: [ModelCheckpoint, {class_path: EarlyStopping, init_args: "
                             "{monitor: val_loss, patiense: 2}}]"),
               HasSubstr("trainer.callbacks[1].init_args.patiense: EarlyStopping has no argument "
