@@ -54,4 +54,6 @@ if __name__ == "__main__":
             sys.argv = ["main.py", "fit", "--print_config", *args]
             LightningCLI(Model, save_config_callback=None)
         with open(os.path.join(here, name), "w") as f:
+            f.write("# Written by tests/cli/trainer_config_python_configs.py: Python LightningCLI's\n")
+            f.write(f"# --print_config for: fit {' '.join(args)}\n")
             f.write(out.getvalue())
