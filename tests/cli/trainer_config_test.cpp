@@ -23,6 +23,7 @@
 #include "lightning/loggers/csv_logger.h"
 #include "lightning/loggers/tensorboard_logger.h"
 #include "lightning/strategies/ddp.h"
+#include "lightning/trainer.h"
 #include "support/errors.h"
 
 namespace L = lightning;
@@ -587,6 +588,8 @@ TEST(TrainerConfig, APythonLightningCLITrainerSectionAppliesUnchanged) {
   EXPECT_TRUE(o.limit_train_batches().is_fraction());
   EXPECT_EQ(o.num_sanity_val_steps(), 2);
   EXPECT_TRUE(o.enable_checkpointing());
+  // The Trainer accepts the result (its own validation of every option).
+  EXPECT_EQ(L::testing::error_of([&] { L::Trainer trainer(o); }), "<no lightning::Error thrown>");
 }
 
 TEST(TrainerConfig, APythonLightningCLIDDPSectionAppliesUnchanged) {
