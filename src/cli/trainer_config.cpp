@@ -698,7 +698,11 @@ StrategyOption strategy_from(const HParamValue& v, const std::string& path) {
   if (auto x = a.take("find_unused_parameters")) {
     o.find_unused_parameters(to_bool(*x, a.path("find_unused_parameters")));
   }
-  if (auto x = a.take("bucket_cap_mb")) o.bucket_cap_mb(to_float(*x, a.path("bucket_cap_mb")));
+  if (auto x = a.take("bucket_cap_mb")) {
+    // None: torch DDP's default, 25 MiB.
+    o.bucket_cap_mb(
+        to_opt_float(*x, a.path("bucket_cap_mb")).value_or(DDPOptions().bucket_cap_mb()));
+  }
   for (const char* name : {"accelerator", "parallel_devices", "cluster_environment",
                            "checkpoint_io", "precision_plugin", "ddp_comm_state", "ddp_comm_hook",
                            "ddp_comm_wrapper", "model_averaging_period"}) {
@@ -707,6 +711,23 @@ StrategyOption strategy_from(const HParamValue& v, const std::string& path) {
   }
   a.python_only("start_method", {"popen"},
                 "processes are started by re-running the program (Lightning's 'popen')");
+  // torch DistributedDataParallel's keyword arguments, as Python LightningCLI
+  // prints them: accepted at the values that match what lightning.cpp does.
+  const std::string ddp_why = "lightning.cpp's DDP has no such setting";
+  for (const char* name : {"output_device", "process_group", "delay_all_reduce_named_params",
+                           "param_to_hook_all_reduce", "mixed_precision", "device_mesh",
+                           "bucket_cap_mb_list", "forward_sync_buffers"}) {
+    a.python_only(name, {HParamValue()}, ddp_why);
+  }
+  for (const char* name :
+       {"check_reduction", "gradient_as_bucket_view", "static_graph",
+        "skip_all_reduce_unused_params", "batched_grad_copy", "lazy_bucket_allocation"}) {
+    a.python_only(name, {false}, ddp_why);
+  }
+  a.python_only("dim", {0}, "batches are split along dimension 0 by the samplers");
+  a.python_only("init_sync", {true}, "parameters are always broadcast from rank 0 at start");
+  a.python_only("broadcast_buffers", {HParamValue(), true},
+                "buffers are always broadcast from rank 0 before each step");
   a.finish();
   return StrategyOption(std::make_shared<DDPStrategy>(o));
 }
@@ -1015,7 +1036,11 @@ const std::vector<Field>& field_table() {
     add("callbacks", "Union[List[Callback], Callback, None]", HParamValue(),
         "callbacks: [{class_path: ModelCheckpoint, init_args: {...}}, ...]",
         [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
-          o.callbacks(callbacks_from(v, p));
+          // As LightningCLI: the config's callbacks, then those the base
+          // (LightningCLI's trainer_defaults) already has.
+          auto callbacks = callbacks_from(v, p);
+          callbacks.insert(callbacks.end(), o.callbacks().begin(), o.callbacks().end());
+          o.callbacks(callbacks);
         });
     add("logger", "Union[Logger, List[Logger], bool, None]", true,
         "true: CSV and TensorBoard logs under default_root_dir; false: none; or "

@@ -35,6 +35,11 @@ LIGHTNING_INTERNAL_API const std::vector<ConfigField>& trainer_fields();
 
 /// `base` with the keys of `section` (the `trainer:` mapping) applied.
 /// `where` is the key path of the section for messages ("trainer").
+/// A key set to None means Lightning's default for it (not `base`'s). The
+/// callbacks of the section come first, then `base`'s (LightningCLI appends
+/// its trainer_defaults' callbacks to the config's). Python Lightning Trainer
+/// arguments without a counterpart here are accepted at their defaults (as
+/// Python's --print_config writes them) and ignored; another value is an error.
 LIGHTNING_INTERNAL_API TrainerOptions apply_trainer_config(const HParams& section,
                                                            TrainerOptions base,
                                                            const std::string& where = "trainer");

@@ -23,6 +23,7 @@
 #include "lightning/loggers/csv_logger.h"
 #include "lightning/loggers/tensorboard_logger.h"
 #include "lightning/strategies/ddp.h"
+#include "lightning/trainer.h"
 #include "support/errors.h"
 
 namespace L = lightning;
@@ -179,7 +180,9 @@ TEST(TrainerFields, TheStatedDefaultsAppliedGiveTrainerOptionsDefaults) {
   EXPECT_EQ(o.deterministic(), d.deterministic());
   EXPECT_EQ(o.num_threads(), d.num_threads());
   EXPECT_EQ(o.tune_allocator(), d.tune_allocator());
-  EXPECT_TRUE(o.callbacks().empty());
+  // The base's callbacks stay (LightningCLI appends trainer_defaults' callbacks).
+  ASSERT_EQ(o.callbacks().size(), 1u);
+  EXPECT_EQ(o.callbacks()[0], base.callbacks()[0]);
   EXPECT_TRUE(o.logger().use_default());
   EXPECT_TRUE(o.logger().loggers().empty());
 }
@@ -487,9 +490,16 @@ TEST(TrainerConfig, CallbacksAListOneOrNone) {
   o = apply("callbacks: {class_path: ModelSummary, init_args: {max_depth: 2}}");
   ASSERT_EQ(o.callbacks().size(), 1u);
   EXPECT_NE(std::dynamic_pointer_cast<L::ModelSummary>(o.callbacks()[0]), nullptr);
-  o = apply("callbacks: null",
-            L::TrainerOptions().callbacks({std::make_shared<L::ModelSummary>()}));
-  EXPECT_TRUE(o.callbacks().empty());
+  EXPECT_TRUE(apply("callbacks: null").callbacks().empty());
+  // The config's callbacks come first, then the base's (LightningCLI's trainer_defaults).
+  auto from_defaults = std::make_shared<L::ModelSummary>();
+  o = apply("callbacks: [LearningRateMonitor]", L::TrainerOptions().callbacks({from_defaults}));
+  ASSERT_EQ(o.callbacks().size(), 2u);
+  EXPECT_NE(std::dynamic_pointer_cast<L::LearningRateMonitor>(o.callbacks()[0]), nullptr);
+  EXPECT_EQ(o.callbacks()[1], from_defaults);
+  o = apply("callbacks: null", L::TrainerOptions().callbacks({from_defaults}));
+  ASSERT_EQ(o.callbacks().size(), 1u);
+  EXPECT_EQ(o.callbacks()[0], from_defaults);
   EXPECT_THAT(error_of_yaml("callbacks: [ModelCheckpoint, {class_path: EarlyStopping, init_args: "
                             "{monitor: val_loss, patiense: 2}}]"),
               HasSubstr("trainer.callbacks[1].init_args.patiense: EarlyStopping has no argument "
@@ -540,88 +550,86 @@ TEST(TrainerConfig, PythonOnlyKeysAreDistinctFromTypos) {
   }
 }
 
+// The trainer sections Python LightningCLI (pytorch_lightning 2.6.6,
+// jsonargparse 4.53) printed with --print_config; trainer_config_python_configs.py
+// writes them. Every Trainer argument is there, the Python-only ones at their
+// defaults, and every init_arg of each class.
+static L::HParams python_trainer_section(const std::string& file) {
+  const L::HParams config =
+      L::load_hparams_from_yaml(std::string(LIGHTNING_CLI_TEST_DIR) + "/" + file);
+  return config.get<L::HParams>("trainer");
+}
+
 TEST(TrainerConfig, APythonLightningCLITrainerSectionAppliesUnchanged) {
-  // The trainer section `python main.py fit --print_config` writes with
-  // pytorch_lightning 2.6 (every Trainer.__init__ argument, at its default),
-  // with a few values changed as a user would.
-  const auto o = apply(R"(
-accelerator: auto
-strategy: auto
-devices: auto
-num_nodes: 1
-precision: bf16-mixed
-logger:
-  class_path: lightning.pytorch.loggers.CSVLogger
-  init_args:
-    save_dir: logs
-    name: lightning_logs
-    version: null
-    prefix: ''
-    flush_logs_every_n_steps: 100
-callbacks:
-- class_path: lightning.pytorch.callbacks.ModelCheckpoint
-  init_args:
-    dirpath: null
-    filename: null
-    monitor: val_loss
-    verbose: false
-    save_last: null
-    save_top_k: 1
-    save_on_exception: false
-    save_weights_only: false
-    mode: min
-    auto_insert_metric_name: true
-    every_n_train_steps: null
-    train_time_interval: null
-    every_n_epochs: null
-    save_on_train_epoch_end: null
-    enable_version_counter: true
-fast_dev_run: false
-max_epochs: 5
-min_epochs: null
-max_steps: -1
-min_steps: null
-max_time: null
-limit_train_batches: null
-limit_val_batches: 0.25
-limit_test_batches: null
-limit_predict_batches: null
-overfit_batches: 0.0
-val_check_interval: null
-check_val_every_n_epoch: 1
-num_sanity_val_steps: null
-log_every_n_steps: null
-enable_checkpointing: null
-enable_progress_bar: null
-enable_model_summary: null
-accumulate_grad_batches: 1
-gradient_clip_val: 1.0
-gradient_clip_algorithm: null
-deterministic: null
-benchmark: null
-inference_mode: true
-use_distributed_sampler: true
-profiler: null
-detect_anomaly: false
-barebones: false
-plugins: null
-sync_batchnorm: false
-reload_dataloaders_every_n_epochs: 0
-default_root_dir: null
-enable_autolog_hparams: true
-model_registry: null
-)");
+  const auto o =
+      D::apply_trainer_config(python_trainer_section("trainer_config_python_fit.yaml"), {});
   EXPECT_EQ(o.precision(), "bf16-mixed");
   EXPECT_EQ(o.max_epochs(), 5);
   EXPECT_EQ(o.limit_val_batches().fraction(), 0.25);
   EXPECT_EQ(o.gradient_clip_val(), 1.0);
   ASSERT_EQ(o.logger().loggers().size(), 1u);
   EXPECT_EQ(o.logger().loggers()[0]->save_dir(), "logs");
-  ASSERT_EQ(o.callbacks().size(), 1u);
+  EXPECT_NE(std::dynamic_pointer_cast<L::CSVLogger>(o.logger().loggers()[0]), nullptr);
+  ASSERT_EQ(o.callbacks().size(), 3u);
   auto ckpt = std::dynamic_pointer_cast<L::ModelCheckpoint>(o.callbacks()[0]);
   ASSERT_NE(ckpt, nullptr);
   EXPECT_EQ(ckpt->options().monitor(), "val_loss");
+  EXPECT_EQ(ckpt->options().save_top_k(), 3);
   EXPECT_FALSE(ckpt->options().save_last());
+  auto early = std::dynamic_pointer_cast<L::EarlyStopping>(o.callbacks()[1]);
+  ASSERT_NE(early, nullptr);
+  EXPECT_EQ(early->options().patience(), 5);
+  auto lr = std::dynamic_pointer_cast<L::LearningRateMonitor>(o.callbacks()[2]);
+  ASSERT_NE(lr, nullptr);
+  EXPECT_EQ(lr->options().logging_interval(), "step");
+  // The rest at Lightning's defaults.
+  EXPECT_EQ(o.devices(), std::nullopt);
+  EXPECT_EQ(o.strategy().name(), "auto");
+  EXPECT_TRUE(o.limit_train_batches().is_fraction());
+  EXPECT_EQ(o.num_sanity_val_steps(), 2);
+  EXPECT_TRUE(o.enable_checkpointing());
+  // The Trainer accepts the result (its own validation of every option).
+  EXPECT_EQ(L::testing::error_of([&] { L::Trainer trainer(o); }), "<no lightning::Error thrown>");
+}
+
+TEST(TrainerConfig, APythonLightningCLIDDPSectionAppliesUnchanged) {
+  const auto o =
+      D::apply_trainer_config(python_trainer_section("trainer_config_python_ddp.yaml"), {});
+  EXPECT_EQ(o.accelerator(), "cpu");
+  EXPECT_EQ(o.devices(), 2);  // printed as the string '2'
+  auto ddp = std::dynamic_pointer_cast<L::DDPStrategy>(o.strategy().object());
+  ASSERT_NE(ddp, nullptr);
+  EXPECT_TRUE(ddp->options().find_unused_parameters());
+  EXPECT_EQ(ddp->options().backend(), "gloo");
+  EXPECT_EQ(ddp->options().timeout(), std::chrono::minutes(30));  // printed as 0:30:00
+  EXPECT_EQ(ddp->options().bucket_cap_mb(), 25.0);
+  EXPECT_EQ(o.max_steps(), 100);
+  EXPECT_EQ(o.val_check_interval().count(), 50);
+  EXPECT_EQ(o.fast_dev_run().batches(), 0);
+  ASSERT_EQ(o.callbacks().size(), 3u);
+  EXPECT_NE(std::dynamic_pointer_cast<L::ProgressBar>(o.callbacks()[0]), nullptr);
+  EXPECT_NE(std::dynamic_pointer_cast<L::ModelSummary>(o.callbacks()[1]), nullptr);
+  auto gas = std::dynamic_pointer_cast<L::GradientAccumulationScheduler>(o.callbacks()[2]);
+  ASSERT_NE(gas, nullptr);
+  EXPECT_EQ(gas->scheduling(), (std::map<int64_t, int64_t>{{0, 1}, {4, 2}}));
+  ASSERT_EQ(o.logger().loggers().size(), 2u);
+  auto tb = std::dynamic_pointer_cast<L::TensorBoardLogger>(o.logger().loggers()[0]);
+  ASSERT_NE(tb, nullptr);
+  EXPECT_EQ(tb->options().save_dir(), "tb");
+  EXPECT_EQ(tb->options().flush_secs(), 120.0);
+  EXPECT_EQ(tb->options().sub_dir(), "");
+  EXPECT_EQ(o.logger().loggers()[1]->save_dir(), "csv");
+  // A DistributedDataParallel argument away from what lightning.cpp does.
+  L::HParams changed = python_trainer_section("trainer_config_python_ddp.yaml");
+  L::HParams strategy = changed.get<L::HParams>("strategy");
+  L::HParams init_args = strategy.get<L::HParams>("init_args");
+  init_args.set("static_graph", true);
+  strategy.set("init_args", init_args);
+  changed.set("strategy", strategy);
+  EXPECT_EQ(L::testing::error_of([&] { D::apply_trainer_config(changed, {}); }),
+            "trainer.strategy.init_args.static_graph: DDPStrategy's 'static_graph' exists in "
+            "Python Lightning but not in lightning.cpp (lightning.cpp's DDP has no such "
+            "setting); only False is accepted here, got True.");
 }
 
 // ---- Every built-in callback with its init_args --------------------------------
