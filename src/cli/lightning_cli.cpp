@@ -653,7 +653,12 @@ class CLIRun {
     HParams trainer_given;
     if (given_.contains("trainer")) trainer_given = given_.at("trainer").as<HParams>();
     TrainerOptions topts = apply_trainer_config(trainer_given, TrainerOptions());
-    if (options_.save_config_callback() && subcommand_ == "fit") {
+    // As Lightning: no saved config for a fast_dev_run (it logs nothing).
+    const HParamValue fast_dev_run =
+        config_.at("trainer").as<HParams>().get<HParamValue>("fast_dev_run", HParamValue(false));
+    const bool dev_run = (fast_dev_run.is_bool() && fast_dev_run.as<bool>()) ||
+                         (fast_dev_run.is_int() && fast_dev_run.as<int64_t>() != 0);
+    if (options_.save_config_callback() && subcommand_ == "fit" && !dev_run) {
       auto callbacks = topts.callbacks();
       callbacks.push_back(
           std::make_shared<SaveConfigCallback>(config_, options_.save_config_overwrite()));

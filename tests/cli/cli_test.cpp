@@ -495,6 +495,11 @@ TEST(LightningCLI, AnExistingConfigYamlIsAnErrorUnlessOverwriting) {
                 .get<int64_t>("hidden"),
             3);
 
+  L::testing::TempDir dev_dir;  // no config saved for a fast_dev_run, as Lightning
+  auto dev = run_cli(quiet("fit", dev_dir, {"--trainer.fast_dev_run=2"}));
+  ASSERT_EQ(dev.code(), 0) << dev.err;
+  EXPECT_FALSE(std::filesystem::exists(dev_dir.file("config.yaml")));
+
   L::LightningCLIOptions no_save;
   no_save.save_config_callback(false);
   auto fourth = run_cli(quiet("fit", dir), no_save);
