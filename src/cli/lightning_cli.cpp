@@ -379,13 +379,22 @@ class CLIRun {
       const bool known_head = head == "seed_everything" || head == "ckpt_path" ||
                               head == "trainer" || head == classes_.model_name ||
                               (!classes_.data_name.empty() && head == classes_.data_name);
-      if (!known_head ||
-          (dot == std::string::npos && head != "seed_everything" && head != "ckpt_path")) {
+      const bool class_head = head == classes_.model_name ||
+                              (!classes_.data_name.empty() && head == classes_.data_name);
+      if (!known_head || (dot == std::string::npos && head != "seed_everything" &&
+                          head != "ckpt_path" && !class_head)) {
         LIGHTNING_FAIL("unknown option '", a, "'", suggest(a, option_names()), " Run '", prog_, " ",
                        subcommand_, " --help' for the list.");
       }
       const std::string text = take_value();
       HParamValue v = parse_cli_value(text);
+      if (dot == std::string::npos && class_head) {
+        // jsonargparse's subclass mode: `--model MyModel` (or its class path),
+        // or the whole object, `--model '{class_path: MyModel, init_args: {...}}'`.
+        if (v.is_string()) v = HParams{{"class_path", v}};
+        apply_source(given, HParams{{head, v}}, "the command line (" + a + ")");
+        continue;
+      }
       std::vector<std::string> path;
       size_t start = 0;
       while (true) {

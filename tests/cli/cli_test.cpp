@@ -528,6 +528,22 @@ TEST(LightningCLI, RunsAConfigInPythonLightningCLIsLayout) {
   EXPECT_FALSE(section(*r.cli, "model").contains("class_path"));
 }
 
+TEST(LightningCLI, ModelAndDataByClassNameAsInSubclassMode) {
+  L::LightningCLIOptions parse_only;
+  parse_only.run(false);
+  auto r = run_cli({"--model", "my_project.TinyModel", "--data", "TinyData", "--model.hidden", "3",
+                    "--model", "{class_path: TinyModel, init_args: {learning_rate: 0.5}}"},
+                   parse_only);
+  ASSERT_EQ(r.code(), 0) << r.err;
+  EXPECT_EQ(section(*r.cli, "model").get<int64_t>("hidden"), 3);
+  EXPECT_DOUBLE_EQ(section(*r.cli, "model").get<double>("learning_rate"), 0.5);
+  auto other = run_cli({"--model", "OtherModel"}, parse_only);
+  EXPECT_EQ(other.code(), 2);
+  EXPECT_THAT(other.err, HasSubstr("error: the command line (--model): model.class_path = "
+                                   "'OtherModel' names OtherModel, but this program is built for "
+                                   "TinyModel."));
+}
+
 TEST(LightningCLI, RunsAFlatConfigPrintedByPythonLightningCLI) {
   L::testing::TempDir
       dir;  // its trainer keys are null: Lightning's defaults (loggers, checkpoints)
