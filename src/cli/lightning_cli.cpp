@@ -71,7 +71,8 @@ const char* subcommand_doc(const std::string& s) {
   if (s == "fit") return "Runs the full optimization routine.";
   if (s == "validate") return "Perform one evaluation epoch over the validation set.";
   if (s == "test") return "Perform one evaluation epoch over the test set.";
-  return "Run inference on your data.";
+  if (s == "predict") return "Run inference on your data.";
+  return "Builds the Trainer, the model and the datamodule from the configuration.";
 }
 
 std::string render(const HParamValue& v) {
@@ -255,7 +256,7 @@ class CLIRun {
 
   std::string subcommand_help() const {
     std::ostringstream os;
-    os << "usage: " << prog_ << " " << subcommand_ << " [options]\n\n"
+    os << "usage: " << prog_ << (subcommand_.empty() ? "" : " " + subcommand_) << " [options]\n\n"
        << subcommand_doc(subcommand_) << "\n\noptions:\n"
        << "  -h, --help\n      Show this help message and exit.\n"
        << "  -c, --config CONFIG\n      Path to a configuration file in YAML; repeatable, "

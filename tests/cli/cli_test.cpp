@@ -431,6 +431,13 @@ TEST(LightningCLI, HelpListsEveryOptionWithTypeDefaultAndDoc) {
   EXPECT_THAT(top.out, HasSubstr("{fit,validate,test,predict}"));
   EXPECT_THAT(top.out, HasSubstr("predict   Run inference on your data."));
 
+  L::LightningCLIOptions parse_only;  // run(false): no subcommand
+  parse_only.run(false);
+  auto no_sub = run_cli({"--help"}, parse_only);
+  EXPECT_EQ(no_sub.code(), 0);
+  EXPECT_THAT(no_sub.out, HasSubstr("usage: tiny_cli [options]\n\nBuilds the Trainer"));
+  EXPECT_THAT(no_sub.out, HasSubstr("--model.learning_rate LEARNING_RATE"));
+
   auto test_help = run_cli({"test", "-h"});
   EXPECT_EQ(test_help.code(), 0);
   EXPECT_THAT(test_help.out, HasSubstr("usage: tiny_cli test"));
