@@ -1,19 +1,32 @@
 // The main job: the seed's LightningModule (model.h, ported line by line), trained on
-// Fashion-MNIST from Debian's dataset-fashion-mnist package.
+// Fashion-MNIST from Debian's dataset-fashion-mnist package, with LightningCLI.
 //
-//   ./fashion_mnist [--epochs N] [--batch-size N] [--lr X] [--data-dir DIR] [--workers N]
-//                   [--precision 32-true|bf16-mixed|16-mixed|...] [--accelerator auto|cpu|cuda]
+//   ./fashion_mnist                 # fit 15 epochs, then test: what scripts/main.sh runs
+//   ./fashion_mnist fit --config config.yaml --trainer.max_epochs 20 --model.learning_rate 3e-4
+//   ./fashion_mnist test --config lightning_logs/version_0/config.yaml --ckpt_path BEST.ckpt
+//   ./fashion_mnist fit --print_config > config.yaml
+//   ./fashion_mnist fit --help      # every option, its type, default and doc
 //
-// With --accelerator cuda (or auto on a machine with a GPU) the loaders pin
-// their batches' memory and the copies to the GPU are asynchronous.
-#include <lightning/lightning.h>
+// Without a subcommand it fits, tests and prints the test metrics, and still
+// takes the flags it had before LightningCLI ([--epochs N] [--batch-size N]
+// [--lr X] [--hidden N] [--data-dir DIR] [--workers N] [--precision P]
+// [--accelerator A]), as the dotted options they stand for.
+//
+// With --trainer.accelerator cuda (or auto on a machine with a GPU) the loaders
+// pin their batches' memory and the copies to the GPU are asynchronous.
 
+#include <lightning/cli.h>
+#include <lightning/lightning.h>
+#include <torch/cuda.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "model.h"  // MyModel, shared with examples/ddp
 
@@ -39,69 +52,79 @@ std::string active_blas() {
   return found;
 }
 
+// The datamodule's constructor arguments, declared once for the CLI.
+class FashionMNISTData : public L::FashionMNISTDataModule {
+ public:
+  static L::CLIArguments cli_arguments() {
+    return L::CLIArguments()
+        .add("data_dir", L::kFashionMNISTDefaultDir, "folder of the Fashion-MNIST idx files")
+        .add("batch_size", 64, "samples per batch")
+        .add("num_workers", 0, "loader worker threads")
+        .add("pin_memory", nullptr, "pin batches' memory; null: when CUDA is available");
+  }
+  explicit FashionMNISTData(const L::HParams& hp)
+      : L::FashionMNISTDataModule(L::FashionMNISTOptions()
+                                      .data_dir(hp.get<std::string>("data_dir"))
+                                      .batch_size(hp.get<int64_t>("batch_size"))
+                                      .num_workers(hp.get<int64_t>("num_workers"))
+                                      .pin_memory(hp.at("pin_memory").is_none()
+                                                      ? torch::cuda::is_available()
+                                                      : hp.get<bool>("pin_memory"))) {
+    save_hyperparameters(hp);
+  }
+};
+
+// The flags of the example before LightningCLI, as the options they stand for.
+std::string legacy_option(const std::string& flag) {
+  static const std::vector<std::pair<std::string, std::string>> map = {
+      {"--epochs", "--trainer.max_epochs"},   {"--batch-size", "--data.batch_size"},
+      {"--lr", "--model.learning_rate"},      {"--hidden", "--model.hidden"},
+      {"--data-dir", "--data.data_dir"},      {"--workers", "--data.num_workers"},
+      {"--precision", "--trainer.precision"}, {"--accelerator", "--trainer.accelerator"}};
+  for (const auto& [from, to] : map)
+    if (flag == from) return to;
+  return flag;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  int64_t epochs = 15, batch_size = 64, workers = 0, hidden = 256;
-  double lr = 1e-3;
-  std::string data_dir = L::kFashionMNISTDefaultDir;
-  std::string precision = "32-true";
-  std::string accelerator = "auto";
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::cerr << "missing value after " << arg << "\n";
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (arg == "--epochs")
-      epochs = std::stoll(next());
-    else if (arg == "--batch-size")
-      batch_size = std::stoll(next());
-    else if (arg == "--lr")
-      lr = std::stod(next());
-    else if (arg == "--data-dir")
-      data_dir = next();
-    else if (arg == "--workers")
-      workers = std::stoll(next());
-    else if (arg == "--hidden")
-      hidden = std::stoll(next());
-    else if (arg == "--precision")
-      precision = next();
-    else if (arg == "--accelerator")
-      accelerator = next();
-    else {
-      std::cerr << "usage: fashion_mnist [--epochs N] [--batch-size N] [--lr X] [--hidden N] "
-                   "[--data-dir DIR] [--workers N] [--precision P] [--accelerator A]\n";
-      return 2;
-    }
+  // The example's defaults: 15 epochs, seed 42 (the CLI and configs override them).
+  L::LightningCLIOptions options;
+  options.seed_everything_default(42).trainer_defaults(L::HParams{{"max_epochs", 15}});
+  const std::vector<std::string> subcommands = {"fit", "validate", "test", "predict"};
+  const bool cli_form =
+      argc > 1 &&
+      (std::find(subcommands.begin(), subcommands.end(), argv[1]) != subcommands.end() ||
+       std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" ||
+       std::string(argv[1]).rfind("--config", 0) == 0 || std::string(argv[1]) == "-c");
+  if (cli_form) {
+    return L::LightningCLI<MyModel, FashionMNISTData>(argc, argv, options).exit_code();
   }
 
+  // No subcommand (scripts/main.sh): fit, then test, and print the results.
+  std::vector<std::string> args = {argv[0], "fit"};
+  for (int i = 1; i < argc; ++i) args.push_back(legacy_option(argv[i]));
+  std::vector<const char*> cli_argv;
+  for (const auto& a : args) cli_argv.push_back(a.c_str());
+  std::cout << "BLAS: " << active_blas() << "\n";
+  std::cout << "libtorch threads: " << at::get_num_threads() << "\n";
+  const auto start = std::chrono::steady_clock::now();
+  L::LightningCLI<MyModel, FashionMNISTData> cli(static_cast<int>(cli_argv.size()), cli_argv.data(),
+                                                 options);
+  if (cli.exit_code() != 0) return cli.exit_code();
   try {
-    std::cout << "BLAS: " << active_blas() << "\n";
-    std::cout << "libtorch threads: " << at::get_num_threads() << "\n";
-    L::seed_everything(42);
-    auto model = std::make_shared<MyModel>(
-        L::HParams{{"learning_rate", lr}, {"hidden", hidden}, {"batch_size", batch_size}});
-    L::Trainer trainer(
-        L::TrainerOptions().max_epochs(epochs).precision(precision).accelerator(accelerator));
-    L::FashionMNISTDataModule data(L::FashionMNISTOptions()
-                                       .data_dir(data_dir)
-                                       .batch_size(batch_size)
-                                       .num_workers(workers)
-                                       .pin_memory(trainer.root_device().is_cuda()));
-
-    const auto start = std::chrono::steady_clock::now();
-    trainer.fit(model, data);
+    L::Trainer& trainer = cli.trainer();
+    auto model = cli.model();
+    auto& data = *cli.datamodule_base();
     const double fit_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double val_acc = trainer.callback_metrics().at("val_acc").item<double>();
     auto results = trainer.test(model, data);
 
-    std::cout << "\nfit: " << epochs << " epochs in " << fit_seconds << " s (precision "
-              << precision << ", device " << trainer.root_device() << ")\n";
+    std::cout << "\nfit: " << trainer.current_epoch() << " epochs in " << fit_seconds
+              << " s (precision " << trainer.options().precision() << ", device "
+              << trainer.root_device() << ")\n";
     std::cout << "val_acc (last epoch): " << val_acc << "\n";
     std::cout << "test_loss: " << results[0].at("test_loss") << "\n";
     std::cout << "test_acc: " << results[0].at("test_acc") << "\n";
@@ -111,7 +134,7 @@ int main(int argc, char** argv) {
     std::cout << "checkpoint: " << best_path << " (loaded back, learning_rate "
               << best->hparams().get<double>("learning_rate") << ")\n";
     std::cout << "run folder: " << trainer.log_dir()
-              << " (metrics.csv, hparams.yaml, TensorBoard events, report.html)\n";
+              << " (metrics.csv, hparams.yaml, config.yaml, TensorBoard events, report.html)\n";
   } catch (const L::Error& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;

@@ -7,6 +7,7 @@
 //       L::HParams{{"learning_rate", 1e-3}, {"hidden", int64_t{256}}});
 #pragma once
 
+#include <lightning/cli.h>
 #include <lightning/lightning.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/modules/activation.h>
@@ -25,6 +26,13 @@ class MyModel : public lightning::LightningModule {
   //       self.model = YourNeuralNetwork()
   //       self.val_acc = MulticlassAccuracy(num_classes=10, average="micro")
   //       self.test_acc = MulticlassAccuracy(num_classes=10, average="micro")
+  // Its constructor arguments, for LightningCLI (examples/fashion_mnist/main.cpp).
+  static lightning::CLIArguments cli_arguments() {
+    return lightning::CLIArguments()
+        .add("learning_rate", 1e-3, "Adam's learning rate")
+        .add("hidden", 256, "width of the first hidden layer (the second has half)");
+  }
+
   explicit MyModel(lightning::HParams hp) {
     save_hyperparameters(hp);
     const int64_t hidden = hparams().get<int64_t>("hidden");

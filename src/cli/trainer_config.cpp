@@ -1,0 +1,1137 @@
+#include "cli/trainer_config.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <utility>
+
+#include "lightning/callbacks/early_stopping.h"
+#include "lightning/callbacks/gradient_accumulation_scheduler.h"
+#include "lightning/callbacks/learning_rate_monitor.h"
+#include "lightning/callbacks/model_checkpoint.h"
+#include "lightning/callbacks/model_summary.h"
+#include "lightning/callbacks/progress_bar.h"
+#include "lightning/cli_registry.h"
+#include "lightning/error.h"
+#include "lightning/loggers/csv_logger.h"
+#include "lightning/loggers/tensorboard_logger.h"
+#include "lightning/precision.h"
+#include "lightning/strategies/ddp.h"
+#include "util/closest_names.h"
+
+namespace lightning {
+
+// ---- The registry of user classes ---------------------------------------------
+
+namespace {
+
+template <typename Factory>
+struct Registry {
+  std::mutex mutex;
+  std::vector<std::pair<std::string, Factory>> entries;  // registration order
+
+  void add(const std::string& kind, const std::string& name, Factory factory) {
+    LIGHTNING_CHECK(!name.empty(), "register_", kind, ": the name is empty.");
+    LIGHTNING_CHECK(static_cast<bool>(factory), "register_", kind, "(\"", name,
+                    "\"): the factory is empty.");
+    std::lock_guard<std::mutex> lock(mutex);
+    for (auto& entry : entries) {
+      if (entry.first == name) {
+        entry.second = std::move(factory);
+        return;
+      }
+    }
+    entries.emplace_back(name, std::move(factory));
+  }
+  std::vector<std::string> names() {
+    std::lock_guard<std::mutex> lock(mutex);
+    std::vector<std::string> out;
+    for (const auto& entry : entries) out.push_back(entry.first);
+    return out;
+  }
+  std::optional<Factory> find(const std::string& name) {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (const auto& entry : entries) {
+      if (entry.first == name) return entry.second;
+    }
+    return std::nullopt;
+  }
+};
+
+Registry<CallbackFactory>& callback_registry() {
+  static Registry<CallbackFactory> registry;
+  return registry;
+}
+Registry<LoggerFactory>& logger_registry() {
+  static Registry<LoggerFactory> registry;
+  return registry;
+}
+
+}  // namespace
+
+void register_callback(const std::string& name, CallbackFactory factory) {
+  callback_registry().add("callback", name, std::move(factory));
+}
+void register_logger(const std::string& name, LoggerFactory factory) {
+  logger_registry().add("logger", name, std::move(factory));
+}
+std::vector<std::string> registered_callbacks() { return callback_registry().names(); }
+std::vector<std::string> registered_loggers() { return logger_registry().names(); }
+
+namespace detail {
+
+namespace {
+
+// ---- Typed reading of config values -------------------------------------------
+
+std::string shown(const HParamValue& v) { return c10::str(v); }
+
+[[noreturn]] void type_error(const std::string& path, const HParamValue& v,
+                             const std::string& expected) {
+  LIGHTNING_FAIL(path, ": expected ", expected, ", got ", v.type_name(), " ", shown(v), ".");
+}
+
+int64_t to_int(const HParamValue& v, const std::string& path, const std::string& expected = "int") {
+  if (!v.is_int()) type_error(path, v, expected);
+  return std::get<int64_t>(v.variant());
+}
+double to_float(const HParamValue& v, const std::string& path,
+                const std::string& expected = "float") {
+  if (v.is_int()) return static_cast<double>(std::get<int64_t>(v.variant()));
+  if (!v.is_double()) type_error(path, v, expected);
+  return std::get<double>(v.variant());
+}
+bool to_bool(const HParamValue& v, const std::string& path, const std::string& expected = "bool") {
+  if (!v.is_bool()) type_error(path, v, expected);
+  return std::get<bool>(v.variant());
+}
+std::string to_str(const HParamValue& v, const std::string& path,
+                   const std::string& expected = "str") {
+  if (!v.is_string()) type_error(path, v, expected);
+  return std::get<std::string>(v.variant());
+}
+std::optional<int64_t> to_opt_int(const HParamValue& v, const std::string& path) {
+  if (v.is_none()) return std::nullopt;
+  return to_int(v, path, "int or None");
+}
+std::optional<double> to_opt_float(const HParamValue& v, const std::string& path) {
+  if (v.is_none()) return std::nullopt;
+  return to_float(v, path, "float or None");
+}
+std::optional<bool> to_opt_bool(const HParamValue& v, const std::string& path) {
+  if (v.is_none()) return std::nullopt;
+  return to_bool(v, path, "bool or None");
+}
+std::optional<std::string> to_opt_str(const HParamValue& v, const std::string& path) {
+  if (v.is_none()) return std::nullopt;
+  return to_str(v, path, "str or None");
+}
+
+std::string join(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + names[i];
+  return out;
+}
+
+std::string join_or(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    out += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  }
+  return out;
+}
+
+// A sentence's end after a name: ", did you mean 'x'?" or ".".
+std::string end(const std::string& name, const std::vector<std::string>& candidates) {
+  const std::string s = did_you_mean(name, candidates);
+  return s.empty() ? "." : s;
+}
+
+std::string quoted_list(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + ("'" + names[i] + "'");
+  return out;
+}
+
+// A duration as Python's timedelta is written in a config: seconds (a
+// number), "[D day[s], ]H:MM:SS[.ffffff]" (str(timedelta)), or a mapping of
+// days/hours/minutes/seconds/milliseconds (Lightning's max_time dict form).
+std::chrono::milliseconds to_duration(const HParamValue& v, const std::string& path) {
+  const std::string expected =
+      "a duration (seconds as a number, \"H:MM:SS\", \"D days, H:MM:SS\" or "
+      "{days: .., hours: .., minutes: .., seconds: ..})";
+  double seconds = 0;
+  if (v.is_int() || v.is_double()) {
+    seconds = to_float(v, path);
+  } else if (v.is_string()) {
+    std::string text = std::get<std::string>(v.variant());
+    double days = 0;
+    const auto comma = text.find(',');
+    if (comma != std::string::npos) {
+      std::istringstream head(text.substr(0, comma));
+      std::string word;
+      if (!(head >> days >> word) || (word != "day" && word != "days")) {
+        type_error(path, v, expected);
+      }
+      text = text.substr(comma + 1);
+    }
+    std::vector<double> parts;
+    size_t start = 0;
+    while (true) {
+      const auto colon = text.find(':', start);
+      const std::string piece =
+          text.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+      char* end = nullptr;
+      errno = 0;
+      const double x = std::strtod(piece.c_str(), &end);
+      bool only_space = end != piece.c_str();
+      for (const char* p = end; only_space && *p; ++p) only_space = *p == ' ';
+      if (!only_space || errno != 0 || !std::isfinite(x) || x < 0) type_error(path, v, expected);
+      parts.push_back(x);
+      if (colon == std::string::npos) break;
+      start = colon + 1;
+    }
+    if (parts.size() != 3) type_error(path, v, expected);
+    seconds = days * 86400 + parts[0] * 3600 + parts[1] * 60 + parts[2];
+  } else if (v.is_map()) {
+    static const std::vector<std::pair<std::string, double>> units = {
+        {"weeks", 604800}, {"days", 86400},        {"hours", 3600},       {"minutes", 60},
+        {"seconds", 1},    {"milliseconds", 1e-3}, {"microseconds", 1e-6}};
+    std::vector<std::string> names;
+    for (const auto& u : units) names.push_back(u.first);
+    const HParams map = v.as<HParams>();
+    for (const auto& [key, value] : map.items()) {
+      auto unit =
+          std::find_if(units.begin(), units.end(), [&](const auto& u) { return u.first == key; });
+      LIGHTNING_CHECK(unit != units.end(), path, ".", key, ": unknown duration unit",
+                      end(key, names), " Units: ", join(names), ".");
+      seconds += to_float(value, path + "." + key) * unit->second;
+    }
+  } else {
+    type_error(path, v, expected);
+  }
+  LIGHTNING_CHECK(std::isfinite(seconds) && seconds >= 0, path, ": expected ", expected, ", got ",
+                  shown(v), " (a negative or infinite duration).");
+  return std::chrono::milliseconds(static_cast<int64_t>(std::llround(seconds * 1000.0)));
+}
+
+// ---- init_args of a class_path object -----------------------------------------
+
+// Reads the init_args of one class: every `take` names a known argument; at
+// `finish` any other key is an error with the closest known names.
+class InitArgs {
+ public:
+  InitArgs(const HParams& args, std::string path, std::string cls)
+      : args_(args), path_(std::move(path)), cls_(std::move(cls)) {}
+
+  std::string path(const std::string& name) const { return path_ + "." + name; }
+
+  /// The value of `name`, or nullptr when absent.
+  const HParamValue* take(const std::string& name) {
+    known_.push_back(name);
+    return args_.contains(name) ? &args_.at(name) : nullptr;
+  }
+  /// An argument `required` by the class (Python: no default).
+  const HParamValue& require(const std::string& name, const std::string& what) {
+    const HParamValue* v = take(name);
+    LIGHTNING_CHECK(v != nullptr && !v->is_none(), path(name), ": ", cls_,
+                    " requires this argument (", what, ")",
+                    v ? std::string(", got None") : std::string(", it is missing"), ".");
+    return *v;
+  }
+  /// An argument of the Python class that has no counterpart here: accepted
+  /// only with one of `neutral` (its Python default, or what matches the
+  /// behaviour here).
+  void python_only(const std::string& name, const std::vector<HParamValue>& neutral,
+                   const std::string& why) {
+    known_.push_back(name);
+    if (!args_.contains(name)) return;
+    const HParamValue& v = args_.at(name);
+    if (std::find(neutral.begin(), neutral.end(), v) != neutral.end()) return;
+    std::vector<std::string> accepted;
+    for (const auto& n : neutral) accepted.push_back(shown(n));
+    LIGHTNING_FAIL(path(name), ": ", cls_, "'s '", name,
+                   "' exists in Python Lightning but not in lightning.cpp (", why, "); only ",
+                   join_or(accepted), " is accepted here, got ", shown(v), ".");
+  }
+  void finish() const {
+    for (const auto& [key, value] : args_.items()) {
+      if (std::find(known_.begin(), known_.end(), key) != known_.end()) continue;
+      LIGHTNING_FAIL(path(key), ": ", cls_, " has no argument '", key, "'", end(key, known_),
+                     " Its arguments: ", join(known_), ".");
+    }
+  }
+
+ private:
+  const HParams& args_;
+  std::string path_, cls_;
+  std::vector<std::string> known_;
+};
+
+// ---- class_path objects -------------------------------------------------------
+
+struct ClassSpec {
+  std::string class_path;  // as written
+  std::string short_name;  // the last dotted component
+  std::string module;      // the part before it ("" without dots)
+  HParams init_args;
+  std::string path;  // key path of the object ("trainer.callbacks[0]")
+};
+
+ClassSpec parse_spec(const HParamValue& spec, const std::string& where, const std::string& kind) {
+  ClassSpec out;
+  out.path = where;
+  const std::string expected = "a " + kind + " class name or {class_path: ..., init_args: {...}}";
+  if (spec.is_string()) {
+    out.class_path = std::get<std::string>(spec.variant());
+  } else if (spec.is_map()) {
+    const HParams map = spec.as<HParams>();
+    const std::vector<std::string> keys = {"class_path", "init_args", "dict_kwargs"};
+    for (const auto& [key, value] : map.items()) {
+      LIGHTNING_CHECK(std::find(keys.begin(), keys.end(), key) != keys.end(), where, ".", key,
+                      ": unknown key in a class_path object", end(key, keys),
+                      " Keys: class_path, init_args, dict_kwargs.");
+    }
+    LIGHTNING_CHECK(map.contains("class_path"), where, ": a ", kind,
+                    " object needs 'class_path' (the class name), got ", shown(spec), ".");
+    out.class_path = to_str(map.at("class_path"), where + ".class_path");
+    for (const char* section : {"init_args", "dict_kwargs"}) {
+      if (!map.contains(section)) continue;
+      const HParamValue& args = map.at(section);
+      if (args.is_none()) continue;
+      if (!args.is_map()) type_error(where + "." + section, args, "a mapping of argument names");
+      const HParams given = args.as<HParams>();
+      for (const auto& [key, value] : given.items()) {
+        LIGHTNING_CHECK(!out.init_args.contains(key), where, ".", section, ".", key,
+                        ": given in both init_args and dict_kwargs.");
+        out.init_args.set(key, value);
+      }
+    }
+  } else {
+    type_error(where, spec, expected);
+  }
+  LIGHTNING_CHECK(!out.class_path.empty(), where, ": the class_path is empty.");
+  const auto dot = out.class_path.rfind('.');
+  out.short_name = dot == std::string::npos ? out.class_path : out.class_path.substr(dot + 1);
+  out.module = dot == std::string::npos ? "" : out.class_path.substr(0, dot);
+  return out;
+}
+
+// Lightning's own module paths ("lightning.pytorch.callbacks",
+// "pytorch_lightning.loggers.csv_logs", "lightning.pytorch.callbacks.progress", ...).
+bool lightning_module(const std::string& module) {
+  for (const char* prefix : {"lightning.", "pytorch_lightning."}) {
+    if (module.rfind(prefix, 0) == 0) return true;
+  }
+  return module == "lightning" || module == "pytorch_lightning";
+}
+
+template <typename T, typename Registry, typename Builtin>
+std::shared_ptr<T> make_object(const ClassSpec& spec, Registry& registry, const std::string& kind,
+                               const std::vector<std::pair<std::string, Builtin>>& builtins,
+                               const std::map<std::string, std::string>& python_only,
+                               const std::vector<std::string>& other_kind_names,
+                               const std::string& other_kind) {
+  auto builtin = std::find_if(builtins.begin(), builtins.end(),
+                              [&](const auto& b) { return b.first == spec.short_name; });
+  const bool ours = spec.module.empty() || lightning_module(spec.module);
+  auto registered = registry.find(spec.class_path);
+  if (!registered && !(ours && !spec.module.empty() && builtin != builtins.end())) {
+    registered = registry.find(spec.short_name);
+  }
+  const std::string label = spec.path + " (" + spec.short_name + ")";
+  if (registered) {
+    std::shared_ptr<T> object;
+    try {
+      object = (*registered)(spec.init_args);
+    } catch (const Error& e) {
+      LIGHTNING_FAIL(label, ": ", e.what());
+    }
+    LIGHTNING_CHECK(object != nullptr, label, ": the registered ", kind,
+                    " factory returned nullptr.");
+    return object;
+  }
+  if (ours && builtin != builtins.end()) {
+    InitArgs args(spec.init_args, spec.path + ".init_args", spec.short_name);
+    std::shared_ptr<T> object;
+    // Typed reading errors already carry the key path; errors of the class's
+    // own validation (its constructor) get the object's path in front.
+    auto make = builtin->second(args);
+    args.finish();
+    try {
+      object = make();
+    } catch (const Error& e) {
+      LIGHTNING_FAIL(label, ": ", e.what());
+    }
+    return object;
+  }
+  const std::string class_key = spec.path + (spec.path.empty() ? "" : ".") + "class_path";
+  std::vector<std::string> names;
+  for (const auto& b : builtins) names.push_back(b.first);
+  const auto user = registry.names();
+  const std::string available =
+      " Available " + kind + "s: " + join(names) +
+      (user.empty() ? std::string(" (none registered)") : "; registered: " + join(user)) +
+      ". A class of your own: L::register_" + kind + " (lightning/cli_registry.h).";
+  if (!ours && builtin != builtins.end()) {
+    LIGHTNING_FAIL(class_key, ": '", spec.class_path, "' is not a registered ", kind,
+                   "; the built-in '", spec.short_name, "' is found as '", spec.short_name,
+                   "' or under Lightning's module (lightning.pytorch...).", available);
+  }
+  auto py = python_only.find(spec.short_name);
+  if (ours && py != python_only.end()) {
+    LIGHTNING_FAIL(class_key, ": '", spec.class_path, "' is a Python Lightning ", kind,
+                   " that lightning.cpp does not have (", py->second, ").", available);
+  }
+  if (std::find(other_kind_names.begin(), other_kind_names.end(), spec.short_name) !=
+      other_kind_names.end()) {
+    LIGHTNING_FAIL(class_key, ": '", spec.class_path, "' is a ", other_kind, ", not a ", kind, ".",
+                   available);
+  }
+  std::vector<std::string> candidates = names;
+  candidates.insert(candidates.end(), user.begin(), user.end());
+  LIGHTNING_FAIL(class_key, ": unknown ", kind, " '", spec.class_path, "'",
+                 end(spec.short_name, candidates), available);
+}
+
+// ---- Built-in callbacks -------------------------------------------------------
+
+using CallbackMaker = std::function<std::shared_ptr<Callback>()>;
+using CallbackBuiltin = std::function<CallbackMaker(InitArgs&)>;
+
+CallbackMaker model_checkpoint(InitArgs& a) {
+  ModelCheckpointOptions o;
+  if (auto v = a.take("dirpath")) o.dirpath(to_opt_str(*v, a.path("dirpath")));
+  if (auto v = a.take("filename")) o.filename(to_opt_str(*v, a.path("filename")));
+  if (auto v = a.take("monitor")) o.monitor(to_opt_str(*v, a.path("monitor")));
+  if (auto v = a.take("verbose")) o.verbose(to_bool(*v, a.path("verbose")));
+  if (auto v = a.take("save_last")) {
+    if (v->is_string() && std::get<std::string>(v->variant()) == "link") {
+      LIGHTNING_FAIL(a.path("save_last"),
+                     ": save_last='link' exists in Python Lightning but not in lightning.cpp "
+                     "(last.ckpt is always a full copy); use true or false.");
+    }
+    o.save_last(v->is_none() ? false : to_bool(*v, a.path("save_last"), "bool or None"));
+  }
+  if (auto v = a.take("save_top_k")) o.save_top_k(to_int(*v, a.path("save_top_k")));
+  a.python_only("save_on_exception", {false},
+                "no checkpoint is written when fit raises; resume from the last saved one");
+  if (auto v = a.take("save_weights_only")) {
+    o.save_weights_only(to_bool(*v, a.path("save_weights_only")));
+  }
+  if (auto v = a.take("mode")) o.mode(to_str(*v, a.path("mode")));
+  if (auto v = a.take("auto_insert_metric_name")) {
+    o.auto_insert_metric_name(to_bool(*v, a.path("auto_insert_metric_name")));
+  }
+  if (auto v = a.take("every_n_train_steps")) {
+    o.every_n_train_steps(to_opt_int(*v, a.path("every_n_train_steps")));
+  }
+  if (auto v = a.take("train_time_interval")) {
+    if (v->is_none()) {
+      o.train_time_interval(std::nullopt);
+    } else {
+      o.train_time_interval(to_duration(*v, a.path("train_time_interval")));
+    }
+  }
+  if (auto v = a.take("every_n_epochs")) o.every_n_epochs(to_opt_int(*v, a.path("every_n_epochs")));
+  if (auto v = a.take("save_on_train_epoch_end")) {
+    o.save_on_train_epoch_end(to_opt_bool(*v, a.path("save_on_train_epoch_end")));
+  }
+  if (auto v = a.take("enable_version_counter")) {
+    o.enable_version_counter(to_bool(*v, a.path("enable_version_counter")));
+  }
+  return [o] { return std::make_shared<ModelCheckpoint>(o); };
+}
+
+CallbackMaker early_stopping(InitArgs& a) {
+  EarlyStoppingOptions o(to_str(a.require("monitor", "the metric to watch"), a.path("monitor")));
+  if (auto v = a.take("min_delta")) o.min_delta(to_float(*v, a.path("min_delta")));
+  if (auto v = a.take("patience")) o.patience(to_int(*v, a.path("patience")));
+  if (auto v = a.take("verbose")) o.verbose(to_bool(*v, a.path("verbose")));
+  if (auto v = a.take("mode")) o.mode(to_str(*v, a.path("mode")));
+  if (auto v = a.take("strict")) o.strict(to_bool(*v, a.path("strict")));
+  if (auto v = a.take("check_finite")) o.check_finite(to_bool(*v, a.path("check_finite")));
+  if (auto v = a.take("stopping_threshold")) {
+    o.stopping_threshold(to_opt_float(*v, a.path("stopping_threshold")));
+  }
+  if (auto v = a.take("divergence_threshold")) {
+    o.divergence_threshold(to_opt_float(*v, a.path("divergence_threshold")));
+  }
+  if (auto v = a.take("check_on_train_epoch_end")) {
+    o.check_on_train_epoch_end(to_opt_bool(*v, a.path("check_on_train_epoch_end")));
+  }
+  a.python_only("log_rank_zero_only", {false},
+                "its messages are printed by global rank 0 only already");
+  return [o] { return std::make_shared<EarlyStopping>(o); };
+}
+
+CallbackMaker learning_rate_monitor(InitArgs& a) {
+  LearningRateMonitorOptions o;
+  if (auto v = a.take("logging_interval")) {
+    o.logging_interval(to_opt_str(*v, a.path("logging_interval")));
+  }
+  if (auto v = a.take("log_momentum")) o.log_momentum(to_bool(*v, a.path("log_momentum")));
+  if (auto v = a.take("log_weight_decay")) {
+    o.log_weight_decay(to_bool(*v, a.path("log_weight_decay")));
+  }
+  return [o] { return std::make_shared<LearningRateMonitor>(o); };
+}
+
+CallbackMaker gradient_accumulation_scheduler(InitArgs& a) {
+  const std::string path = a.path("scheduling");
+  const HParamValue& v = a.require("scheduling", "a mapping epoch: batches per optimizer step");
+  if (!v.is_map()) type_error(path, v, "a mapping {epoch: batches per optimizer step}");
+  std::map<int64_t, int64_t> scheduling;
+  const HParams map = v.as<HParams>();
+  for (const auto& [key, factor] : map.items()) {
+    char* end = nullptr;
+    errno = 0;
+    const long long epoch = std::strtoll(key.c_str(), &end, 10);
+    LIGHTNING_CHECK(!key.empty() && *end == '\0' && errno == 0, path,
+                    ": the keys are epochs "
+                    "(ints), got '",
+                    key, "'.");
+    scheduling[epoch] = to_int(factor, path + "." + key);
+  }
+  return [scheduling] { return std::make_shared<GradientAccumulationScheduler>(scheduling); };
+}
+
+CallbackMaker model_summary(InitArgs& a) {
+  ModelSummaryOptions o;
+  if (auto v = a.take("max_depth")) o.max_depth(to_int(*v, a.path("max_depth")));
+  return [o] { return std::make_shared<ModelSummary>(o); };
+}
+
+CallbackMaker progress_bar(InitArgs& a) {
+  ProgressBarOptions o;
+  if (auto v = a.take("refresh_rate")) o.refresh_rate(to_int(*v, a.path("refresh_rate")));
+  a.python_only("process_position", {0}, "one bar per process is not stacked in C++");
+  a.python_only("leave", {false}, "the training bar is always left on screen");
+  if (auto v = a.take("interactive")) o.interactive(to_opt_bool(*v, a.path("interactive")));
+  return [o] { return std::make_shared<ProgressBar>(o); };
+}
+
+const std::vector<std::pair<std::string, CallbackBuiltin>>& callback_builtins() {
+  static const std::vector<std::pair<std::string, CallbackBuiltin>> builtins = {
+      {"ModelCheckpoint", model_checkpoint},
+      {"EarlyStopping", early_stopping},
+      {"LearningRateMonitor", learning_rate_monitor},
+      {"GradientAccumulationScheduler", gradient_accumulation_scheduler},
+      {"ModelSummary", model_summary},
+      {"TQDMProgressBar", progress_bar},
+      {"ProgressBar", progress_bar},
+  };
+  return builtins;
+}
+
+const std::map<std::string, std::string>& python_only_callbacks() {
+  static const std::map<std::string, std::string> names = {
+      {"BatchSizeFinder", "no batch size search"},
+      {"DeviceStatsMonitor", "no device statistics logging"},
+      {"BackboneFinetuning", "no finetuning callbacks"},
+      {"BaseFinetuning", "no finetuning callbacks"},
+      {"LambdaCallback", "a config cannot hold C++ code; subclass L::Callback and register it"},
+      {"LearningRateFinder", "no learning rate search"},
+      {"OnExceptionCheckpoint", "no checkpoint on exceptions"},
+      {"BasePredictionWriter", "subclass L::Callback and register it"},
+      {"RichProgressBar", "use TQDMProgressBar"},
+      {"ModelPruning", "no pruning"},
+      {"RichModelSummary", "use ModelSummary"},
+      {"SpikeDetection", "no loss spike detection"},
+      {"StochasticWeightAveraging", "no weight averaging"},
+      {"ThroughputMonitor", "no throughput monitor"},
+      {"Timer", "no Timer callback"},
+      {"EMAWeightAveraging", "no weight averaging"},
+      {"WeightAveraging", "no weight averaging"},
+  };
+  return names;
+}
+
+// ---- Built-in loggers ---------------------------------------------------------
+
+using LoggerMaker = std::function<std::shared_ptr<Logger>()>;
+using LoggerBuiltin = std::function<LoggerMaker(InitArgs&)>;
+
+LoggerVersion logger_version(const HParamValue& v, const std::string& path) {
+  if (v.is_none()) return {};
+  if (v.is_int()) return LoggerVersion(std::get<int64_t>(v.variant()));
+  return LoggerVersion(to_str(v, path, "int, str or None"));
+}
+
+LoggerMaker csv_logger(InitArgs& a) {
+  CSVLoggerOptions o(
+      to_str(a.require("save_dir", "the root folder of the runs"), a.path("save_dir")));
+  if (auto v = a.take("name")) o.name(to_opt_str(*v, a.path("name")).value_or(""));
+  if (auto v = a.take("version")) o.version(logger_version(*v, a.path("version")));
+  if (auto v = a.take("prefix")) o.prefix(to_str(*v, a.path("prefix")));
+  if (auto v = a.take("flush_logs_every_n_steps")) {
+    o.flush_logs_every_n_steps(to_int(*v, a.path("flush_logs_every_n_steps")));
+  }
+  if (auto v = a.take("report")) o.report(to_bool(*v, a.path("report")));
+  return [o] { return std::make_shared<CSVLogger>(o); };
+}
+
+LoggerMaker tensorboard_logger(InitArgs& a) {
+  TensorBoardLoggerOptions o(
+      to_str(a.require("save_dir", "the root folder of the runs"), a.path("save_dir")));
+  if (auto v = a.take("name")) o.name(to_opt_str(*v, a.path("name")).value_or(""));
+  if (auto v = a.take("version")) o.version(logger_version(*v, a.path("version")));
+  a.python_only("log_graph", {false}, "there is no TorchScript graph of a C++ module to draw");
+  if (auto v = a.take("default_hp_metric")) {
+    o.default_hp_metric(to_bool(*v, a.path("default_hp_metric")));
+  }
+  if (auto v = a.take("prefix")) o.prefix(to_str(*v, a.path("prefix")));
+  if (auto v = a.take("sub_dir")) o.sub_dir(to_opt_str(*v, a.path("sub_dir")).value_or(""));
+  // SummaryWriter's keyword arguments (Python: **kwargs / dict_kwargs).
+  if (auto v = a.take("flush_secs")) o.flush_secs(to_float(*v, a.path("flush_secs")));
+  a.python_only("max_queue", {10}, "events are written as they come");
+  a.python_only("filename_suffix", {""}, "the event file name is fixed");
+  a.python_only("comment", {""}, "the run folder is save_dir/name/version");
+  a.python_only("purge_step", {HParamValue()}, "no purging of events after a crash");
+  return [o] { return std::make_shared<TensorBoardLogger>(o); };
+}
+
+const std::vector<std::pair<std::string, LoggerBuiltin>>& logger_builtins() {
+  static const std::vector<std::pair<std::string, LoggerBuiltin>> builtins = {
+      {"CSVLogger", csv_logger},
+      {"TensorBoardLogger", tensorboard_logger},
+  };
+  return builtins;
+}
+
+const std::map<std::string, std::string>& python_only_loggers() {
+  static const std::map<std::string, std::string> names = {
+      {"CometLogger", "no Comet client in C++"},   {"LitLogger", "no Lightning AI client in C++"},
+      {"MLFlowLogger", "no MLflow client in C++"}, {"NeptuneLogger", "no Neptune client in C++"},
+      {"WandbLogger", "no W&B client in C++"},
+  };
+  return names;
+}
+
+std::vector<std::string> names_of(const std::vector<std::pair<std::string, LoggerBuiltin>>& b) {
+  std::vector<std::string> out;
+  for (const auto& entry : b) out.push_back(entry.first);
+  return out;
+}
+std::vector<std::string> names_of(const std::vector<std::pair<std::string, CallbackBuiltin>>& b) {
+  std::vector<std::string> out;
+  for (const auto& entry : b) out.push_back(entry.first);
+  return out;
+}
+
+// ---- Strategy objects ---------------------------------------------------------
+
+const std::vector<std::string>& strategy_names() {
+  static const std::vector<std::string> names = {"auto", "ddp", "ddp_find_unused_parameters_true",
+                                                 "ddp_find_unused_parameters_false",
+                                                 "single_device"};
+  return names;
+}
+
+StrategyOption strategy_from(const HParamValue& v, const std::string& path) {
+  if (v.is_string()) {
+    const std::string name = std::get<std::string>(v.variant());
+    // Lightning registers "ddp_find_unused_parameters_false" as plain "ddp".
+    if (name == "ddp_find_unused_parameters_false") return StrategyOption("ddp");
+    const auto& names = strategy_names();
+    if (std::find(names.begin(), names.end(), name) != names.end()) return StrategyOption(name);
+    for (const char* prefix : {"ddp_spawn", "ddp_fork", "ddp_notebook"}) {
+      LIGHTNING_CHECK(name.rfind(prefix, 0) != 0, path, ": strategy '", name,
+                      "' exists in Python Lightning but not in lightning.cpp (processes are "
+                      "started by re-running the program, as strategy 'ddp'; there is no "
+                      "spawn/fork start method in C++). Use 'ddp'.");
+    }
+    // The rest of Python Lightning's StrategyRegistry (2.6).
+    static const std::vector<std::string> python = {"deepspeed",
+                                                    "deepspeed_stage_1",
+                                                    "deepspeed_stage_2",
+                                                    "deepspeed_stage_2_offload",
+                                                    "deepspeed_stage_3",
+                                                    "deepspeed_stage_3_offload",
+                                                    "deepspeed_stage_3_offload_nvme",
+                                                    "fsdp",
+                                                    "fsdp_cpu_offload",
+                                                    "single_tpu",
+                                                    "single_xla",
+                                                    "xla",
+                                                    "xla_debug"};
+    LIGHTNING_CHECK(std::find(python.begin(), python.end(), name) == python.end(), path,
+                    ": strategy '", name,
+                    "' exists in Python Lightning but not in lightning.cpp (only DDP is "
+                    "implemented). Strategies: ",
+                    quoted_list(names), ".");
+    LIGHTNING_FAIL(path, ": unknown strategy '", name, "'", end(name, names),
+                   " Strategies: ", quoted_list(names),
+                   ", or {class_path: DDPStrategy, "
+                   "init_args: {...}}.");
+  }
+  if (!v.is_map()) type_error(path, v, "a strategy name or {class_path: DDPStrategy, ...}");
+  const ClassSpec spec = parse_spec(v, path, "strategy");
+  const bool ours = spec.module.empty() || lightning_module(spec.module);
+  LIGHTNING_CHECK(
+      ours && (spec.short_name == "DDPStrategy" || spec.short_name == "SingleDeviceStrategy"), path,
+      ".class_path: unknown strategy class '", spec.class_path, "'",
+      end(spec.short_name, {"DDPStrategy", "SingleDeviceStrategy"}),
+      " Strategy classes: DDPStrategy, SingleDeviceStrategy.");
+  InitArgs a(spec.init_args, path + ".init_args", spec.short_name);
+  if (spec.short_name == "SingleDeviceStrategy") {
+    a.python_only("device", {HParamValue()}, "the device follows the accelerator");
+    a.python_only("accelerator", {HParamValue()}, "set trainer.accelerator instead");
+    a.python_only("checkpoint_io", {HParamValue()}, "checkpoints are always torch.save files");
+    a.python_only("precision_plugin", {HParamValue()}, "set trainer.precision instead");
+    a.finish();
+    return StrategyOption("single_device");
+  }
+  DDPOptions o;
+  if (auto x = a.take("process_group_backend")) {
+    o.backend(to_opt_str(*x, a.path("process_group_backend")));
+  }
+  if (auto x = a.take("timeout")) o.timeout(to_duration(*x, a.path("timeout")));
+  if (auto x = a.take("find_unused_parameters")) {
+    o.find_unused_parameters(to_bool(*x, a.path("find_unused_parameters")));
+  }
+  if (auto x = a.take("bucket_cap_mb")) {
+    // None: torch DDP's default, 25 MiB.
+    o.bucket_cap_mb(
+        to_opt_float(*x, a.path("bucket_cap_mb")).value_or(DDPOptions().bucket_cap_mb()));
+  }
+  for (const char* name : {"accelerator", "parallel_devices", "cluster_environment",
+                           "checkpoint_io", "precision_plugin", "ddp_comm_state", "ddp_comm_hook",
+                           "ddp_comm_wrapper", "model_averaging_period"}) {
+    a.python_only(name, {HParamValue()},
+                  "set from the trainer's options or the environment, or not available");
+  }
+  a.python_only("start_method", {"popen"},
+                "processes are started by re-running the program (Lightning's 'popen')");
+  // torch DistributedDataParallel's keyword arguments, as Python LightningCLI
+  // prints them: accepted at the values that match what lightning.cpp does.
+  const std::string ddp_why = "lightning.cpp's DDP has no such setting";
+  for (const char* name : {"output_device", "process_group", "delay_all_reduce_named_params",
+                           "param_to_hook_all_reduce", "mixed_precision", "device_mesh",
+                           "bucket_cap_mb_list", "forward_sync_buffers"}) {
+    a.python_only(name, {HParamValue()}, ddp_why);
+  }
+  for (const char* name :
+       {"check_reduction", "gradient_as_bucket_view", "static_graph",
+        "skip_all_reduce_unused_params", "batched_grad_copy", "lazy_bucket_allocation"}) {
+    a.python_only(name, {false}, ddp_why);
+  }
+  a.python_only("dim", {0}, "batches are split along dimension 0 by the samplers");
+  a.python_only("init_sync", {true}, "parameters are always broadcast from rank 0 at start");
+  a.python_only("broadcast_buffers", {HParamValue(), true},
+                "buffers are always broadcast from rank 0 before each step");
+  a.finish();
+  return StrategyOption(std::make_shared<DDPStrategy>(o));
+}
+
+// ---- The trainer fields -------------------------------------------------------
+
+using Apply = std::function<void(TrainerOptions&, const HParamValue&, const std::string&)>;
+
+struct Field {
+  ConfigField info;
+  Apply apply;
+};
+
+BatchLimit batch_limit(const HParamValue& v, const std::string& path, std::optional<double> none) {
+  const std::string expected =
+      none ? "int (batches), float (fraction) or None" : "int (batches) or float (fraction)";
+  if (v.is_none() && none) return BatchLimit(*none);
+  if (v.is_int()) return BatchLimit(std::get<int64_t>(v.variant()));
+  if (v.is_double()) return BatchLimit(std::get<double>(v.variant()));
+  type_error(path, v, expected);
+}
+
+const std::vector<std::string>& accelerator_names() {
+  static const std::vector<std::string> names = {"auto", "cpu", "cuda", "gpu"};
+  return names;
+}
+
+std::optional<int64_t> devices_from(const HParamValue& v, const std::string& path) {
+  const std::string expected = "int, 'auto' or a list of device indices";
+  std::vector<int64_t> indices;
+  if (v.is_none()) return std::nullopt;
+  if (v.is_int()) return std::get<int64_t>(v.variant());
+  if (v.is_string()) {
+    const std::string text = std::get<std::string>(v.variant());
+    if (text == "auto") return std::nullopt;
+    // Lightning: "2" is a count, "-1" all devices, "0,1" (a comma) indices.
+    std::stringstream parts(text);
+    std::string part;
+    const bool is_list = text.find(',') != std::string::npos;
+    while (std::getline(parts, part, ',')) {
+      part.erase(0, part.find_first_not_of(' '));
+      part.erase(part.find_last_not_of(' ') + 1);
+      if (part.empty() && is_list) continue;
+      char* end = nullptr;
+      errno = 0;
+      const long long n = std::strtoll(part.c_str(), &end, 10);
+      if (part.empty() || *end != '\0' || errno != 0) type_error(path, v, expected);
+      indices.push_back(n);
+    }
+    if (!is_list) {
+      if (indices.size() != 1) type_error(path, v, expected);
+      return indices[0];
+    }
+  } else if (v.is_list()) {
+    const auto list = v.as<HParamValue::List>();
+    for (size_t i = 0; i < list.size(); ++i) {
+      const auto& item = list[i];
+      indices.push_back(to_int(item, path + "[" + std::to_string(i) + "]", "int (a device index)"));
+    }
+  } else {
+    type_error(path, v, expected);
+  }
+  // Process i of a node uses device i (cuda:<local rank>), so the indices
+  // 0..n-1 are `devices: n`; any other set cannot be expressed.
+  bool leading = !indices.empty();
+  for (size_t i = 0; i < indices.size(); ++i) leading = leading && indices[i] == int64_t(i);
+  LIGHTNING_CHECK(leading, path, ": device indices ", shown(v),
+                  " cannot be expressed here: TrainerOptions.devices is a number of processes "
+                  "per node, and process i uses device i (cuda:<local rank>), so only the "
+                  "indices 0..n-1 ([0, 1, ...]) are possible. Give a count, e.g. devices: ",
+                  std::max<size_t>(indices.size(), 1),
+                  ", and pick the GPUs with CUDA_VISIBLE_DEVICES.");
+  return static_cast<int64_t>(indices.size());
+}
+
+LoggerOption logger_from(const HParamValue& v, const std::string& path) {
+  if (v.is_none()) return LoggerOption(true);
+  if (v.is_bool()) return LoggerOption(std::get<bool>(v.variant()));
+  if (v.is_list()) {
+    std::vector<std::shared_ptr<Logger>> loggers;
+    const auto list = v.as<HParamValue::List>();
+    for (size_t i = 0; i < list.size(); ++i) {
+      loggers.push_back(make_logger(list[i], path + "[" + std::to_string(i) + "]"));
+    }
+    // An empty list means no logger (Python: logger=[] logs nothing).
+    if (loggers.empty()) return LoggerOption(false);
+    return LoggerOption(loggers);
+  }
+  if (v.is_string() || v.is_map()) return LoggerOption(make_logger(v, path));
+  type_error(path, v,
+             "bool, None, a logger ({class_path: ..., init_args: {...}}) or a list of them");
+}
+
+std::vector<std::shared_ptr<Callback>> callbacks_from(const HParamValue& v,
+                                                      const std::string& path) {
+  std::vector<std::shared_ptr<Callback>> out;
+  if (v.is_none()) return out;
+  if (v.is_list()) {
+    const auto list = v.as<HParamValue::List>();
+    for (size_t i = 0; i < list.size(); ++i) {
+      out.push_back(make_callback(list[i], path + "[" + std::to_string(i) + "]"));
+    }
+    return out;
+  }
+  if (v.is_string() || v.is_map()) {
+    out.push_back(make_callback(v, path));
+    return out;
+  }
+  type_error(path, v, "a list of callbacks ({class_path: ..., init_args: {...}}), one, or None");
+}
+
+const std::vector<Field>& field_table() {
+  static const std::vector<Field> fields = [] {
+    const TrainerOptions d;  // the defaults the table states, checked by a test
+    std::vector<Field> f;
+    auto add = [&](std::string name, std::string type, HParamValue def, std::string doc,
+                   Apply apply) {
+      f.push_back(
+          {{std::move(name), std::move(type), std::move(def), std::move(doc)}, std::move(apply)});
+    };
+    add("accelerator", "str", d.accelerator(), "\"auto\", \"cpu\", \"cuda\" or \"gpu\"",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          const std::string a = to_str(v, p, "str ('auto', 'cpu', 'cuda' or 'gpu')");
+          const auto& names = accelerator_names();
+          if (std::find(names.begin(), names.end(), a) != names.end()) {
+            o.accelerator(a);
+            return;
+          }
+          for (const char* py : {"mps", "tpu", "hpu", "xla", "ipu"}) {
+            LIGHTNING_CHECK(a != py, p, ": accelerator '", a,
+                            "' exists in Python Lightning but not in lightning.cpp (libtorch "
+                            "here runs on CPU and CUDA). Accelerators: ",
+                            quoted_list(names), ".");
+          }
+          LIGHTNING_FAIL(p, ": unknown accelerator '", a, "'", end(a, names),
+                         " Accelerators: ", quoted_list(names), ".");
+        });
+    add("devices", "Union[int, str, List[int]]", "auto",
+        "processes (devices) per node: a count, 'auto' (one), or the indices [0, ..., n-1]",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          o.devices(devices_from(v, p));
+        });
+    add("num_nodes", "int", d.num_nodes(), "machines taking part, each running `devices` processes",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          o.num_nodes(to_int(v, p));
+        });
+    add("strategy", "Union[str, Strategy]", "auto",
+        "'auto', 'ddp', 'ddp_find_unused_parameters_true', 'single_device', or "
+        "{class_path: DDPStrategy, init_args: {...}}",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          o.strategy(strategy_from(v, p));
+        });
+    add("use_distributed_sampler", "bool", d.use_distributed_sampler(),
+        "under DDP, give every dataloader this process's shard",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          o.use_distributed_sampler(to_bool(v, p));
+        });
+    add("precision", "Union[str, int, None]", d.precision(),
+        "'32-true', '64-true', 'bf16-mixed', 'bf16-true', '16-mixed', '16-true' (or 32, 64, "
+        "16, 'bf16')",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          std::string text;
+          if (v.is_none()) {
+            text = TrainerOptions().precision();
+          } else if (v.is_int()) {
+            text = std::to_string(std::get<int64_t>(v.variant()));
+          } else {
+            text = to_str(v, p, "str, int or None");
+          }
+          try {
+            parse_precision(text);
+          } catch (const Error& e) {
+            LIGHTNING_FAIL(p, ": ", e.what());
+          }
+          o.precision(text);
+        });
+    add("max_epochs", "Optional[int]", HParamValue(),
+        "stop after this many epochs; -1 for no limit; None: 1000 unless max_steps is set",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          o.max_epochs(to_opt_int(v, p));
+        });
+    add("min_epochs", "Optional[int]", HParamValue(),
+        "train at least this many epochs even when asked to stop",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          o.min_epochs(to_opt_int(v, p));
+        });
+    add("max_steps", "int", d.max_steps(), "stop after this many optimizer steps; -1 for no limit",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          o.max_steps(to_int(v, p));
+        });
+    add("min_steps", "Optional[int]", HParamValue(),
+        "train at least this many steps even when asked to stop",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          o.min_steps(to_opt_int(v, p));
+        });
+    auto limit = [&](const std::string& name, const std::string& what,
+                     TrainerOptions& (TrainerOptions::*set)(const BatchLimit&)) {
+      add(name, "Union[int, float, None]", 1.0,
+          what + " batches per epoch: an int (batches) or a float (fraction)",
+          [set](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+            (o.*set)(batch_limit(v, p, 1.0));
+          });
+    };
+    limit("limit_train_batches", "training", &TrainerOptions::limit_train_batches);
+    limit("limit_val_batches", "validation", &TrainerOptions::limit_val_batches);
+    limit("limit_test_batches", "test", &TrainerOptions::limit_test_batches);
+    limit("limit_predict_batches", "predict", &TrainerOptions::limit_predict_batches);
+    add("overfit_batches", "Union[int, float]", 0.0,
+        "overfit on this many (int) or this fraction (float) of the training batches; 0 off",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          o.overfit_batches(batch_limit(v, p, std::nullopt));
+        });
+    add("val_check_interval", "Union[int, float, None]", 1.0,
+        "validate every this many training batches (int) or at this fraction of the epoch "
+        "(float)",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          LIGHTNING_CHECK(!v.is_string() && !v.is_map(), p, ": a time-based val_check_interval (",
+                          shown(v),
+                          ") exists in Python Lightning but not in lightning.cpp; give an int "
+                          "(batches) or a float (fraction of the epoch).");
+          o.val_check_interval(batch_limit(v, p, 1.0));
+        });
+    add("check_val_every_n_epoch", "int", d.check_val_every_n_epoch(), "validate every N epochs",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          LIGHTNING_CHECK(!v.is_none(), p,
+                          ": None (validation counted in batches across epoch boundaries) "
+                          "exists in Python Lightning but not in lightning.cpp; give an int.");
+          o.check_val_every_n_epoch(to_int(v, p));
+        });
+    add("num_sanity_val_steps", "Optional[int]", d.num_sanity_val_steps(),
+        "validation batches run before training; -1 for all",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          o.num_sanity_val_steps(
+              to_opt_int(v, p).value_or(TrainerOptions().num_sanity_val_steps()));
+        });
+    add("accumulate_grad_batches", "int", d.accumulate_grad_batches(),
+        "accumulate gradients over N batches before each optimizer step",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          o.accumulate_grad_batches(to_int(v, p));
+        });
+    add("gradient_clip_val", "Optional[Union[int, float]]", HParamValue(),
+        "clip gradients to this value before each optimizer step; None or 0 disables",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          o.gradient_clip_val(to_opt_float(v, p));
+        });
+    add("gradient_clip_algorithm", "Optional[str]", HParamValue(),
+        "'norm' (the default when clipping) or 'value'",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          auto a = to_opt_str(v, p);
+          LIGHTNING_CHECK(!a || *a == "norm" || *a == "value", p,
+                          ": expected 'norm', 'value' or None, got ", shown(v),
+                          end(*a, {"norm", "value"}));
+          o.gradient_clip_algorithm(a);
+        });
+    add("log_every_n_steps", "Optional[int]", d.log_every_n_steps(),
+        "send step metrics to the loggers every N optimizer steps",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          o.log_every_n_steps(to_opt_int(v, p).value_or(TrainerOptions().log_every_n_steps()));
+        });
+    add("fast_dev_run", "Union[int, bool]", false,
+        "run N batches (true: 1) of each loop once to find bugs",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          if (v.is_bool()) {
+            o.fast_dev_run(FastDevRun(std::get<bool>(v.variant())));
+          } else {
+            o.fast_dev_run(FastDevRun(to_int(v, p, "bool or int")));
+          }
+        });
+    auto flag = [&](const std::string& name, const std::string& doc,
+                    TrainerOptions& (TrainerOptions::*set)(const bool&), bool def) {
+      add(name, "Optional[bool]", def, doc,
+          [set, def](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+            (o.*set)(to_opt_bool(v, p).value_or(def));
+          });
+    };
+    flag("enable_checkpointing",
+         "add a ModelCheckpoint (the latest epoch) unless one is among the callbacks",
+         &TrainerOptions::enable_checkpointing, d.enable_checkpointing());
+    flag("enable_progress_bar", "draw a progress bar", &TrainerOptions::enable_progress_bar,
+         d.enable_progress_bar());
+    flag("enable_model_summary", "print the model summary at fit start",
+         &TrainerOptions::enable_model_summary, d.enable_model_summary());
+    add("default_root_dir", "Optional[str]", HParamValue(),
+        "folder of logs and checkpoints; None: the working directory",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          o.default_root_dir(to_opt_str(v, p).value_or(""));
+        });
+    add("deterministic", "Optional[bool]", d.deterministic(), "use deterministic algorithms",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          LIGHTNING_CHECK(!(v.is_string() && std::get<std::string>(v.variant()) == "warn"), p,
+                          ": 'warn' exists in Python Lightning but not in lightning.cpp "
+                          "(nondeterministic operations raise here); give true or false.");
+          o.deterministic(to_opt_bool(v, p).value_or(false));
+        });
+    add("num_threads", "Optional[int]", HParamValue(),
+        "libtorch intra-op threads; None leaves libtorch's setting (lightning.cpp only)",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          o.num_threads(to_opt_int(v, p));
+        });
+    add("tune_allocator", "bool", d.tune_allocator(),
+        "fix glibc malloc's thresholds so training steps do not fault memory in every step "
+        "(lightning.cpp only)",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          o.tune_allocator(to_bool(v, p));
+        });
+    add("callbacks", "Union[List[Callback], Callback, None]", HParamValue(),
+        "callbacks: [{class_path: ModelCheckpoint, init_args: {...}}, ...]",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          // As LightningCLI: the config's callbacks, then those the base
+          // (LightningCLI's trainer_defaults) already has.
+          auto callbacks = callbacks_from(v, p);
+          callbacks.insert(callbacks.end(), o.callbacks().begin(), o.callbacks().end());
+          o.callbacks(callbacks);
+        });
+    add("logger", "Union[Logger, List[Logger], bool, None]", true,
+        "true: CSV and TensorBoard logs under default_root_dir; false: none; or "
+        "{class_path: CSVLogger, init_args: {...}} (or a list)",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          o.logger(logger_from(v, p));
+        });
+    return f;
+  }();
+  return fields;
+}
+
+// Trainer arguments of Python Lightning without a counterpart here: the
+// values accepted (its default, or what matches the behaviour here), and why.
+struct PythonOnly {
+  std::vector<HParamValue> accepted;
+  std::string why;
+};
+
+const std::vector<std::pair<std::string, PythonOnly>>& python_only_keys() {
+  static const std::vector<std::pair<std::string, PythonOnly>> keys = {
+      {"max_time", {{HParamValue()}, "no time limit; use max_epochs or max_steps"}},
+      {"benchmark", {{HParamValue(), false}, "cudnn.benchmark is not exposed"}},
+      {"inference_mode",
+       {{true}, "evaluation and predict always run under torch.inference_mode here"}},
+      {"profiler", {{HParamValue()}, "no profilers"}},
+      {"detect_anomaly", {{false}, "no autograd anomaly detection switch"}},
+      {"barebones", {{false}, "no barebones mode; turn features off one by one"}},
+      {"plugins", {{HParamValue(), HParamValue(HParamValue::List{})}, "no plugins"}},
+      {"sync_batchnorm", {{false}, "no SyncBatchNorm conversion"}},
+      {"reload_dataloaders_every_n_epochs", {{0}, "dataloaders are fetched once per fit"}},
+      {"enable_autolog_hparams", {{true}, "the module's hparams are always logged to the loggers"}},
+      {"model_registry", {{HParamValue()}, "no model registry upload"}},
+  };
+  return keys;
+}
+
+}  // namespace
+
+const std::vector<ConfigField>& trainer_fields() {
+  static const std::vector<ConfigField> fields = [] {
+    std::vector<ConfigField> out;
+    for (const auto& f : field_table()) out.push_back(f.info);
+    return out;
+  }();
+  return fields;
+}
+
+TrainerOptions apply_trainer_config(const HParams& section, TrainerOptions base,
+                                    const std::string& where) {
+  const auto& table = field_table();
+  for (const auto& [key, value] : section.items()) {
+    const std::string path = where.empty() ? key : where + "." + key;
+    auto field = std::find_if(table.begin(), table.end(),
+                              [&](const Field& f) { return f.info.name == key; });
+    if (field != table.end()) {
+      field->apply(base, value, path);
+      continue;
+    }
+    const auto& py = python_only_keys();
+    auto only = std::find_if(py.begin(), py.end(), [&](const auto& e) { return e.first == key; });
+    if (only != py.end()) {
+      const auto& accepted = only->second.accepted;
+      if (std::find(accepted.begin(), accepted.end(), value) != accepted.end()) continue;
+      std::vector<std::string> shown_values;
+      for (const auto& a : accepted) shown_values.push_back(shown(a));
+      LIGHTNING_FAIL(path, ": '", key,
+                     "' is a Python Lightning Trainer argument that lightning.cpp does not have (",
+                     only->second.why, "); only ", join_or(shown_values),
+                     " is accepted (and ignored) here, got ", shown(value), ".");
+    }
+    std::vector<std::string> names;
+    for (const auto& f : table) names.push_back(f.info.name);
+    const std::string suggestion = did_you_mean(key, names);
+    LIGHTNING_FAIL(path, ": unknown Trainer option '", key, "'",
+                   suggestion.empty() ? ". Trainer options: " + join(names) + "." : suggestion);
+  }
+  return base;
+}
+
+std::shared_ptr<Callback> make_callback(const HParamValue& spec, const std::string& where) {
+  const ClassSpec s = parse_spec(spec, where, "callback");
+  return make_object<Callback>(s, callback_registry(), "callback", callback_builtins(),
+                               python_only_callbacks(), names_of(logger_builtins()), "logger");
+}
+
+std::shared_ptr<Logger> make_logger(const HParamValue& spec, const std::string& where) {
+  const ClassSpec s = parse_spec(spec, where, "logger");
+  return make_object<Logger>(s, logger_registry(), "logger", logger_builtins(),
+                             python_only_loggers(), names_of(callback_builtins()), "callback");
+}
+
+}  // namespace detail
+}  // namespace lightning
