@@ -17,6 +17,8 @@
 #include "lightning/checkpoint/checkpoint.h"
 #include "lightning/checkpoint/checkpoint_io.h"
 #include "lightning/checkpoint/optimizer_state.h"
+#include "lightning/cli.h"
+#include "lightning/cli_registry.h"
 #include "lightning/data/batch.h"
 #include "lightning/data/dataloader.h"
 #include "lightning/data/dataset.h"
