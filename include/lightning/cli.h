@@ -9,6 +9,7 @@
 //   $ ./train fit --config config.yaml --trainer.max_epochs 20 --model.learning_rate 3e-4
 //   $ ./train test --config config.yaml --ckpt_path best.ckpt
 //   $ ./train fit --print_config > config.yaml
+//   $ ./train fit --optimizer AdamW --optimizer.lr 3e-4   # replaces configure_optimizers
 //
 // The model (and the datamodule) declare their constructor arguments once:
 //

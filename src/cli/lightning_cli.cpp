@@ -14,11 +14,13 @@
 #include <random>
 #include <sstream>
 
+#include "cli/optimizer_section.h"
 #include "cli/trainer_config.h"
 #include "lightning/checkpoint/checkpoint.h"
 #include "lightning/cli.h"
 #include "lightning/error.h"
 #include "lightning/seed.h"
+#include "trainer/trainer_impl.h"
 #include "util/closest_names.h"
 
 namespace lightning {
@@ -150,6 +152,16 @@ std::string suggest(const std::string& name, const std::vector<std::string>& can
   return close.empty() ? "." : close;
 }
 
+// The tree without its null values (--print_config=skip_null).
+HParams without_nulls(const HParams& tree) {
+  HParams out;
+  for (const auto& [key, value] : tree) {
+    if (value.is_none()) continue;
+    out.set(key, value.is_map() ? HParamValue(without_nulls(value.as<HParams>())) : value);
+  }
+  return out;
+}
+
 bool parses_as_float(const std::string& s, double& out) {
   if (s.empty()) return false;
   char* end = nullptr;
@@ -261,8 +273,8 @@ class CLIRun {
        << "  -h, --help\n      Show this help message and exit.\n"
        << "  -c, --config CONFIG\n      Path to a configuration file in YAML; repeatable, "
           "merged in order (later files and arguments win).\n"
-       << "  --print_config\n      Print the configuration after applying all other "
-          "arguments and exit.\n";
+       << "  --print_config[=skip_null]\n      Print the configuration after applying all other "
+          "arguments and exit; skip_null leaves out the null values.\n";
     option_line(os, "--seed_everything SEED_EVERYTHING", "Union[bool, int]",
                 options_.seed_everything_default(), false,
                 "Set to an int to run seed_everything with this value before classes "
@@ -270,6 +282,15 @@ class CLIRun {
     option_line(os, "--ckpt_path CKPT_PATH", "Optional[str]", HParamValue(), false,
                 "Path of the checkpoint from which training is resumed (fit) or whose weights "
                 "are evaluated (validate, test, predict).");
+    option_line(os, "--optimizer OPTIMIZER", "Optional[Optimizer]", HParamValue(), false,
+                "The optimizer of the automatic configure_optimizers, which replaces the "
+                "model's: a class name or {class_path: ..., init_args: {...}}; one of " +
+                    join(optim_class_names(OptimSection::Optimizer), ", ") +
+                    ". '--optimizer.help CLASS' lists its arguments.");
+    option_line(os, "--lr_scheduler LR_SCHEDULER", "Optional[LRScheduler]", HParamValue(), false,
+                "Its learning-rate scheduler (needs --optimizer); one of " +
+                    join(optim_class_names(OptimSection::LRScheduler), ", ") +
+                    ". '--lr_scheduler.help CLASS' lists its arguments.");
     os << "\nTrainer:\n";
     for (const auto& f : trainer_fields())
       option_line(os, "--trainer." + f.name + " " + upper(f.name), f.type, f.default_value, false,
@@ -294,8 +315,9 @@ class CLIRun {
   }
 
   std::vector<std::string> option_names() const {
-    std::vector<std::string> names = {"--help", "--config", "--print_config", "--seed_everything",
-                                      "--ckpt_path"};
+    std::vector<std::string> names = {
+        "--help",      "--config",         "--print_config", "--seed_everything",  "--ckpt_path",
+        "--optimizer", "--optimizer.help", "--lr_scheduler", "--lr_scheduler.help"};
     for (const auto& f : trainer_fields()) names.push_back("--trainer." + f.name);
     for (const auto& a : classes_.model_arguments.items())
       names.push_back("--" + classes_.model_name + "." + a.name);
@@ -346,6 +368,7 @@ class CLIRun {
     }
     for (const auto& path : global_configs) apply_source(given, parse_config_file(path), path);
     bool print_config = false;
+    bool skip_null = false;
     for (; i < args.size(); ++i) {
       std::string a = args[i];
       if (a == "-h" || a == "--help") {
@@ -354,6 +377,16 @@ class CLIRun {
       }
       if (a == "--print_config") {
         print_config = true;
+        continue;
+      }
+      if (a.rfind("--print_config=", 0) == 0) {
+        // jsonargparse's flags: skip_null leaves out the keys whose value is null.
+        const std::string flags = a.substr(15);
+        LIGHTNING_CHECK(flags == "skip_null", "--print_config=", flags,
+                        ": the one flag is skip_null (--print_config=skip_null leaves out null "
+                        "values), or give --print_config alone.");
+        print_config = true;
+        skip_null = true;
         continue;
       }
       std::optional<std::string> value;
@@ -377,13 +410,21 @@ class CLIRun {
       const std::string key = a.substr(2);
       const size_t dot = key.find('.');
       const std::string head = key.substr(0, dot);
+      const bool optim_head = head == "optimizer" || head == "lr_scheduler";
+      if (optim_head && key == head + ".help") {
+        // `--optimizer.help Adam`: the class's init_args.
+        std::cout << optim_class_help(
+            head == "optimizer" ? OptimSection::Optimizer : OptimSection::LRScheduler,
+            take_value());
+        return true;
+      }
       const bool known_head = head == "seed_everything" || head == "ckpt_path" ||
-                              head == "trainer" || head == classes_.model_name ||
+                              head == "trainer" || head == classes_.model_name || optim_head ||
                               (!classes_.data_name.empty() && head == classes_.data_name);
       const bool class_head = head == classes_.model_name ||
                               (!classes_.data_name.empty() && head == classes_.data_name);
       if (!known_head || (dot == std::string::npos && head != "seed_everything" &&
-                          head != "ckpt_path" && !class_head)) {
+                          head != "ckpt_path" && !class_head && !optim_head)) {
         LIGHTNING_FAIL("unknown option '", a, "'", suggest(a, option_names()), " Run '", prog_, " ",
                        subcommand_, " --help' for the list.");
       }
@@ -424,7 +465,7 @@ class CLIRun {
 
     resolve(given);
     if (print_config) {
-      std::cout << to_yaml(config_);
+      std::cout << to_yaml(skip_null ? without_nulls(config_) : config_);
       return true;
     }
     return false;
@@ -435,7 +476,7 @@ class CLIRun {
   std::vector<std::string> top_keys() const {
     std::vector<std::string> keys = {"seed_everything", "trainer", classes_.model_name};
     if (!classes_.data_name.empty()) keys.push_back(classes_.data_name);
-    keys.push_back("ckpt_path");
+    keys.insert(keys.end(), {"optimizer", "lr_scheduler", "ckpt_path"});
     return keys;
   }
 
@@ -451,15 +492,14 @@ class CLIRun {
         if (value.is_map()) apply_source(given, value.as<HParams>(), origin);
         continue;
       }
-      if ((key == "optimizer" || key == "lr_scheduler") && value.is_none()) continue;
       if (key == "optimizer" || key == "lr_scheduler") {
-        LIGHTNING_FAIL(origin, ": '", key, "' = ", render(value),
-                       " is Python LightningCLI's automatic configure_optimizers, which "
-                       "lightning.cpp does not have. Create the ",
-                       key == "optimizer" ? "optimizer" : "scheduler",
-                       " in the model's configure_optimizers and give its settings as model "
-                       "arguments (--",
-                       classes_.model_name, ".NAME).");
+        // Python LightningCLI's automatic configure_optimizers; merged here
+        // (not deep-merged below): another class keeps only its own arguments.
+        const OptimSection sec =
+            key == "optimizer" ? OptimSection::Optimizer : OptimSection::LRScheduler;
+        const HParamValue current = given.contains(key) ? given.at(key) : HParamValue();
+        given.set(key, merge_optim_section(sec, current, value, origin));
+        continue;
       }
       if (key == "weights_only") {
         // Lightning 2.6's fit/validate/test/predict(weights_only=...): whether
@@ -618,8 +658,21 @@ class CLIRun {
     config_.set(classes_.model_name, argument_defaults(classes_.model_arguments));
     if (!classes_.data_name.empty())
       config_.set(classes_.data_name, argument_defaults(classes_.data_arguments));
+    config_.set("optimizer", HParamValue());
+    config_.set("lr_scheduler", HParamValue());
     config_.set("ckpt_path", HParamValue());
     merge_into(config_, given);
+    for (const auto sec : {OptimSection::Optimizer, OptimSection::LRScheduler}) {
+      const char* key = section_name(sec);
+      config_.set(key,
+                  resolve_optim_section(sec, given.contains(key) ? given.at(key) : HParamValue()));
+    }
+    LIGHTNING_CHECK(
+        config_.at("lr_scheduler").is_none() || !config_.at("optimizer").is_none(),
+        "lr_scheduler = ", render(config_.at("lr_scheduler").as<HParams>().at("class_path")),
+        " needs an optimizer to schedule: give optimizer too (--optimizer Adam, or "
+        "optimizer: {class_path: ..., init_args: {...}}). (Python's LightningCLI "
+        "silently ignores a scheduler without an optimizer.)");
     check_required(classes_.model_name, classes_.model_class, classes_.model_arguments);
     if (!classes_.data_name.empty())
       check_required(classes_.data_name, classes_.data_class, classes_.data_arguments);
@@ -679,6 +732,16 @@ class CLIRun {
       data_ = classes_.make_data(config_.at(classes_.data_name).as<HParams>());
     model_ = classes_.make_model(config_.at(classes_.model_name).as<HParams>());
     trainer_ = std::make_unique<Trainer>(std::move(topts));
+    if (!config_.at("optimizer").is_none()) {
+      // As Python's LightningCLI: the config's optimizer (and scheduler)
+      // replace the model's configure_optimizers.
+      const HParamValue optimizer = config_.at("optimizer");
+      const HParamValue lr_scheduler = config_.at("lr_scheduler");
+      TrainerAccess::replace_configure_optimizers(
+          *trainer_, *model_, [optimizer, lr_scheduler](LightningModule& model) {
+            return configure_from_sections(model, optimizer, lr_scheduler);
+          });
+    }
   }
 
   void run() {

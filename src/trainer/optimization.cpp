@@ -11,9 +11,21 @@
 
 namespace lightning::detail {
 
+void TrainerAccess::replace_configure_optimizers(
+    Trainer& trainer, const LightningModule& module,
+    std::function<OptimizerConfig(LightningModule&)> configure) {
+  TrainerImpl& t = impl(trainer);
+  t.configure_optimizers_of_ = configure ? &module : nullptr;
+  t.configure_optimizers_ = std::move(configure);
+}
+
 void TrainerImpl::configure_optimizers(LightningModule& model) {
-  OptimizerConfig config =
-      call_module_hook(Hook::ConfigureOptimizers, [&] { return model.configure_optimizers(); });
+  OptimizerConfig config = call_module_hook(Hook::ConfigureOptimizers, [&] {
+    if (configure_optimizers_ && configure_optimizers_of_ == &model) {
+      return configure_optimizers_(model);
+    }
+    return model.configure_optimizers();
+  });
   optimizers_ = config.optimizers();
   for (size_t i = 0; i < optimizers_.size(); ++i) {
     LIGHTNING_CHECK(optimizers_[i] != nullptr, "configure_optimizers returned a null optimizer ",

@@ -17,6 +17,7 @@
 //   result_collection.{h,cpp}  the values self.log accumulates
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,6 +37,12 @@ struct TrainerAccess {
   static TrainerImpl& impl(const Trainer& trainer) { return *trainer.impl_; }
   static Trainer* trainer_of(const LightningModule& module) { return module.trainer_; }
   static void set_trainer(LightningModule& module, Trainer* trainer) { module.trainer_ = trainer; }
+  /// LightningCLI's configure_optimizers from the config, used instead of
+  /// `module`'s own when `trainer` runs that module (Python's LightningCLI
+  /// replaces the model's method likewise).
+  static void replace_configure_optimizers(
+      Trainer& trainer, const LightningModule& module,
+      std::function<OptimizerConfig(LightningModule&)> configure);
 };
 
 /// Which dataloaders the running stage uses.
@@ -185,6 +192,9 @@ class TrainerImpl {
   std::vector<std::shared_ptr<Callback>> callbacks_;       // + configure_callbacks()
   std::vector<std::shared_ptr<Logger>> loggers_;
   std::vector<std::shared_ptr<torch::optim::Optimizer>> optimizers_;
+  // TrainerAccess::replace_configure_optimizers: the replacement and its module.
+  const LightningModule* configure_optimizers_of_ = nullptr;
+  std::function<OptimizerConfig(LightningModule&)> configure_optimizers_;
   std::vector<LRSchedulerConfig> lr_scheduler_configs_;
   std::unique_ptr<Precision> precision_;
   std::shared_ptr<Strategy> strategy_;

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/modules/linear.h>
+#include <torch/optim/adam.h>
 #include <torch/optim/sgd.h>
 
 #include <cstdlib>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "cli/trainer_config.h"
+#include "lightning/cli_registry.h"
 #include "lightning/lightning.h"
 #include "support/temp_dir.h"
 
@@ -386,8 +388,8 @@ TEST(LightningCLI, PrintConfigPrintsTheResolvedConfigAndRoundTrips) {
   const std::string& text = first.out;
   // Every section, every trainer field with its default.
   const L::HParams printed = L::hparams_from_yaml(text);
-  EXPECT_EQ(printed.keys(),
-            (std::vector<std::string>{"seed_everything", "trainer", "model", "data", "ckpt_path"}));
+  EXPECT_EQ(printed.keys(), (std::vector<std::string>{"seed_everything", "trainer", "model", "data",
+                                                      "optimizer", "lr_scheduler", "ckpt_path"}));
   for (const auto& f : L::detail::trainer_fields())
     EXPECT_TRUE(printed.get<L::HParams>("trainer").contains(f.name)) << f.name;
   EXPECT_THAT(text, HasSubstr("max_steps: -1"));
@@ -564,6 +566,228 @@ TEST(LightningCLI, RunsAFlatConfigPrintedByPythonLightningCLI) {
   EXPECT_TRUE(std::filesystem::exists(r.cli->trainer().log_dir() + "/config.yaml"));
 }
 
+// ---- optimizer and lr_scheduler from the config -------------------------------------
+
+// TinyModel whose own configure_optimizers is what the config below says.
+class TinyAdamStep : public TinyModel {
+ public:
+  using TinyModel::TinyModel;
+  L::OptimizerConfig configure_optimizers() override {
+    auto opt = std::make_shared<torch::optim::Adam>(
+        parameters(), torch::optim::AdamOptions(0.01).betas(std::make_tuple(0.8, 0.99)));
+    auto sched = std::make_shared<L::StepLR>(opt, L::StepLROptions(1).gamma(0.5));
+    return {{opt}, {sched}};
+  }
+};
+
+TEST(LightningCLIOptimizer, TheConfigsOptimizerAndSchedulerReplaceConfigureOptimizers) {
+  L::testing::TempDir dir;
+  L::seed_everything(3);
+  auto by_hand = std::make_shared<TinyAdamStep>(
+      L::HParams{{"learning_rate", 0.05}, {"hidden", 4}, {"use_bias", true}});
+  L::Trainer trainer(L::TrainerOptions()
+                         .max_epochs(2)
+                         .num_sanity_val_steps(0)
+                         .enable_progress_bar(false)
+                         .enable_model_summary(false)
+                         .enable_checkpointing(false)
+                         .logger(false)
+                         .default_root_dir(dir.str()));
+  TinyData data(L::HParams{{"batch_size", 8}, {"num_samples", 32}});
+  trainer.fit(by_hand, data);
+
+  // TinyModel's own configure_optimizers is SGD: the config replaces it.
+  auto r = run_cli(
+      quiet("fit", dir,
+            {"--seed_everything=3", "--trainer.max_epochs=2", "--optimizer", "Adam",
+             "--optimizer.lr", "1e-2", "--optimizer.betas=[0.8, 0.99]", "--lr_scheduler=StepLR",
+             "--lr_scheduler.step_size=1", "--lr_scheduler.init_args.gamma", "0.5"}));
+  ASSERT_EQ(r.code(), 0) << r.err;
+  ASSERT_EQ(r.cli->trainer().optimizers().size(), 1u);
+  EXPECT_EQ(L::optimizer_name(*r.cli->trainer().optimizers()[0]), "Adam");
+  EXPECT_DOUBLE_EQ(L::get_lr(*r.cli->trainer().optimizers()[0]), 0.01 * 0.25);  // 2 epochs
+  ASSERT_EQ(r.cli->trainer().lr_scheduler_configs().size(), 1u);
+  EXPECT_EQ(r.cli->trainer().lr_scheduler_configs()[0].scheduler->name(), "StepLR");
+  const auto a = weights(*by_hand), b = weights(*r.cli->model());
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(at::equal(a[i], b[i])) << i;
+
+  // The resolved config: torch's class paths, every argument with its default.
+  const L::HParams opt = section(*r.cli, "optimizer");
+  EXPECT_EQ(opt.get<std::string>("class_path"), "torch.optim.Adam");
+  EXPECT_EQ(opt.get<L::HParams>("init_args"),
+            (L::HParams{{"lr", 0.01},
+                        {"betas", L::HParamValue::List{0.8, 0.99}},
+                        {"eps", 1e-8},
+                        {"weight_decay", 0.0},
+                        {"amsgrad", false}}));
+  EXPECT_EQ(section(*r.cli, "lr_scheduler"),
+            (L::HParams{
+                {"class_path", "torch.optim.lr_scheduler.StepLR"},
+                {"init_args", L::HParams{{"step_size", 1}, {"gamma", 0.5}, {"last_epoch", -1}}}}));
+  // The saved config.yaml reproduces the optimizer and scheduler.
+  const L::HParams saved = L::load_hparams_from_yaml(dir.file("config.yaml"));
+  EXPECT_EQ(saved.get<L::HParams>("optimizer"), opt);
+}
+
+TEST(LightningCLIOptimizer, SectionsMergeInOrderAndAnotherClassKeepsTheArgumentsItTakes) {
+  L::testing::TempDir dir;
+  write(dir.file("sgd.yaml"),
+        "optimizer:\n  class_path: torch.optim.SGD\n  init_args: {lr: 0.2, momentum: 0.9}\n"
+        "lr_scheduler: {class_path: ExponentialLR, init_args: {gamma: 0.9}}\n");
+  L::LightningCLIOptions parse_only;
+  parse_only.run(false);
+  auto r =
+      run_cli({"--config", dir.file("sgd.yaml"), "--optimizer.weight_decay", "0.01"}, parse_only);
+  ASSERT_EQ(r.code(), 0) << r.err;
+  L::HParams args = section(*r.cli, "optimizer").get<L::HParams>("init_args");
+  EXPECT_DOUBLE_EQ(args.get<double>("lr"), 0.2);
+  EXPECT_DOUBLE_EQ(args.get<double>("momentum"), 0.9);
+  EXPECT_DOUBLE_EQ(args.get<double>("weight_decay"), 0.01);
+  EXPECT_FALSE(args.get<bool>("nesterov"));
+
+  // Adam takes lr and weight_decay, not momentum.
+  auto adam = run_cli({"--config", dir.file("sgd.yaml"), "--optimizer.weight_decay", "0.01",
+                       "--optimizer", "torch.optim.Adam"},
+                      parse_only);
+  ASSERT_EQ(adam.code(), 0) << adam.err;
+  args = section(*adam.cli, "optimizer").get<L::HParams>("init_args");
+  EXPECT_DOUBLE_EQ(args.get<double>("lr"), 0.2);
+  EXPECT_DOUBLE_EQ(args.get<double>("weight_decay"), 0.01);
+  EXPECT_FALSE(args.contains("momentum"));
+  EXPECT_DOUBLE_EQ(args.get<double>("eps"), 1e-8);
+
+  // null clears a section; the model's own configure_optimizers is used.
+  auto cleared = run_cli(quiet("fit", dir,
+                               {"--config", dir.file("sgd.yaml"), "--lr_scheduler=null",
+                                "--optimizer", "null", "--trainer.enable_checkpointing=false"}));
+  ASSERT_EQ(cleared.code(), 0) << cleared.err;
+  EXPECT_TRUE(cleared.cli->config().at("optimizer").is_none());
+  EXPECT_TRUE(cleared.cli->config().at("lr_scheduler").is_none());
+  EXPECT_DOUBLE_EQ(L::get_lr(*cleared.cli->trainer().optimizers()[0]), 0.05);  // TinyModel's SGD
+}
+
+TEST(LightningCLIOptimizer, ReduceLROnPlateauMonitorsTheGivenMetric) {
+  L::testing::TempDir dir;
+  auto r = run_cli(
+      quiet("fit", dir,
+            {"--trainer.max_epochs=3", "--optimizer=SGD", "--optimizer.lr=0.1", "--lr_scheduler",
+             "ReduceLROnPlateau", "--lr_scheduler.monitor", "val_loss", "--lr_scheduler.patience=0",
+             "--lr_scheduler.factor=0.5", "--lr_scheduler.mode=max"}));
+  ASSERT_EQ(r.code(), 0) << r.err;
+  const auto& configs = r.cli->trainer().lr_scheduler_configs();
+  ASSERT_EQ(configs.size(), 1u);
+  EXPECT_EQ(configs[0].config.monitor(), std::optional<std::string>("val_loss"));
+  // mode max on a falling val_loss: every epoch after the first is a plateau.
+  EXPECT_DOUBLE_EQ(L::get_lr(*r.cli->trainer().optimizers()[0]), 0.1 * 0.25);
+  EXPECT_EQ(section(*r.cli, "lr_scheduler").get<std::string>("class_path"),
+            "lightning.pytorch.cli.ReduceLROnPlateau");
+}
+
+TEST(LightningCLIOptimizer, RunsPythonLightningCLIsOptimizerAndSchedulerSections) {
+  L::testing::TempDir dir;
+  auto r = run_cli({"fit", "--config", kDir + "/python_lightning_config_optim.yaml",
+                    "--trainer.default_root_dir", dir.str()});
+  ASSERT_EQ(r.code(), 0) << r.err;
+  const auto& opt = *r.cli->trainer().optimizers().at(0);
+  EXPECT_EQ(L::optimizer_name(opt), "AdamW");
+  EXPECT_DOUBLE_EQ(L::weight_decay_of(opt.param_groups()[0].options()), 0.05);
+  EXPECT_EQ(r.cli->trainer().lr_scheduler_configs().at(0).config.monitor(),
+            std::optional<std::string>("train_loss"));
+  EXPECT_EQ(r.cli->trainer().global_step(), 12);
+  // Python-only arguments at their defaults (maximize, foreach, ...) are dropped.
+  EXPECT_EQ(section(*r.cli, "optimizer").get<L::HParams>("init_args").keys(),
+            (std::vector<std::string>{"lr", "betas", "eps", "weight_decay", "amsgrad"}));
+}
+
+TEST(LightningCLIOptimizer, PrintConfigRoundTripsTheSections) {
+  L::testing::TempDir dir;
+  auto first = run_cli({"fit", "--optimizer", "RMSprop", "--lr_scheduler", "OneCycleLR",
+                        "--lr_scheduler.max_lr", "[0.1]", "--lr_scheduler.total_steps", "100",
+                        "--print_config"});
+  ASSERT_EQ(first.code(), 0) << first.err;
+  EXPECT_THAT(first.out,
+              HasSubstr("optimizer:\n  class_path: \"torch.optim.RMSprop\"\n  init_args:\n"
+                        "    lr: 0.01\n    alpha: 0.99\n"));
+  EXPECT_THAT(first.out, HasSubstr("    anneal_strategy: \"cos\"\n"));
+  write(dir.file("printed.yaml"), first.out);
+  auto second = run_cli({"fit", "--config", dir.file("printed.yaml"), "--print_config"});
+  ASSERT_EQ(second.code(), 0) << second.err;
+  EXPECT_EQ(second.out, first.out);
+
+  // skip_null leaves out every null value, and reads back to the same config.
+  auto skipped = run_cli({"fit", "--config", dir.file("printed.yaml"), "--print_config=skip_null"});
+  ASSERT_EQ(skipped.code(), 0) << skipped.err;
+  EXPECT_THAT(skipped.out, Not(HasSubstr("null")));
+  EXPECT_THAT(skipped.out, HasSubstr("    total_steps: 100\n"));
+  write(dir.file("skipped.yaml"), skipped.out);
+  auto third = run_cli({"fit", "--config", dir.file("skipped.yaml"), "--print_config"});
+  EXPECT_EQ(third.out, first.out);
+  auto bad = run_cli({"fit", "--print_config=all"});
+  EXPECT_EQ(bad.code(), 2);
+  EXPECT_THAT(bad.err, HasSubstr("error: --print_config=all: the one flag is skip_null"));
+}
+
+// A registered optimizer and scheduler: the factories get the module's
+// parameters, the optimizer and the init_args.
+class CountingSGD : public torch::optim::SGD {
+ public:
+  CountingSGD(std::vector<at::Tensor> params, const L::HParams& a)
+      : torch::optim::SGD(std::move(params), torch::optim::SGDOptions(a.get<double>("lr", 0.5))) {}
+};
+
+TEST(LightningCLIOptimizer, RegisteredClassesComeFromTheConfig) {
+  L::register_optimizer<CountingSGD>("CountingSGD");
+  size_t params_seen = 0;
+  L::register_optimizer("my_project.optim.Plain",
+                        [&](std::vector<at::Tensor> params, const L::HParams& a) {
+                          params_seen = params.size();
+                          return std::make_shared<torch::optim::SGD>(
+                              params, torch::optim::SGDOptions(a.get<double>("lr")));
+                        });
+  L::register_lr_scheduler("Halving",
+                           [](std::shared_ptr<torch::optim::Optimizer> opt,
+                              const L::HParams& a) -> std::shared_ptr<L::LRScheduler> {
+                             return std::make_shared<L::StepLR>(
+                                 opt, L::StepLROptions(a.get<int64_t>("every")));
+                           });
+  L::testing::TempDir dir;
+  auto r = run_cli(quiet("fit", dir,
+                         {"--optimizer",
+                          "{class_path: my_project.optim.Plain, init_args: {lr: "
+                          "0.3}}",
+                          "--lr_scheduler", "{class_path: pkg.Halving, init_args: {every: 1}}",
+                          "--trainer.max_epochs=2"}));
+  ASSERT_EQ(r.code(), 0) << r.err;
+  EXPECT_EQ(params_seen, 4u);  // l1 and l2, weight and bias
+  EXPECT_DOUBLE_EQ(L::get_lr(*r.cli->trainer().optimizers()[0]), 0.3 * 0.01);
+  EXPECT_EQ(section(*r.cli, "lr_scheduler").get<std::string>("class_path"), "pkg.Halving");
+
+  L::testing::TempDir dir2;
+  auto c = run_cli(quiet("fit", dir2, {"--optimizer", "CountingSGD"}));
+  ASSERT_EQ(c.code(), 0) << c.err;
+  EXPECT_DOUBLE_EQ(L::get_lr(*c.cli->trainer().optimizers()[0]), 0.5);
+}
+
+TEST(LightningCLIOptimizer, HelpListsTheSectionsAndEachClassesArguments) {
+  auto r = run_cli({"fit", "--help"});
+  ASSERT_EQ(r.code(), 0);
+  EXPECT_THAT(r.out, HasSubstr("--optimizer OPTIMIZER\n"));
+  EXPECT_THAT(r.out, HasSubstr("torch.optim.AdamW"));
+  EXPECT_THAT(r.out, HasSubstr("--lr_scheduler LR_SCHEDULER\n"));
+  EXPECT_THAT(r.out, HasSubstr("torch.optim.lr_scheduler.OneCycleLR"));
+  auto adam = run_cli({"fit", "--optimizer.help", "Adam"});
+  ASSERT_EQ(adam.code(), 0) << adam.err;
+  EXPECT_THAT(adam.out, HasSubstr("torch.optim.Adam (--optimizer.init_args):\n"));
+  EXPECT_THAT(adam.out, HasSubstr("  --optimizer.betas\n      coefficients of the running averages "
+                                  "of the gradient and its square (type: tuple[float, float], "
+                                  "default: [0.9, 0.999])\n"));
+  auto step = run_cli({"fit", "--lr_scheduler.help", "torch.optim.lr_scheduler.StepLR"});
+  EXPECT_THAT(step.out,
+              HasSubstr("  --lr_scheduler.step_size\n      period of the decay, in epochs "
+                        "(type: int, required)\n"));
+}
+
 // ---- errors ---------------------------------------------------------------------
 
 // Runs `args`, expects exit code 2 and "error: <text...>" on stderr.
@@ -676,10 +900,6 @@ TEST(LightningCLIErrors, PythonOnlyKeysAndAnotherClassPath) {
                         ": trainer.profiler: 'profiler' is a Python Lightning Trainer argument "
                         "that lightning.cpp does not have (no profilers); only None is accepted "
                         "(and ignored) here, got 'simple'."));
-  write(dir.file("o.yaml"), "optimizer:\n  class_path: torch.optim.Adam\n");
-  EXPECT_THAT(error_for({"fit", "--config", dir.file("o.yaml")}),
-              HasSubstr("'optimizer' = {'class_path': 'torch.optim.Adam'} is Python "
-                        "LightningCLI's automatic configure_optimizers"));
   write(dir.file("c.yaml"), "model:\n  class_path: pkg.OtherModel\n  init_args: {hidden: 3}\n");
   EXPECT_THAT(error_for({"fit", "--config", dir.file("c.yaml")}),
               HasSubstr("model.class_path = 'pkg.OtherModel' names OtherModel, but this program "
@@ -687,6 +907,53 @@ TEST(LightningCLIErrors, PythonOnlyKeysAndAnotherClassPath) {
   write(dir.file("k.yaml"), "model:\n  class_path: TinyModel\n  init_arg: {hidden: 3}\n");
   EXPECT_THAT(error_for({"fit", "--config", dir.file("k.yaml")}),
               HasSubstr("unknown key 'model.init_arg', did you mean 'init_args'?"));
+}
+
+TEST(LightningCLIErrors, OptimizerAndSchedulerMistakes) {
+  EXPECT_THAT(error_for({"fit", "--optimizer", "Adamm"}),
+              HasSubstr("error: the command line (--optimizer): optimizer.class_path: unknown "
+                        "optimizer 'Adamm', did you mean 'Adam' or 'AdamW'? Available: SGD, Adam, "
+                        "AdamW, Adagrad, RMSprop, LBFGS"));
+  EXPECT_THAT(error_for({"fit", "--optimizer", "torch.optim.NAdam"}),
+              HasSubstr("optimizer.class_path: 'torch.optim.NAdam' cannot come from a config "
+                        "here: a PyTorch optimizer that libtorch's C++ API does not have"));
+  EXPECT_THAT(error_for({"fit", "--lr_scheduler", "LambdaLR"}),
+              HasSubstr("'LambdaLR' cannot come from a config here: it takes a Python function; "
+                        "build L::LambdaLR with a C++ lambda in the model's "
+                        "configure_optimizers."));
+  EXPECT_THAT(error_for({"fit", "--optimizer", "Adam", "--optimizer.lrr", "0.1"}),
+              HasSubstr("the command line (--optimizer.lrr): optimizer.init_args.lrr: Adam has "
+                        "no argument 'lrr', did you mean 'lr'? Its arguments: lr, betas, eps, "
+                        "weight_decay, amsgrad."));
+  EXPECT_THAT(error_for({"fit", "--optimizer", "Adam", "--optimizer.lr", "fast"}),
+              HasSubstr("optimizer.init_args.lr: expected float, got str 'fast'."));
+  EXPECT_THAT(error_for({"fit", "--optimizer", "Adam", "--optimizer.betas", "[0.9]"}),
+              HasSubstr("optimizer.init_args.betas: expected tuple[float, float], got list "
+                        "[0.9]."));
+  EXPECT_THAT(error_for({"fit", "--optimizer", "SGD", "--optimizer.maximize", "true"}),
+              HasSubstr("optimizer.init_args.maximize: SGD's 'maximize' exists in PyTorch but "
+                        "not in lightning.cpp (libtorch's optimizers minimize: negate the loss "
+                        "instead); only False is accepted here, got True."));
+  EXPECT_THAT(error_for({"fit", "--optimizer", "Adam", "--optimizer.lr", "-1"}),
+              HasSubstr("error: optimizer (Adam): Invalid learning rate: -1"));
+  EXPECT_THAT(error_for({"fit", "--optimizer.lr", "0.1"}),
+              HasSubstr("optimizer = {'lr': 0.1}: no optimizer class given before these "
+                        "arguments. Give the class first (--optimizer Adam, or optimizer: "
+                        "{class_path: ..., init_args: {...}} in a config file)."));
+  EXPECT_THAT(error_for({"fit", "--optimizer", "SGD", "--lr_scheduler", "StepLR"}),
+              HasSubstr("error: lr_scheduler.init_args.step_size: StepLR requires this argument "
+                        "(int: period of the decay, in epochs), it is missing. Give it in a "
+                        "config file (lr_scheduler: {class_path: StepLR, init_args: {step_size: "
+                        "...}}) or as --lr_scheduler.step_size VALUE."));
+  EXPECT_THAT(error_for({"fit", "--lr_scheduler", "ExponentialLR", "--lr_scheduler.gamma", "0.9"}),
+              HasSubstr("error: lr_scheduler = 'torch.optim.lr_scheduler.ExponentialLR' needs an "
+                        "optimizer to schedule: give optimizer too"));
+  EXPECT_THAT(error_for({"fit", "--optimizer", "SGD", "--lr_scheduler", "ReduceLROnPlateau",
+                         "--lr_scheduler.mode", "maximum", "--lr_scheduler.monitor", "val_loss"}),
+              HasSubstr("error: lr_scheduler (ReduceLROnPlateau): "));
+  EXPECT_THAT(error_for({"fit", "--optimizer", "my.pkg.Adam"}),
+              HasSubstr("optimizer.class_path: 'my.pkg.Adam' is not a registered optimizer; the "
+                        "built-in 'Adam' is found as 'torch.optim.Adam' or 'Adam'."));
 }
 
 TEST(LightningCLIErrors, NoErrorTextOnSuccessAndNothingThrownOutOfTheConstructor) {
