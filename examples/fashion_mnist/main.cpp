@@ -18,7 +18,6 @@
 
 #include <lightning/cli.h>
 #include <lightning/lightning.h>
-#include <torch/cuda.h>
 
 #include <algorithm>
 #include <chrono>
@@ -29,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "data.h"   // FashionMNISTData, shared with examples/ddp
 #include "model.h"  // MyModel, shared with examples/ddp
 
 namespace L = lightning;
@@ -52,28 +52,6 @@ std::string active_blas() {
   std::fclose(maps);
   return found;
 }
-
-// The datamodule's constructor arguments, declared once for the CLI.
-class FashionMNISTData : public L::FashionMNISTDataModule {
- public:
-  static L::CLIArguments cli_arguments() {
-    return L::CLIArguments()
-        .add("data_dir", L::kFashionMNISTDefaultDir, "folder of the Fashion-MNIST idx files")
-        .add("batch_size", 64, "samples per batch")
-        .add("num_workers", 0, "loader worker threads")
-        .add("pin_memory", nullptr, "pin batches' memory; null: when CUDA is available");
-  }
-  explicit FashionMNISTData(const L::HParams& hp)
-      : L::FashionMNISTDataModule(L::FashionMNISTOptions()
-                                      .data_dir(hp.get<std::string>("data_dir"))
-                                      .batch_size(hp.get<int64_t>("batch_size"))
-                                      .num_workers(hp.get<int64_t>("num_workers"))
-                                      .pin_memory(hp.at("pin_memory").is_none()
-                                                      ? torch::cuda::is_available()
-                                                      : hp.get<bool>("pin_memory"))) {
-    save_hyperparameters(hp);
-  }
-};
 
 // The flags of the example before LightningCLI, as the options they stand for.
 std::string legacy_option(const std::string& flag) {

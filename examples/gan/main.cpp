@@ -1,9 +1,21 @@
 // The seed's "Manual Optimization" GAN, ported line by line: two optimizers
 // stepped by hand in training_step, trained on Fashion-MNIST. After every
 // training epoch an 8x8 grid of samples from a fixed noise tensor is written
-// to <out>/samples_epoch_<N>.png (N counts from 0, as current_epoch).
+// to <out_dir>/samples_epoch_<N>.png (N counts from 0, as current_epoch). On
+// LightningCLI:
+//
+//   ./gan fit --trainer.max_epochs 1 --model.out_dir samples --data.batch_size 32
+//   ./gan fit --config examples/gan/config.yaml --trainer.limit_train_batches 20
+//   ./gan fit --print_config > config.yaml     # the defaults, as YAML
+//   ./gan fit --help                           # every option, its type, default and doc
+//
+// Defaults: max_epochs 5 (Lightning's trainer_defaults), seed_everything 42.
+// After `fit` it prints the step count, the last losses and the last grid.
+// Without a subcommand it fits, and still takes the flags it had before
+// LightningCLI, as the options they stand for:
 //
 //   ./gan [--epochs N] [--batch-size N] [--limit-train-batches N] [--data-dir DIR] [--out DIR]
+#include <lightning/cli.h>
 #include <lightning/lightning.h>
 #include <png.h>
 #include <torch/nn/functional/loss.h>
@@ -17,9 +29,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
-#include <optional>
+#include <sstream>
 #include <string>
 #include <system_error>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace L = lightning;
@@ -77,7 +91,7 @@ void save_png_grid(const at::Tensor& images, const std::string& path) {
     const std::string message = image.message;
     png_image_free(&image);
     LIGHTNING_FAIL("could not write the sample grid PNG '", path, "': ", message,
-                   ". Pass a writable folder with --out.");
+                   ". Pass a writable folder with --model.out_dir.");
   }
   if (image.warning_or_error & PNG_IMAGE_WARNING) {
     std::cerr << "warning: libpng, writing '" << path << "': " << image.message << "\n";
@@ -120,9 +134,21 @@ TORCH_MODULE(Discriminator);
 // class GANModel(L.LightningModule):
 class GANModel : public L::LightningModule {
  public:
-  //   def __init__(self):
+  // Its constructor arguments, for LightningCLI (`--model.out_dir samples`).
+  static L::CLIArguments cli_arguments() {
+    return L::CLIArguments()
+        .add("out_dir", "", "folder of the sample grids; empty: the run folder")
+        .add("lr", 2e-4, "both Adam optimizers' learning rate")
+        .add("b1", 0.5, "both Adam optimizers' beta1")
+        .add("b2", 0.999, "both Adam optimizers' beta2");
+  }
+
+  //   def __init__(self, out_dir="", lr=0.0002, b1=0.5, b2=0.999):
   //       super().__init__()
-  explicit GANModel(std::string out_dir) : out_dir_(std::move(out_dir)) {
+  //       self.save_hyperparameters()
+  explicit GANModel(const L::HParams& hp) {
+    save_hyperparameters(hp);
+    out_dir_ = hp.get<std::string>("out_dir");
     //     self.automatic_optimization = False
     set_automatic_optimization(false);
     //     self.generator = Generator()
@@ -206,11 +232,12 @@ class GANModel : public L::LightningModule {
   //       torchvision.utils.save_image(samples, f"{out}/samples_epoch_{self.current_epoch}.png",
   //                                    nrow=8, normalize=True, value_range=(-1, 1))
   void on_train_epoch_end() override {
+    if (global_rank() != 0) return;  // under DDP, one grid (rank 0's)
     const std::string dir = out_dir_.empty() ? trainer().log_dir() : out_dir_;
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     LIGHTNING_CHECK(!ec, "could not create the sample folder '", dir, "': ", ec.message(),
-                    ". Pass a writable folder with --out.");
+                    ". Pass a writable folder with --model.out_dir.");
     at::Tensor samples;
     {
       at::NoGradGuard no_grad;
@@ -222,12 +249,16 @@ class GANModel : public L::LightningModule {
 
   //   def configure_optimizers(self):
   L::OptimizerConfig configure_optimizers() override {
-    //     opt_g = torch.optim.Adam(self.generator.parameters(), lr=0.0002, betas=(0.5, 0.999))
-    auto opt_g = std::make_shared<torch::optim::Adam>(
-        generator_->parameters(), torch::optim::AdamOptions(2e-4).betas({0.5, 0.999}));
-    //     opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=0.0002, betas=(0.5, 0.999))
-    auto opt_d = std::make_shared<torch::optim::Adam>(
-        discriminator_->parameters(), torch::optim::AdamOptions(2e-4).betas({0.5, 0.999}));
+    //     lr, b1, b2 = self.hparams.lr, self.hparams.b1, self.hparams.b2
+    const double lr = hparams().get<double>("lr");
+    const std::tuple<double, double> betas{hparams().get<double>("b1"),
+                                           hparams().get<double>("b2")};
+    //     opt_g = torch.optim.Adam(self.generator.parameters(), lr=lr, betas=(b1, b2))
+    auto opt_g = std::make_shared<torch::optim::Adam>(generator_->parameters(),
+                                                      torch::optim::AdamOptions(lr).betas(betas));
+    //     opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(b1, b2))
+    auto opt_d = std::make_shared<torch::optim::Adam>(discriminator_->parameters(),
+                                                      torch::optim::AdamOptions(lr).betas(betas));
     //     return [opt_g, opt_d]
     return {opt_g, opt_d};
   }
@@ -244,82 +275,112 @@ class GANModel : public L::LightningModule {
   int64_t batches_ = 0;
 };
 
-int main(int argc, char** argv) {
-  int64_t epochs = 5, batch_size = 64;
-  std::optional<int64_t> limit_train_batches;
-  std::string data_dir = L::kFashionMNISTDefaultDir;
-  std::string out_dir;  // empty: the Trainer's log_dir()
-  const char* usage =
-      "usage: gan [--epochs N] [--batch-size N] [--limit-train-batches N] [--data-dir DIR] "
-      "[--out DIR]\n";
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::cerr << "missing value after " << arg << "\n" << usage;
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    auto next_int = [&]() -> int64_t {
-      const std::string value = next();
-      size_t used = 0;
-      int64_t n = 0;
-      try {
-        n = std::stoll(value, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used == 0 || used != value.size() || n < 1) {
-        std::cerr << arg << " needs a positive integer, got '" << value << "'\n" << usage;
-        std::exit(2);
-      }
-      return n;
-    };
-    if (arg == "--epochs")
-      epochs = next_int();
-    else if (arg == "--batch-size")
-      batch_size = next_int();
-    else if (arg == "--limit-train-batches")
-      limit_train_batches = next_int();
-    else if (arg == "--data-dir")
-      data_dir = next();
-    else if (arg == "--out")
-      out_dir = next();
-    else {
-      std::cerr << usage;
-      return arg == "--help" || arg == "-h" ? 0 : 2;
-    }
+// class FashionMNISTImages(L.LightningDataModule): the training images only
+// (no validation split: all 60,000 train the GAN), pixels in [0, 1].
+class FashionMNISTImages : public L::FashionMNISTDataModule {
+ public:
+  static L::CLIArguments cli_arguments() {
+    return L::CLIArguments()
+        .add("data_dir", L::kFashionMNISTDefaultDir, "folder of the Fashion-MNIST idx files")
+        .add("batch_size", 64, "samples per batch");
   }
+  explicit FashionMNISTImages(const L::HParams& hp)
+      : L::FashionMNISTDataModule(L::FashionMNISTOptions()
+                                      .data_dir(hp.get<std::string>("data_dir"))
+                                      .batch_size(hp.get<int64_t>("batch_size"))
+                                      .val_size(0)
+                                      .normalize(false)) {
+    save_hyperparameters(hp);
+  }
+};
+
+namespace {
+
+// The flags of the example before LightningCLI, as the options they stand for.
+std::string legacy_option(const std::string& flag) {
+  static const std::vector<std::pair<std::string, std::string>> map = {
+      {"--epochs", "--trainer.max_epochs"},
+      {"--batch-size", "--data.batch_size"},
+      {"--limit-train-batches", "--trainer.limit_train_batches"},
+      {"--data-dir", "--data.data_dir"},
+      {"--out", "--model.out_dir"}};
+  for (const auto& [from, to] : map)
+    if (flag == from) return to;
+  return flag;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // A first argument that is not an option is a subcommand (`fit`; a mistyped
+  // one reaches the CLI's "did you mean" message); --help and --config start
+  // the CLI form too. Anything else is the earlier flags' form: `fit`, with
+  // each flag replaced by the option it stands for.
+  const std::string first = argc > 1 ? argv[1] : "";
+  const bool cli_form =
+      argc > 1 && (first.empty() || first[0] != '-' || first == "--help" || first == "-h" ||
+                   first.rfind("--config", 0) == 0 || first == "-c");
+  std::vector<std::string> args = {argv[0]};
+  if (!cli_form) args.push_back("fit");
+  std::vector<std::string> renamed;  // "--epochs is --trainer.max_epochs"
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (!cli_form) {
+      const size_t eq = a.find('=');
+      const std::string flag = a.substr(0, eq);
+      const std::string option = legacy_option(flag);
+      if (option != flag) {
+        renamed.push_back(flag + " is " + option);
+        a = option + (eq == std::string::npos ? "" : a.substr(eq));
+      }
+    }
+    args.push_back(a);
+  }
+  std::vector<const char*> cli_argv;
+  for (const auto& a : args) cli_argv.push_back(a.c_str());
+
+  // cli = LightningCLI(GANModel, FashionMNISTImages, seed_everything_default=42,
+  //                    trainer_defaults={"max_epochs": 5})
+  L::LightningCLIOptions options;
+  options.seed_everything_default(42).trainer_defaults(L::HParams{{"max_epochs", 5}});
+  const auto start = std::chrono::steady_clock::now();
+  L::LightningCLI<GANModel, FashionMNISTImages> cli(static_cast<int>(cli_argv.size()),
+                                                    cli_argv.data(), options);
+  if (cli.exit_code() != 0) {
+    // A usage error (nothing was built): name the options the old flags became.
+    if (cli.exit_code() == 2 && !renamed.empty() && !cli.model_base()) {
+      std::string note;
+      for (const auto& r : renamed) note += (note.empty() ? "" : ", ") + r;
+      std::cerr << "note: " << note << " (gan's earlier flags stand for LightningCLI options; "
+                << "see gan fit --help)\n";
+    }
+    return cli.exit_code();
+  }
+  // validate / test / predict: the CLI ran it; --help, --print_config: it built nothing.
+  if (cli.subcommand() != "fit" || !cli.model_base()) return 0;
 
   try {
-    L::seed_everything(42);
-    auto model = std::make_shared<GANModel>(out_dir);
-    // No validation_step: the whole 60,000-image training set trains the GAN.
-    L::FashionMNISTDataModule data(L::FashionMNISTOptions()
-                                       .data_dir(data_dir)
-                                       .batch_size(batch_size)
-                                       .val_size(0)
-                                       .normalize(false));  // pixels in [0, 1]
-    L::TrainerOptions options;
-    options.max_epochs(epochs);
-    if (limit_train_batches) options.limit_train_batches(*limit_train_batches);
-    L::Trainer trainer(options);
-
-    const auto start = std::chrono::steady_clock::now();
-    trainer.fit(model, data);
+    L::Trainer& trainer = cli.trainer();
+    if (!trainer.is_global_zero()) return 0;
+    auto model = cli.model();
     const double fit_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-
     const auto& metrics = trainer.callback_metrics();
-    std::cout << "\nfit: " << epochs << " epoch(s) in " << fit_seconds << " s\n";
+    const auto metric = [&](const std::string& name) -> std::string {
+      const auto it = metrics.find(name);
+      if (it == metrics.end()) return "None";  // no training batch ran
+      std::ostringstream os;
+      os << it->second.item<double>();
+      return os.str();
+    };
+    std::cout << "\nfit: " << trainer.current_epoch() << " epoch(s) in " << fit_seconds << " s\n";
     std::cout << "global_step: " << trainer.global_step() << "\n";
     std::cout << "batches: " << model->batches() << "\n";
-    std::cout << "g_loss: " << metrics.at("g_loss").item<double>() << "\n";
-    std::cout << "d_loss: " << metrics.at("d_loss").item<double>() << "\n";
+    std::cout << "g_loss: " << metric("g_loss") << "\n";
+    std::cout << "d_loss: " << metric("d_loss") << "\n";
     std::cout << "samples: " << model->last_samples() << "\n";
     std::cout << "run folder: " << trainer.log_dir() << "\n";
-  } catch (const L::Error& e) {
+  } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;
   }
