@@ -62,6 +62,15 @@ std::shared_ptr<L::ProgressBar> bar_to(std::ostringstream& out, bool interactive
       L::ProgressBarOptions().interactive(interactive).refresh_rate(refresh_rate).stream(&out));
 }
 
+// No files, no summary; a plain-mode bar writing to `out`.
+L::TrainerOptions plain_bar_options(std::ostringstream& out) {
+  return L::TrainerOptions()
+      .logger(false)
+      .enable_checkpointing(false)
+      .enable_model_summary(false)
+      .callbacks({bar_to(out, /*interactive=*/false)});
+}
+
 std::vector<std::string> lines_starting_with(const std::string& text, const std::string& prefix) {
   std::vector<std::string> lines;
   std::istringstream in(text);
@@ -189,11 +198,7 @@ TEST(ProgressBarFit, TerminalModeErasesTheValidationLine) {
 
 TEST(ProgressBarFit, TestAndPredictBars) {
   std::ostringstream out;
-  L::Trainer trainer(L::TrainerOptions()
-                         .logger(false)
-                         .enable_checkpointing(false)
-                         .enable_model_summary(false)
-                         .callbacks({bar_to(out, /*interactive=*/false)}));
+  L::Trainer trainer(plain_bar_options(out));
   auto model = std::make_shared<TinyModule>();
   trainer.test(model, tiny_loader());
   trainer.predict(model, tiny_loader());
@@ -203,6 +208,26 @@ TEST(ProgressBarFit, TestAndPredictBars) {
   EXPECT_THAT(text, HasSubstr("Testing: 100%|██████████| 8/8 ["));
   EXPECT_EQ(lines_starting_with(text, "Predicting:").size(), 4u) << text;
   EXPECT_THAT(text, HasSubstr("Predicting: 100%|██████████| 8/8 ["));
+}
+
+TEST(ProgressBarFit, OneBarPerDataloader) {
+  std::ostringstream out;
+  L::Trainer trainer(plain_bar_options(out));
+  auto model = std::make_shared<TinyModule>();
+  auto four = L::DataLoader(std::make_shared<L::TensorDataset>(
+                                std::vector<at::Tensor>{at::randn({16, 4}), at::randn({16, 2})}),
+                            L::DataLoaderOptions().batch_size(4));
+  trainer.validate(model, L::DataLoaders{tiny_loader(), four}, std::nullopt, false);
+  trainer.test(model, L::DataLoaders{four, tiny_loader()}, std::nullopt, false);
+  const std::string text = out.str();
+  // Lightning's names, each loader with its own count.
+  EXPECT_EQ(lines_starting_with(text, "Validation DataLoader 0:").size(), 4u) << text;
+  EXPECT_THAT(text, HasSubstr("Validation DataLoader 0: 100%|██████████| 8/8 ["));
+  EXPECT_EQ(lines_starting_with(text, "Validation DataLoader 1:").size(), 4u) << text;
+  EXPECT_THAT(text, HasSubstr("Validation DataLoader 1: 100%|██████████| 4/4 ["));
+  EXPECT_THAT(text, HasSubstr("Testing DataLoader 0: 100%|██████████| 4/4 ["));
+  EXPECT_THAT(text, HasSubstr("Testing DataLoader 1: 100%|██████████| 8/8 ["));
+  EXPECT_THAT(text, Not(HasSubstr("12/12")));
 }
 
 TEST(ProgressBarFit, RefreshRateZeroDisablesTheBar) {

@@ -934,8 +934,12 @@ TEST(FashionMNISTDataModuleTest, SplitsAndLoaders) {
   L::Batch batch = *train[0].begin();
   EXPECT_EQ(batch[0].sizes(), (std::vector<int64_t>{64, 1, 28, 28}));
   EXPECT_EQ(batch[1].scalar_type(), at::kLong);
-  // Normalised by default.
-  EXPECT_LT(batch[0].min().item<float>(), 0.0f);
+  // [0, 1] by default, as ToTensor() (and as the FashionMNIST dataset's default).
+  EXPECT_GE(batch[0].min().item<float>(), 0.0f);
+  EXPECT_LE(batch[0].max().item<float>(), 1.0f);
+  L::FashionMNISTDataModule standardised(L::FashionMNISTOptions().normalize(true));
+  standardised.setup(L::Stage::Test);
+  EXPECT_LT((*standardised.test_dataloader()[0].begin())[0].min().item<float>(), 0.0f);
 }
 
 TEST(FashionMNISTDataModuleTest, OptionsAndReproducibleSplit) {

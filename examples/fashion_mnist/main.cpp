@@ -92,6 +92,7 @@ int main(int argc, char** argv) {
   L::LightningCLI<MyModel, FashionMNISTData> cli(static_cast<int>(cli_argv.size()), cli_argv.data(),
                                                  options);
   if (cli.exit_code() != 0) return cli.exit_code();
+  if (!cli.built()) return 0;  // --print_config: printed, nothing to run
   try {
     L::Trainer& trainer = cli.trainer();
     auto model = cli.model();

@@ -348,7 +348,7 @@ int main(int argc, char** argv) {
                                                     cli_argv.data(), options);
   if (cli.exit_code() != 0) {
     // A usage error (nothing was built): name the options the old flags became.
-    if (cli.exit_code() == 2 && !renamed.empty() && !cli.model_base()) {
+    if (cli.exit_code() == 2 && !renamed.empty() && !cli.built()) {
       std::string note;
       for (const auto& r : renamed) note += (note.empty() ? "" : ", ") + r;
       std::cerr << "note: " << note << " (gan's earlier flags stand for LightningCLI options; "
@@ -357,7 +357,7 @@ int main(int argc, char** argv) {
     return cli.exit_code();
   }
   // validate / test / predict: the CLI ran it; --help, --print_config: it built nothing.
-  if (cli.subcommand() != "fit" || !cli.model_base()) return 0;
+  if (cli.subcommand() != "fit" || !cli.built()) return 0;
 
   try {
     L::Trainer& trainer = cli.trainer();

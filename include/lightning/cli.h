@@ -106,16 +106,22 @@ class CLIRun;
 }  // namespace detail
 
 /// Parses argv, builds the Trainer, model and datamodule, and runs the
-/// subcommand. Errors a user can cause (bad YAML, unknown keys, wrong types,
-/// an unknown subcommand) print a message naming the problem and set exit
-/// code 2; `--help` and `--print_config` print and set exit code 0.
+/// subcommand. Nothing is thrown out of the constructor: usage errors (bad
+/// YAML, unknown keys, wrong types, an unknown subcommand) print
+/// "error: <message>" and set exit code 2; an error while building or
+/// running prints it likewise and sets exit code 1 (as a Python exception
+/// would); `--help` and `--print_config` print and set exit code 0.
 class LIGHTNING_API LightningCLIBase {
  public:
   LightningCLIBase(int argc, const char* const* argv, detail::CLIClasses classes,
                    LightningCLIOptions options);
   virtual ~LightningCLIBase();
-  /// 0 after a successful run, --help or --print_config; 2 for a usage error.
+  /// 0 after a successful run, --help or --print_config; 2 for a usage
+  /// error; 1 when building or running failed.
   int exit_code() const;
+  /// Whether the Trainer, model and datamodule were built (false after
+  /// --help, --print_config or a usage error).
+  bool built() const;
   /// "fit", "validate", "test", "predict", or "" when run(false) was given.
   const std::string& subcommand() const;
   /// The fully resolved config (what --print_config prints).

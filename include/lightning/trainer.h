@@ -152,6 +152,28 @@ struct TrainerOptions {
   TORCH_ARG(std::string, default_root_dir) = "";
   /// Use deterministic algorithms (at::globalContext().setDeterministicAlgorithms). Default false.
   TORCH_ARG(bool, deterministic) = false;
+  /// cuDNN's benchmark mode (torch.backends.cudnn.benchmark): true picks the
+  /// fastest convolution algorithms per input shape. Unset: false with
+  /// deterministic, else the process's current setting. Default unset.
+  TORCH_ARG(std::optional<bool>, benchmark) = std::nullopt;
+  /// Autograd anomaly detection during fit's training loop
+  /// (torch.autograd.set_detect_anomaly): a backward that produces NaN raises
+  /// an error naming the operation. Slow; for debugging. Default false.
+  TORCH_ARG(bool, detect_anomaly) = false;
+  /// Validation, test and predict run under InferenceMode (true) or under
+  /// NoGradGuard (false: tensors they create can be used in autograd later).
+  /// Default true.
+  TORCH_ARG(bool, inference_mode) = true;
+  /// Fetch the train and val dataloaders from their hooks again every N
+  /// epochs during fit (0: once per fit). Loaders passed to fit directly are
+  /// not reloaded. Default 0.
+  TORCH_ARG(int64_t, reload_dataloaders_every_n_epochs) = 0;
+  /// Nothing that costs speed: no checkpointing, loggers, progress bar, model
+  /// summary or sanity check (these options are turned off, whatever their
+  /// values), `self.log` does nothing (with a warning), and fast_dev_run or
+  /// detect_anomaly are errors. To measure the Trainer's own overhead.
+  /// Default false.
+  TORCH_ARG(bool, barebones) = false;
   /// libtorch intra-op threads; unset leaves libtorch's setting. Default unset.
   TORCH_ARG(std::optional<int64_t>, num_threads) = std::nullopt;
   /// With glibc: at the start of fit/validate/test/predict, fix malloc's mmap
@@ -196,24 +218,44 @@ class LIGHTNING_API Trainer {
   void fit(std::shared_ptr<LightningModule> model, const std::string& ckpt_path);
 
   /// One validation pass; returns one metrics map per dataloader.
+  /// `ckpt_path` evaluates a checkpoint's weights instead of the module's
+  /// current ones: a file, "best" or "last" (the checkpoint callback's), as
+  /// Lightning's `validate(model, ckpt_path="best")`; the module, datamodule
+  /// and callback states are restored from it. `verbose` prints Lightning's
+  /// results table (global rank 0).
   std::vector<Metrics> validate(std::shared_ptr<LightningModule> model,
-                                LightningDataModule& datamodule);
-  std::vector<Metrics> validate(std::shared_ptr<LightningModule> model, DataLoaders dataloaders);
+                                LightningDataModule& datamodule,
+                                const std::optional<std::string>& ckpt_path = std::nullopt,
+                                bool verbose = true);
+  std::vector<Metrics> validate(std::shared_ptr<LightningModule> model, DataLoaders dataloaders,
+                                const std::optional<std::string>& ckpt_path = std::nullopt,
+                                bool verbose = true);
   std::vector<Metrics> validate(std::shared_ptr<LightningModule> model);
+  std::vector<Metrics> validate(std::shared_ptr<LightningModule> model,
+                                const std::string& ckpt_path);
 
-  /// One test pass; returns one metrics map per dataloader.
-  std::vector<Metrics> test(std::shared_ptr<LightningModule> model,
-                            LightningDataModule& datamodule);
-  std::vector<Metrics> test(std::shared_ptr<LightningModule> model, DataLoaders dataloaders);
+  /// One test pass; returns one metrics map per dataloader. `ckpt_path` and
+  /// `verbose` as for validate: `trainer.test(model, data, "best")`.
+  std::vector<Metrics> test(std::shared_ptr<LightningModule> model, LightningDataModule& datamodule,
+                            const std::optional<std::string>& ckpt_path = std::nullopt,
+                            bool verbose = true);
+  std::vector<Metrics> test(std::shared_ptr<LightningModule> model, DataLoaders dataloaders,
+                            const std::optional<std::string>& ckpt_path = std::nullopt,
+                            bool verbose = true);
   std::vector<Metrics> test(std::shared_ptr<LightningModule> model);
+  std::vector<Metrics> test(std::shared_ptr<LightningModule> model, const std::string& ckpt_path);
 
   /// Runs `predict_step` over the predict loader(s). With one loader: one
   /// output per batch. With several: one element per loader, each a list of
-  /// that loader's batch outputs.
+  /// that loader's batch outputs. `ckpt_path` as for validate.
   std::vector<c10::IValue> predict(std::shared_ptr<LightningModule> model,
-                                   LightningDataModule& datamodule);
-  std::vector<c10::IValue> predict(std::shared_ptr<LightningModule> model, DataLoaders dataloaders);
+                                   LightningDataModule& datamodule,
+                                   const std::optional<std::string>& ckpt_path = std::nullopt);
+  std::vector<c10::IValue> predict(std::shared_ptr<LightningModule> model, DataLoaders dataloaders,
+                                   const std::optional<std::string>& ckpt_path = std::nullopt);
   std::vector<c10::IValue> predict(std::shared_ptr<LightningModule> model);
+  std::vector<c10::IValue> predict(std::shared_ptr<LightningModule> model,
+                                   const std::string& ckpt_path);
 
   // ---- State ---------------------------------------------------------------
 

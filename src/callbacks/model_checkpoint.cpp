@@ -15,6 +15,7 @@
 #include "lightning/error.h"
 #include "lightning/loggers/logger.h"
 #include "lightning/trainer.h"
+#include "trainer/trainer_impl.h"
 #include "util/float_format.h"
 #include "util/python_format.h"
 
@@ -192,7 +193,8 @@ void ModelCheckpoint::setup(Trainer& trainer, LightningModule&, Stage stage) {
   if (trainer.is_global_zero() && stage == Stage::Fit && options_.save_top_k() != 0) {
     std::error_code ec;
     if (fs::is_directory(dirpath_, ec) && !fs::is_empty(dirpath_, ec)) {
-      detail::warn_once("Checkpoint directory " + dirpath_ + " exists and is not empty.");
+      detail::TrainerAccess::impl(trainer).warn_once("Checkpoint directory " + dirpath_ +
+                                                     " exists and is not empty.");
     }
   }
 }
@@ -409,7 +411,7 @@ void ModelCheckpoint::save_topk(Trainer& trainer, const Candidates& c) {
         ")` could not find the monitored key in the returned metrics: " + keys +
         ". HINT: Did you call `log(" + py_repr(monitor) + ", value)` in the `LightningModule`?";
     if (val_has_run_) LIGHTNING_FAIL(message);
-    detail::warn_once(message);
+    detail::TrainerAccess::impl(trainer).warn_once(message);
   }
   save_monitor(trainer, c);
 }
@@ -547,6 +549,10 @@ void ModelCheckpoint::save_file(Trainer& trainer, const std::string& path) {
   trainer.save_checkpoint(path, options_.save_weights_only());
   last_global_step_saved_ = trainer.global_step();
   last_checkpoint_saved_ = path;
+  // Lightning tells the loggers after every save, on global rank 0.
+  if (trainer.is_global_zero()) {
+    for (const auto& logger : trainer.loggers()) logger->after_save_checkpoint(*this);
+  }
 }
 
 bool ModelCheckpoint::should_remove(const Trainer& trainer, const std::string& previous,

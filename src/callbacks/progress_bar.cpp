@@ -116,11 +116,6 @@ std::string format_metric_value(const at::Tensor& value) {
   return n;
 }
 
-template <typename T>
-int64_t sum(const std::vector<T>& values) {
-  return std::accumulate(values.begin(), values.end(), int64_t{0});
-}
-
 }  // namespace
 
 ProgressBar::ProgressBar(ProgressBarOptions options) : options_(options) {
@@ -138,8 +133,8 @@ ProgressBar::ProgressBar(ProgressBarOptions options) : options_(options) {
 // ---- Hooks --------------------------------------------------------------------
 
 void ProgressBar::on_sanity_check_start(Trainer& trainer, LightningModule& module) {
-  start(trainer, eval_, "Sanity Checking", sum(trainer.num_sanity_val_batches()),
-        /*show_metrics=*/false, /*leave=*/false);
+  // The val loaders are asked for after this hook: the counts come in on_validation_start.
+  start_eval(trainer, "Sanity Checking", trainer.num_sanity_val_batches(), /*leave=*/false);
 }
 
 void ProgressBar::on_sanity_check_end(Trainer& trainer, LightningModule& module) {
@@ -165,17 +160,34 @@ void ProgressBar::on_validation_start(Trainer& trainer, LightningModule& module)
     // The sanity bar opened in on_sanity_check_start, before the val loaders
     // were asked for; the batch counts are known now (tqdm's reset(total)
     // redraws the bar at 0%).
+    eval_totals_ = trainer.num_sanity_val_batches();
     if (eval_.active) {
-      eval_.total = sum(trainer.num_sanity_val_batches());
+      eval_.description = eval_label(0);
+      eval_.total = eval_totals_.empty() ? 0 : eval_totals_[0];
       if (interactive_) draw(trainer, eval_);
       return;
     }
-    start(trainer, eval_, "Sanity Checking", sum(trainer.num_sanity_val_batches()), false, false);
+    start_eval(trainer, "Sanity Checking", eval_totals_, false);
     return;
   }
   // During fit the validation line is temporary, as Lightning's (leave=False).
-  start(trainer, eval_, "Validation", sum(trainer.num_val_batches()), false,
-        /*leave=*/trainer.state() != Stage::Fit);
+  start_eval(trainer, "Validation", trainer.num_val_batches(),
+             /*leave=*/trainer.state() != Stage::Fit);
+}
+
+void ProgressBar::on_validation_batch_start(Trainer& trainer, LightningModule& module, Batch& batch,
+                                            int64_t batch_idx, int64_t dataloader_idx) {
+  switch_eval_loader(trainer, dataloader_idx);
+}
+
+void ProgressBar::on_test_batch_start(Trainer& trainer, LightningModule& module, Batch& batch,
+                                      int64_t batch_idx, int64_t dataloader_idx) {
+  switch_eval_loader(trainer, dataloader_idx);
+}
+
+void ProgressBar::on_predict_batch_start(Trainer& trainer, LightningModule& module, Batch& batch,
+                                         int64_t batch_idx, int64_t dataloader_idx) {
+  switch_eval_loader(trainer, dataloader_idx);
 }
 
 void ProgressBar::on_validation_batch_end(Trainer& trainer, LightningModule& module,
@@ -189,7 +201,7 @@ void ProgressBar::on_validation_end(Trainer& trainer, LightningModule& module) {
 }
 
 void ProgressBar::on_test_start(Trainer& trainer, LightningModule& module) {
-  start(trainer, eval_, "Testing", sum(trainer.num_test_batches()), false, true);
+  start_eval(trainer, "Testing", trainer.num_test_batches(), true);
 }
 
 void ProgressBar::on_test_batch_end(Trainer& trainer, LightningModule& module,
@@ -201,7 +213,7 @@ void ProgressBar::on_test_batch_end(Trainer& trainer, LightningModule& module,
 void ProgressBar::on_test_end(Trainer& trainer, LightningModule& module) { close(trainer, eval_); }
 
 void ProgressBar::on_predict_start(Trainer& trainer, LightningModule& module) {
-  start(trainer, eval_, "Predicting", sum(trainer.num_predict_batches()), false, true);
+  start_eval(trainer, "Predicting", trainer.num_predict_batches(), true);
 }
 
 void ProgressBar::on_predict_batch_end(Trainer& trainer, LightningModule& module,
@@ -215,6 +227,30 @@ void ProgressBar::on_predict_end(Trainer& trainer, LightningModule& module) {
 }
 
 // ---- Bars -----------------------------------------------------------------------
+
+std::string ProgressBar::eval_label(int64_t dataloader_idx) const {
+  // Lightning names the loader only when there are several.
+  if (eval_totals_.size() <= 1) return eval_base_;
+  return eval_base_ + " DataLoader " + std::to_string(dataloader_idx);
+}
+
+void ProgressBar::start_eval(Trainer& trainer, const std::string& base, std::vector<int64_t> totals,
+                             bool leave) {
+  eval_base_ = base;
+  eval_totals_ = std::move(totals);
+  eval_loader_ = 0;
+  eval_leave_ = leave;
+  start(trainer, eval_, eval_label(0), eval_totals_.empty() ? 0 : eval_totals_[0], false, leave);
+}
+
+void ProgressBar::switch_eval_loader(Trainer& trainer, int64_t dataloader_idx) {
+  if (dataloader_idx == eval_loader_ || !eval_.active) return;
+  if (dataloader_idx < 0 || dataloader_idx >= static_cast<int64_t>(eval_totals_.size())) return;
+  close(trainer, eval_);
+  eval_loader_ = dataloader_idx;
+  start(trainer, eval_, eval_label(dataloader_idx), eval_totals_[dataloader_idx], false,
+        eval_leave_);
+}
 
 bool ProgressBar::enabled(const Trainer& trainer) const {
   return options_.refresh_rate() > 0 && trainer.is_global_zero();

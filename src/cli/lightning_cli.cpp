@@ -16,7 +16,6 @@
 
 #include "cli/optimizer_section.h"
 #include "cli/trainer_config.h"
-#include "lightning/checkpoint/checkpoint.h"
 #include "lightning/cli.h"
 #include "lightning/error.h"
 #include "lightning/seed.h"
@@ -218,13 +217,19 @@ class CLIRun {
     if (slash != std::string::npos) prog_ = prog_.substr(slash + 1);
     std::vector<std::string> args;
     for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+    // Exit codes as Python's: 2 for a usage error (argparse), 1 when
+    // building or running failed (an exception).
     try {
       if (parse(args)) return;  // --help / --print_config
-      build();
-      if (options_.run()) run();
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {
       std::cerr << "error: " << e.what() << std::endl;
       exit_code_ = 2;
+      return;
+    }
+    try {
+      build();
+      built_ = true;
+      if (options_.run()) run();
     } catch (const std::exception& e) {
       std::cerr << "error: " << e.what() << std::endl;
       exit_code_ = 1;
@@ -232,6 +237,7 @@ class CLIRun {
   }
 
   int exit_code_ = 0;
+  bool built_ = false;
   std::string subcommand_;
   HParams config_;
   std::unique_ptr<Trainer> trainer_;
@@ -292,9 +298,12 @@ class CLIRun {
                     join(optim_class_names(OptimSection::LRScheduler), ", ") +
                     ". '--lr_scheduler.help CLASS' lists its arguments.");
     os << "\nTrainer:\n";
-    for (const auto& f : trainer_fields())
-      option_line(os, "--trainer." + f.name + " " + upper(f.name), f.type, f.default_value, false,
-                  f.doc);
+    for (const auto& f : trainer_fields()) {
+      // trainer_defaults replace Lightning's defaults, here as in the resolved config.
+      const HParams& defaults = options_.trainer_defaults();
+      option_line(os, "--trainer." + f.name + " " + upper(f.name), f.type,
+                  defaults.contains(f.name) ? defaults.at(f.name) : f.default_value, false, f.doc);
+    }
     arguments_help(os, classes_.model_class, classes_.model_name, classes_.model_arguments);
     if (!classes_.data_name.empty())
       arguments_help(os, classes_.data_class, classes_.data_name, classes_.data_arguments);
@@ -758,27 +767,18 @@ class CLIRun {
       }
       return;
     }
-    // validate / test / predict evaluate the weights of ckpt_path.
-    if (ckpt_path) {
-      Checkpoint checkpoint = read_checkpoint(*ckpt_path);
-      restore_module(*model_, checkpoint, *ckpt_path);
-    }
+    // validate / test / predict evaluate the weights of ckpt_path (a file,
+    // "best" or "last"), as Lightning's trainer.test(model, datamodule, ckpt_path).
+    const DataLoaders none;
     if (subcommand_ == "validate") {
-      if (data_) {
-        trainer_->validate(model_, *data_);
-      } else {
-        trainer_->validate(model_);
-      }
+      data_ ? trainer_->validate(model_, *data_, ckpt_path)
+            : trainer_->validate(model_, none, ckpt_path);
     } else if (subcommand_ == "test") {
-      if (data_) {
-        trainer_->test(model_, *data_);
-      } else {
-        trainer_->test(model_);
-      }
+      data_ ? trainer_->test(model_, *data_, ckpt_path) : trainer_->test(model_, none, ckpt_path);
     } else if (data_) {
-      trainer_->predict(model_, *data_);
+      trainer_->predict(model_, *data_, ckpt_path);
     } else {
-      trainer_->predict(model_);
+      trainer_->predict(model_, none, ckpt_path);
     }
   }
 
@@ -799,6 +799,8 @@ LightningCLIBase::LightningCLIBase(int argc, const char* const* argv, detail::CL
 LightningCLIBase::~LightningCLIBase() = default;
 
 int LightningCLIBase::exit_code() const { return run_->exit_code_; }
+
+bool LightningCLIBase::built() const { return run_->built_; }
 
 const std::string& LightningCLIBase::subcommand() const { return run_->subcommand_; }
 

@@ -725,6 +725,32 @@ const std::vector<Field>& field_table() {
                           "(nondeterministic operations raise here); give true or false.");
           o.deterministic(to_opt_bool(v, p).value_or(false));
         });
+    add("benchmark", "Optional[bool]", HParamValue(),
+        "cuDNN benchmark mode; None: false with deterministic, else unchanged",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          o.benchmark(to_opt_bool(v, p));
+        });
+    add("detect_anomaly", "bool", d.detect_anomaly(),
+        "autograd anomaly detection in the training loop (slow; for debugging)",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          o.detect_anomaly(to_bool(v, p));
+        });
+    add("inference_mode", "bool", d.inference_mode(),
+        "evaluation and predict under InferenceMode (true) or no_grad (false)",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          o.inference_mode(to_bool(v, p));
+        });
+    add("reload_dataloaders_every_n_epochs", "int", d.reload_dataloaders_every_n_epochs(),
+        "fetch the train/val dataloaders from their hooks again every N epochs (0: once)",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          o.reload_dataloaders_every_n_epochs(to_int(v, p));
+        });
+    add("barebones", "bool", d.barebones(),
+        "turn off everything that costs speed (checkpoints, loggers, progress bar, summary, "
+        "sanity check, self.log)",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          o.barebones(to_bool(v, p));
+        });
     add("num_threads", "Optional[int]", HParamValue(),
         "libtorch intra-op threads; None leaves libtorch's setting (lightning.cpp only)",
         [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
@@ -766,15 +792,9 @@ struct PythonOnly {
 const std::vector<std::pair<std::string, PythonOnly>>& python_only_keys() {
   static const std::vector<std::pair<std::string, PythonOnly>> keys = {
       {"max_time", {{HParamValue()}, "no time limit; use max_epochs or max_steps"}},
-      {"benchmark", {{HParamValue(), false}, "cudnn.benchmark is not exposed"}},
-      {"inference_mode",
-       {{true}, "evaluation and predict always run under torch.inference_mode here"}},
       {"profiler", {{HParamValue()}, "no profilers"}},
-      {"detect_anomaly", {{false}, "no autograd anomaly detection switch"}},
-      {"barebones", {{false}, "no barebones mode; turn features off one by one"}},
       {"plugins", {{HParamValue(), HParamValue(HParamValue::List{})}, "no plugins"}},
       {"sync_batchnorm", {{false}, "no SyncBatchNorm conversion"}},
-      {"reload_dataloaders_every_n_epochs", {{0}, "dataloaders are fetched once per fit"}},
       {"enable_autolog_hparams", {{true}, "the module's hparams are always logged to the loggers"}},
       {"model_registry", {{HParamValue()}, "no model registry upload"}},
   };

@@ -117,12 +117,21 @@ at::Tensor Metric::forward(double value) {
       {at::scalar_tensor(value, at::TensorOptions().dtype(at::kDouble).device(device_))});
 }
 
+namespace {
+
+// Metric inputs leave autograd: a metric never holds the graph.
+std::vector<at::Tensor> detached(const std::vector<at::Tensor>& inputs) {
+  std::vector<at::Tensor> out;
+  out.reserve(inputs.size());
+  for (const auto& t : inputs) out.push_back(t.defined() ? t.detach() : t);
+  return out;
+}
+
+}  // namespace
+
 void Metric::run_update(const std::vector<at::Tensor>& inputs) {
   torch::NoGradGuard no_grad;
-  std::vector<at::Tensor> detached;
-  detached.reserve(inputs.size());
-  for (const auto& t : inputs) detached.push_back(t.defined() ? t.detach() : t);
-  update_states(detached);  // a rejected batch leaves the metric as it was
+  update_states(detached(inputs));  // a rejected batch leaves the metric as it was
   computed_.clear();
   ++update_count_;
   link_buffers();
@@ -130,9 +139,7 @@ void Metric::run_update(const std::vector<at::Tensor>& inputs) {
 
 at::Tensor Metric::run_forward(const std::vector<at::Tensor>& inputs) {
   torch::NoGradGuard no_grad;
-  std::vector<at::Tensor> detached;
-  detached.reserve(inputs.size());
-  for (const auto& t : inputs) detached.push_back(t.defined() ? t.detach() : t);
+  const std::vector<at::Tensor> batch_inputs = detached(inputs);
   const int64_t count = update_count_;
   const std::vector<State> accumulated = states_;
   try {
@@ -140,11 +147,11 @@ at::Tensor Metric::run_forward(const std::vector<at::Tensor>& inputs) {
     if (full_state_update()) {
       // The accumulated states take the batch; fresh states give the batch's
       // own value; then the accumulated ones come back.
-      update_states(detached);
+      update_states(batch_inputs);
       std::vector<State> updated = states_;
       reset_states();
       update_count_ = 1;
-      update_states(detached);
+      update_states(batch_inputs);
       batch = compute_states();
       states_ = std::move(updated);
     } else {
@@ -152,7 +159,7 @@ at::Tensor Metric::run_forward(const std::vector<at::Tensor>& inputs) {
       // merged into the accumulation with each state's reduction.
       reset_states();
       update_count_ = 1;
-      update_states(detached);
+      update_states(batch_inputs);
       batch = compute_states();
       merge_into(accumulated, count);
     }

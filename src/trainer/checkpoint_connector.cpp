@@ -105,20 +105,21 @@ void TrainerImpl::save_checkpoint(const std::string& path, bool weights_only) {
 
 // ---- Restoring -------------------------------------------------------------------
 
-std::string TrainerImpl::resolve_ckpt_path(const std::string& ckpt_path) const {
+std::string TrainerImpl::resolve_ckpt_path(const std::string& ckpt_path, Stage stage) const {
+  const std::string fn = to_string(stage);
   if (ckpt_path != "last" && ckpt_path != "best") {
-    LIGHTNING_CHECK(std::filesystem::is_regular_file(ckpt_path), "fit(ckpt_path=\"", ckpt_path,
+    LIGHTNING_CHECK(std::filesystem::is_regular_file(ckpt_path), fn, "(ckpt_path=\"", ckpt_path,
                     "\"): no such checkpoint file. Pass a .ckpt path, \"last\" or \"best\".");
     return ckpt_path;
   }
   ModelCheckpoint* callback = self_.checkpoint_callback();
-  LIGHTNING_CHECK(callback != nullptr, "fit(ckpt_path=\"", ckpt_path,
+  LIGHTNING_CHECK(callback != nullptr, fn, "(ckpt_path=\"", ckpt_path,
                   "\") needs a ModelCheckpoint callback to find that checkpoint; checkpointing "
                   "is off (enable_checkpointing(false)). Pass the file's path instead.");
   if (ckpt_path == "best") {
-    LIGHTNING_CHECK(!callback->best_model_path().empty(),
-                    "fit(ckpt_path=\"best\"): the ModelCheckpoint callback has no best model yet "
-                    "(it saves during fit). Pass the file's path instead.");
+    LIGHTNING_CHECK(!callback->best_model_path().empty(), fn,
+                    "(ckpt_path=\"best\"): the ModelCheckpoint callback has no best model yet "
+                    "(it saves during fit: run fit first, or pass the file's path).");
     return callback->best_model_path();
   }
   // "last": what this callback saved last, else the newest .ckpt in its folder
@@ -142,7 +143,7 @@ std::string TrainerImpl::resolve_ckpt_path(const std::string& ckpt_path) const {
       newest_time = t;
     }
   }
-  LIGHTNING_CHECK(!newest.empty(), "fit(ckpt_path=\"last\"): no checkpoint in ",
+  LIGHTNING_CHECK(!newest.empty(), fn, "(ckpt_path=\"last\"): no checkpoint in ",
                   callback->dirpath(), ". Pass the file's path instead.");
   return newest.string();
 }
@@ -163,6 +164,15 @@ void TrainerImpl::restore_modules_and_callbacks(LightningModule& model,
       c->load_state_dict(it->value().toGenericDict());
     }
   }
+}
+
+void TrainerImpl::restore_for_evaluation(LightningModule& model, LightningDataModule* datamodule,
+                                         const std::optional<std::string>& ckpt_path, Stage stage) {
+  ckpt_path_.clear();
+  if (!ckpt_path) return;
+  ckpt_path_ = resolve_ckpt_path(*ckpt_path, stage);
+  Checkpoint checkpoint = read_checkpoint(ckpt_path_);
+  restore_modules_and_callbacks(model, datamodule, checkpoint);
 }
 
 void TrainerImpl::restore_training_state(Checkpoint& ckpt) {

@@ -66,6 +66,8 @@ bool TrainerImpl::validation_defined(LightningModule& model) const {
 }
 
 bool TrainerImpl::load_validation(LightningModule& model) {
+  val_from_hook_ = loaders_.val.empty();
+  val_loaded_epoch_ = fit_loop_.counters().epoch;
   loaders_.val = distribute(
       resolve_loaders(std::move(loaders_.val), model, &LightningDataModule::val_dataloader,
                       &LightningModule::val_dataloader),
@@ -75,6 +77,8 @@ bool TrainerImpl::load_validation(LightningModule& model) {
 
 void TrainerImpl::setup_train_data(LightningModule& model) {
   if (train_data_ready_) return;
+  train_from_hook_ = loaders_.train.empty();
+  train_loaded_epoch_ = fit_loop_.counters().epoch;
   loaders_.train =
       resolve_loaders(std::move(loaders_.train), model, &LightningDataModule::train_dataloader,
                       &LightningModule::train_dataloader);
@@ -107,6 +111,23 @@ void TrainerImpl::setup_train_data(LightningModule& model) {
     fit_loop_.val_check_batch = vci.count();
   }
   train_data_ready_ = true;
+}
+
+void TrainerImpl::maybe_reload_train_data(LightningModule& model) {
+  const int64_t n = options_.reload_dataloaders_every_n_epochs();
+  if (n == 0 || !train_from_hook_ || fit_loop_.counters().epoch - train_loaded_epoch_ < n) return;
+  loaders_.train = DataLoaders();
+  train_data_ready_ = false;
+  setup_train_data(model);
+}
+
+bool TrainerImpl::maybe_reload_val_data(LightningModule& model) {
+  const int64_t n = options_.reload_dataloaders_every_n_epochs();
+  if (n == 0 || !val_from_hook_ || fit_loop_.counters().epoch - val_loaded_epoch_ < n) {
+    return true;
+  }
+  loaders_.val = DataLoaders();
+  return load_validation(model);
 }
 
 int64_t TrainerImpl::estimated_stepping_batches() {

@@ -2,7 +2,11 @@
 // that fit's validation and sanity check run too.
 #include <c10/core/InferenceMode.h>
 
+#include <iostream>
+
 #include "lightning/error.h"
+#include "trainer/grad_mode.h"
+#include "trainer/results_table.h"
 #include "trainer/trainer_impl.h"
 
 namespace lightning::detail {
@@ -24,10 +28,13 @@ std::vector<Metrics> to_numbers(const std::vector<TensorMetrics>& per_loader) {
 }  // namespace
 
 std::vector<Metrics> TrainerImpl::evaluate(std::shared_ptr<LightningModule> module, Stage stage,
-                                           LightningDataModule* datamodule, DataLoaders given) {
+                                           LightningDataModule* datamodule, DataLoaders given,
+                                           const std::optional<std::string>& ckpt_path,
+                                           bool verbose) {
   const bool is_test = stage == Stage::Test;
   loaders_ = StageLoaders{};
   return run_stage(std::move(module), stage, datamodule, [&](LightningModule& model) {
+    restore_for_evaluation(model, datamodule, ckpt_path, stage);
     start_loggers(model, datamodule);
     DataLoaders loaders =
         is_test ? resolve_loaders(std::move(given), model, &LightningDataModule::test_dataloader,
@@ -43,7 +50,11 @@ std::vector<Metrics> TrainerImpl::evaluate(std::shared_ptr<LightningModule> modu
     counts = batch_counts(loaders,
                           is_test ? options_.limit_test_batches() : options_.limit_val_batches());
     (is_test ? loaders_.test : loaders_.val) = std::move(loaders);
-    return run_evaluation(model, stage, counts, /*log=*/true);
+    std::vector<Metrics> results = run_evaluation(model, stage, counts, /*log=*/true);
+    if (verbose && is_global_zero()) {
+      std::cout << results_table(results, to_string(stage), terminal_columns()) << std::flush;
+    }
+    return results;
   });
 }
 
@@ -90,7 +101,7 @@ std::vector<Metrics> TrainerImpl::run_evaluation(LightningModule& model, Stage s
   model.eval();
   std::vector<TensorMetrics> per_loader;
   {
-    c10::InferenceMode inference;
+    EvaluationGradMode grad_mode(options_.inference_mode());
     auto epoch_hook = [&](Hook val_hook, Hook test_hook, auto cb_val, auto cb_test, auto m_val,
                           auto m_test) {
       call_hook(

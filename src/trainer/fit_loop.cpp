@@ -95,6 +95,8 @@ void FitLoop::run_epoch(LightningModule& model, bool has_validation) {
   if (resume && resume->train_results && resume->phase != Phase::kTrainEpochStart) {
     *t_.train_results_ = *resume->train_results;
   }
+  // reload_dataloaders_every_n_epochs (not in a resumed epoch: it replays its loader).
+  if (!resume) t_.maybe_reload_train_data(model);
   // Until the loader starts, a checkpoint resumes at this epoch's start.
   phase_ = Phase::kTrainEpochStart;
   batches_done_ = resume ? resume->batches_done : 0;
@@ -162,7 +164,7 @@ bool FitLoop::training_batch(LightningModule& model, Batch batch, int64_t batch_
     torch::optim::Optimizer* optimizer = t_.optimizers_.empty() ? nullptr : t_.optimizers_[0].get();
     const bool first_in_window = batch_idx % t_.accumulate_grad_batches_ == 0;
     if (output.empty()) {
-      warn_once(
+      t_.warn_once(
           "training_step returned nothing: the batch is skipped (no backward, no optimizer "
           "step). If this was on purpose, ignore this warning.");
       if (optimizer && first_in_window) t_.zero_grad(model, *optimizer);
@@ -204,7 +206,9 @@ bool FitLoop::finish_training_batch(LightningModule& model, int64_t batch_idx, b
     }
     if (validate_this_epoch && done % val_check_batch == 0) {
       phase_ = Phase::kValidation;
-      t_.run_evaluation(model, Stage::Validate, t_.num_val_batches_, /*log=*/true);
+      if (t_.maybe_reload_val_data(model)) {
+        t_.run_evaluation(model, Stage::Validate, t_.num_val_batches_, /*log=*/true);
+      }
       t_.agree_on_should_stop();  // e.g. EarlyStopping in on_validation_end
     }
   }

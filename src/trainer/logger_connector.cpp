@@ -73,8 +73,17 @@ TrainerImpl::LogPlace TrainerImpl::log_place(const std::string& name,
   return {on_step, on_epoch, hook_name(hook)};
 }
 
+bool TrainerImpl::logging_off_for_barebones() {
+  if (!options_.barebones()) return false;
+  warn_once(
+      "self.log() is called but TrainerOptions().barebones(true) is set: logging can impact raw "
+      "speed, so nothing is logged in barebones mode.");
+  return true;
+}
+
 void TrainerImpl::module_log(const std::string& name, const at::Tensor& value,
                              const LogOptions& options) {
+  if (logging_off_for_barebones()) return;
   const LogPlace place = log_place(name, options);
   LIGHTNING_CHECK(value.defined(), "self.log('", name, "') got an undefined tensor.");
   LIGHTNING_CHECK(value.numel() == 1, "self.log('", name,
@@ -106,6 +115,7 @@ void TrainerImpl::module_log_metric(const std::string& name, metrics::Metric& me
                                     const LogOptions& options) {
   // A Metric reduces itself (over batches and ranks): reduce_fx, sync_dist
   // and batch_size do not apply, as in Lightning.
+  if (logging_off_for_barebones()) return;
   const LogPlace place = log_place(name, options);
   active_results_->log_metric(name + current_dataloader_suffix_, metric, place.on_step,
                               place.on_epoch, options.prog_bar(), options.logger(),

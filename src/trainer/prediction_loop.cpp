@@ -2,14 +2,17 @@
 #include <c10/core/InferenceMode.h>
 
 #include "lightning/error.h"
+#include "trainer/grad_mode.h"
 #include "trainer/trainer_impl.h"
 
 namespace lightning::detail {
 
 std::vector<c10::IValue> TrainerImpl::predict(std::shared_ptr<LightningModule> module,
-                                              LightningDataModule* datamodule, DataLoaders given) {
+                                              LightningDataModule* datamodule, DataLoaders given,
+                                              const std::optional<std::string>& ckpt_path) {
   loaders_ = StageLoaders{};
   return run_stage(std::move(module), Stage::Predict, datamodule, [&](LightningModule& model) {
+    restore_for_evaluation(model, datamodule, ckpt_path, Stage::Predict);
     DataLoaders loaders =
         resolve_loaders(std::move(given), model, &LightningDataModule::predict_dataloader,
                         &LightningModule::predict_dataloader);
@@ -28,7 +31,7 @@ std::vector<c10::IValue> TrainerImpl::run_predict(LightningModule& model) {
   model.eval();
   std::vector<std::vector<c10::IValue>> per_loader(loaders.size());
   {
-    c10::InferenceMode inference;
+    EvaluationGradMode grad_mode(options_.inference_mode());
     call_hook(
         Hook::OnPredictStart, [&](Callback& c) { c.on_predict_start(self_, model); },
         [&] { model.on_predict_start(); });

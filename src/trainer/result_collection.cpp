@@ -31,6 +31,22 @@ ResultCollection::Entry& ResultCollection::find_or_add(const std::string& name) 
   return entries_.back();
 }
 
+namespace {
+
+// A logged metric object's value as a 0-dim float32; `what` says where it
+// came from in the message ("its forward value has", "compute() returned").
+at::Tensor scalar_metric_value(const std::string& name, const metrics::Metric& metric,
+                               const at::Tensor& value, const char* what) {
+  LIGHTNING_CHECK(value.numel() == 1, "self.log('", name, "', ", metric.metric_name(), "): ", what,
+                  " shape ", value.sizes(),
+                  ", but a logged value must be a scalar. Log a metric that reduces to one "
+                  "number (e.g. average=\"macro\" instead of \"none\"), or log its elements "
+                  "under their own names.");
+  return value.detach().reshape({}).to(at::kFloat);
+}
+
+}  // namespace
+
 void ResultCollection::log(const std::string& name, const at::Tensor& value, bool on_step,
                            bool on_epoch, bool prog_bar, bool logger, Reduce reduce,
                            int64_t batch_size, int64_t dataloader_idx, bool training,
@@ -54,16 +70,9 @@ void ResultCollection::log(const std::string& name, const at::Tensor& value, boo
   e.reduce = reduce;
   e.dataloader_idx = dataloader_idx;
 
-  const bool forked = on_step && on_epoch;
   if (on_step) {
-    e.step_value = value.scalar_type() == at::kFloat ? value : value.to(at::kFloat);
-    e.step_fresh = true;
-    const std::string step_name = forked ? name + "_step" : name;
-    if (training) {
-      (*sinks.callback)[name] = e.step_value;
-      if (forked) (*sinks.callback)[step_name] = e.step_value;
-    }
-    if (prog_bar) (*sinks.progress_bar)[step_name] = e.step_value;
+    publish_step(e, value.scalar_type() == at::kFloat ? value : value.to(at::kFloat), training,
+                 sinks);
   }
   if (on_epoch) {
     e.global = false;
@@ -112,34 +121,31 @@ void ResultCollection::log_metric(const std::string& name, metrics::Metric& metr
   e.logger = logger;
   e.dataloader_idx = dataloader_idx;
   if (on_step && metric.forward_cache().defined()) {
-    const at::Tensor& value = metric.forward_cache();
-    LIGHTNING_CHECK(value.numel() == 1, "self.log('", name, "', ", metric.metric_name(),
-                    "): its forward value has shape ", value.sizes(),
-                    ", but a logged value must be a scalar. Log a metric that reduces to one "
-                    "number (e.g. average=\"macro\" instead of \"none\"), or log its elements "
-                    "under their own names.");
-    e.step_value = value.detach().reshape({}).to(at::kFloat);
-    e.step_fresh = true;
-    const bool forked = on_step && on_epoch;
-    const std::string step_name = forked ? name + "_step" : name;
-    if (training) {
-      (*sinks.callback)[name] = e.step_value;
-      if (forked) (*sinks.callback)[step_name] = e.step_value;
-    }
-    if (prog_bar) (*sinks.progress_bar)[step_name] = e.step_value;
+    publish_step(e,
+                 scalar_metric_value(name, metric, metric.forward_cache(), "its forward value has"),
+                 training, sinks);
   }
+}
+
+void ResultCollection::publish_step(Entry& e, const at::Tensor& value, bool training,
+                                    const MetricSinks& sinks) {
+  // Lightning's forked names: with on_epoch too, the step value is "<name>_step".
+  e.step_value = value;
+  e.step_fresh = true;
+  const bool forked = e.on_step && e.on_epoch;
+  const std::string step_name = forked ? e.name + "_step" : e.name;
+  if (training) {
+    (*sinks.callback)[e.name] = e.step_value;
+    if (forked) (*sinks.callback)[step_name] = e.step_value;
+  }
+  if (e.prog_bar) (*sinks.progress_bar)[step_name] = e.step_value;
 }
 
 void ResultCollection::compute_metrics() {
   for (auto& e : entries_) {
     if (e.metric == nullptr || !e.on_epoch || e.metric_value.defined()) continue;
-    const at::Tensor value = e.metric->compute();
-    LIGHTNING_CHECK(value.numel() == 1, "self.log('", e.name, "', ", e.metric->metric_name(),
-                    "): compute() returned shape ", value.sizes(),
-                    ", but a logged value must be a scalar. Log a metric that reduces to one "
-                    "number (e.g. average=\"macro\" instead of \"none\"), or log its elements "
-                    "under their own names.");
-    e.metric_value = value.detach().reshape({}).to(at::kFloat);
+    e.metric_value =
+        scalar_metric_value(e.name, *e.metric, e.metric->compute(), "compute() returned");
   }
 }
 

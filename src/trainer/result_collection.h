@@ -112,6 +112,10 @@ class ResultCollection {
 
  private:
   Entry& find_or_add(const std::string& name);
+  // The step value of `e` (its on_step/on_epoch/prog_bar set) reaches the
+  // callback and progress-bar metrics, under "<name>_step" when forked.
+  static void publish_step(Entry& e, const at::Tensor& value, bool training,
+                           const MetricSinks& sinks);
   std::vector<Entry> entries_;
 };
 

@@ -14,6 +14,7 @@
 #include "lightning/callbacks/early_stopping.h"
 #include "lightning/callbacks/model_checkpoint.h"
 #include "lightning/error.h"
+#include "trainer/grad_mode.h"
 #include "trainer/overrides.h"
 #include "trainer/trainer_impl.h"
 #include "trainer/trainer_options.h"
@@ -60,6 +61,7 @@ TrainerImpl::TrainerImpl(Trainer& self, TrainerOptions options)
 
   check_loop_options(options_);
   accumulate_grad_batches_ = options_.accumulate_grad_batches();
+  apply_barebones(options_);
   apply_fast_dev_run(options_);
   // Lightning's defaulting: max_epochs=1000 unless max_steps bounds the run.
   fit_loop_.max_steps = options_.max_steps();
@@ -68,6 +70,17 @@ TrainerImpl::TrainerImpl(Trainer& self, TrainerOptions options)
 
   if (options_.num_threads()) at::set_num_threads(static_cast<int>(*options_.num_threads()));
   if (options_.deterministic()) at::globalContext().setDeterministicAlgorithms(true, false);
+  // Lightning: benchmark unset means false under deterministic, else as it is.
+  if (options_.benchmark()) {
+    if (*options_.benchmark() && options_.deterministic()) {
+      warn(
+          "deterministic(true) with benchmark(true): cuDNN's benchmark mode picks algorithms by "
+          "timing, so runs may differ.");
+    }
+    at::globalContext().setBenchmarkCuDNN(*options_.benchmark());
+  } else if (options_.deterministic()) {
+    at::globalContext().setBenchmarkCuDNN(false);
+  }
 
   base_callbacks_ = with_default_callbacks(options_);
   callbacks_ = base_callbacks_;
@@ -204,6 +217,10 @@ void TrainerImpl::fail_stage(const std::exception& error) {
   training_ = sanity_checking_ = false;
 }
 
+void TrainerImpl::warn_once(const std::string& message) {
+  if (warned_.insert(message).second) detail::warn(message);
+}
+
 void TrainerImpl::finish_stage() {
   if (is_global_zero()) {
     for (auto& logger : loggers_) logger->finalize("success");
@@ -225,7 +242,7 @@ void TrainerImpl::fit(std::shared_ptr<LightningModule> module, LightningDataModu
     if (ckpt_path) {
       // Lightning's order: weights and callbacks before configure_optimizers,
       // optimizer/scheduler/loop state after it.
-      ckpt_path_ = resolve_ckpt_path(*ckpt_path);
+      ckpt_path_ = resolve_ckpt_path(*ckpt_path, Stage::Fit);
       restoring = read_checkpoint(ckpt_path_);
       restore_modules_and_callbacks(model, datamodule, *restoring);
     }
@@ -251,7 +268,10 @@ void TrainerImpl::fit(std::shared_ptr<LightningModule> module, LightningDataModu
     if (!has_validation) has_validation = load_validation(model);
     fit_loop_.finish_saved_epoch_end();
 
-    fit_loop_.run(model, *has_validation);
+    {
+      AnomalyDetection anomaly(options_.detect_anomaly());  // the training loop only, as Lightning
+      fit_loop_.run(model, *has_validation);
+    }
 
     call_hook(
         Hook::OnFitEnd, [&](Callback& c) { c.on_fit_end(self_, model); },
@@ -312,38 +332,57 @@ void Trainer::fit(std::shared_ptr<LightningModule> model, const std::string& ckp
 }
 
 std::vector<Metrics> Trainer::validate(std::shared_ptr<LightningModule> model,
-                                       LightningDataModule& datamodule) {
-  return impl_->evaluate(std::move(model), Stage::Validate, &datamodule, {});
+                                       LightningDataModule& datamodule,
+                                       const std::optional<std::string>& ckpt_path, bool verbose) {
+  return impl_->evaluate(std::move(model), Stage::Validate, &datamodule, {}, ckpt_path, verbose);
 }
 std::vector<Metrics> Trainer::validate(std::shared_ptr<LightningModule> model,
-                                       DataLoaders dataloaders) {
-  return impl_->evaluate(std::move(model), Stage::Validate, nullptr, std::move(dataloaders));
+                                       DataLoaders dataloaders,
+                                       const std::optional<std::string>& ckpt_path, bool verbose) {
+  return impl_->evaluate(std::move(model), Stage::Validate, nullptr, std::move(dataloaders),
+                         ckpt_path, verbose);
 }
 std::vector<Metrics> Trainer::validate(std::shared_ptr<LightningModule> model) {
-  return impl_->evaluate(std::move(model), Stage::Validate, nullptr, {});
+  return impl_->evaluate(std::move(model), Stage::Validate, nullptr, {}, std::nullopt, true);
+}
+std::vector<Metrics> Trainer::validate(std::shared_ptr<LightningModule> model,
+                                       const std::string& ckpt_path) {
+  return impl_->evaluate(std::move(model), Stage::Validate, nullptr, {}, ckpt_path, true);
 }
 std::vector<Metrics> Trainer::test(std::shared_ptr<LightningModule> model,
-                                   LightningDataModule& datamodule) {
-  return impl_->evaluate(std::move(model), Stage::Test, &datamodule, {});
+                                   LightningDataModule& datamodule,
+                                   const std::optional<std::string>& ckpt_path, bool verbose) {
+  return impl_->evaluate(std::move(model), Stage::Test, &datamodule, {}, ckpt_path, verbose);
 }
-std::vector<Metrics> Trainer::test(std::shared_ptr<LightningModule> model,
-                                   DataLoaders dataloaders) {
-  return impl_->evaluate(std::move(model), Stage::Test, nullptr, std::move(dataloaders));
+std::vector<Metrics> Trainer::test(std::shared_ptr<LightningModule> model, DataLoaders dataloaders,
+                                   const std::optional<std::string>& ckpt_path, bool verbose) {
+  return impl_->evaluate(std::move(model), Stage::Test, nullptr, std::move(dataloaders), ckpt_path,
+                         verbose);
 }
 std::vector<Metrics> Trainer::test(std::shared_ptr<LightningModule> model) {
-  return impl_->evaluate(std::move(model), Stage::Test, nullptr, {});
+  return impl_->evaluate(std::move(model), Stage::Test, nullptr, {}, std::nullopt, true);
+}
+std::vector<Metrics> Trainer::test(std::shared_ptr<LightningModule> model,
+                                   const std::string& ckpt_path) {
+  return impl_->evaluate(std::move(model), Stage::Test, nullptr, {}, ckpt_path, true);
 }
 
 std::vector<c10::IValue> Trainer::predict(std::shared_ptr<LightningModule> model,
-                                          LightningDataModule& datamodule) {
-  return impl_->predict(std::move(model), &datamodule, {});
+                                          LightningDataModule& datamodule,
+                                          const std::optional<std::string>& ckpt_path) {
+  return impl_->predict(std::move(model), &datamodule, {}, ckpt_path);
 }
 std::vector<c10::IValue> Trainer::predict(std::shared_ptr<LightningModule> model,
-                                          DataLoaders dataloaders) {
-  return impl_->predict(std::move(model), nullptr, std::move(dataloaders));
+                                          DataLoaders dataloaders,
+                                          const std::optional<std::string>& ckpt_path) {
+  return impl_->predict(std::move(model), nullptr, std::move(dataloaders), ckpt_path);
 }
 std::vector<c10::IValue> Trainer::predict(std::shared_ptr<LightningModule> model) {
-  return impl_->predict(std::move(model), nullptr, {});
+  return impl_->predict(std::move(model), nullptr, {}, std::nullopt);
+}
+std::vector<c10::IValue> Trainer::predict(std::shared_ptr<LightningModule> model,
+                                          const std::string& ckpt_path) {
+  return impl_->predict(std::move(model), nullptr, {}, ckpt_path);
 }
 
 const TrainerOptions& Trainer::options() const { return impl_->options_; }

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -96,9 +97,11 @@ class TrainerImpl {
   void fit(std::shared_ptr<LightningModule> module, LightningDataModule* datamodule,
            StageLoaders loaders, const std::optional<std::string>& ckpt_path);
   std::vector<Metrics> evaluate(std::shared_ptr<LightningModule> module, Stage stage,
-                                LightningDataModule* datamodule, DataLoaders given);
+                                LightningDataModule* datamodule, DataLoaders given,
+                                const std::optional<std::string>& ckpt_path, bool verbose);
   std::vector<c10::IValue> predict(std::shared_ptr<LightningModule> module,
-                                   LightningDataModule* datamodule, DataLoaders given);
+                                   LightningDataModule* datamodule, DataLoaders given,
+                                   const std::optional<std::string>& ckpt_path);
   /// One validation or test pass over `loaders_` (evaluation_loop.cpp).
   std::vector<Metrics> run_evaluation(LightningModule& model, Stage stage,
                                       const std::vector<int64_t>& limits, bool log);
@@ -164,7 +167,14 @@ class TrainerImpl {
   // ---- Checkpoints (checkpoint_connector.cpp) --------------------------------
   Checkpoint dump_checkpoint(bool weights_only);
   void save_checkpoint(const std::string& path, bool weights_only);
-  std::string resolve_ckpt_path(const std::string& ckpt_path) const;
+  /// A checkpoint file, or "best" / "last" (the checkpoint callback's);
+  /// `stage` names the calling method in messages.
+  std::string resolve_ckpt_path(const std::string& ckpt_path, Stage stage) const;
+  /// validate/test/predict(ckpt_path=...): the module, datamodule and callback
+  /// states from the checkpoint (Lightning's _restore_modules_and_callbacks);
+  /// without one, the module's current weights (ckpt_path() is then empty).
+  void restore_for_evaluation(LightningModule& model, LightningDataModule* datamodule,
+                              const std::optional<std::string>& ckpt_path, Stage stage);
   void restore_modules_and_callbacks(LightningModule& model, LightningDataModule* datamodule,
                                      Checkpoint& checkpoint);
   void restore_training_state(Checkpoint& checkpoint);
@@ -191,6 +201,24 @@ class TrainerImpl {
   std::vector<std::shared_ptr<Callback>> base_callbacks_;  // options + default callbacks
   std::vector<std::shared_ptr<Callback>> callbacks_;       // + configure_callbacks()
   std::vector<std::shared_ptr<Logger>> loggers_;
+  /// barebones: self.log does nothing (warned once); true when that applies.
+  bool logging_off_for_barebones();
+  /// reload_dataloaders_every_n_epochs: fetch the train loaders again from
+  /// their hook when due (at a training epoch's start).
+  void maybe_reload_train_data(LightningModule& model);
+  /// Likewise for the val loaders before fit's validation; returns whether
+  /// validation still has batches.
+  bool maybe_reload_val_data(LightningModule& model);
+  // Whether the loaders came from a hook (passed ones are never reloaded),
+  // and the epoch they were fetched in.
+  bool train_from_hook_ = false, val_from_hook_ = false;
+  int64_t train_loaded_epoch_ = 0, val_loaded_epoch_ = 0;
+
+  /// A warning printed once per Trainer (on global rank 0): a second Trainer
+  /// in the same process warns again.
+  void warn_once(const std::string& message);
+  std::set<std::string> warned_;
+
   std::vector<std::shared_ptr<torch::optim::Optimizer>> optimizers_;
   // TrainerAccess::replace_configure_optimizers: the replacement and its module.
   const LightningModule* configure_optimizers_of_ = nullptr;

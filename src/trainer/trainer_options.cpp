@@ -92,6 +92,9 @@ void check_loop_options(const TrainerOptions& o) {
   LIGHTNING_CHECK(o.fast_dev_run().batches() >= 0,
                   "fast_dev_run must be true/false or a number of batches >= 0, got ",
                   o.fast_dev_run().batches(), ".");
+  LIGHTNING_CHECK(o.reload_dataloaders_every_n_epochs() >= 0,
+                  "reload_dataloaders_every_n_epochs must be >= 0 (0: load once per fit), got ",
+                  o.reload_dataloaders_every_n_epochs(), ".");
   if (o.num_threads()) {
     LIGHTNING_CHECK(*o.num_threads() >= 1, "num_threads must be >= 1, got ", *o.num_threads(), ".");
   }
@@ -101,6 +104,32 @@ void check_loop_options(const TrainerOptions& o) {
   for (size_t i = 0; i < o.logger().loggers().size(); ++i) {
     LIGHTNING_CHECK(o.logger().loggers()[i] != nullptr, "logger[", i, "] is a null pointer.");
   }
+}
+
+void apply_barebones(TrainerOptions& o) {
+  if (!o.barebones()) return;
+  LIGHTNING_CHECK(!o.fast_dev_run().enabled(), "TrainerOptions().barebones(true).fast_dev_run(",
+                  o.fast_dev_run().batches(),
+                  "): a development run is not meant for raw speed evaluation, so barebones "
+                  "mode refuses it. Turn one of them off.");
+  LIGHTNING_CHECK(!o.detect_anomaly(),
+                  "TrainerOptions().barebones(true).detect_anomaly(true): anomaly detection can "
+                  "impact raw speed, so barebones mode refuses it. Turn one of them off.");
+  LIGHTNING_CHECK(o.logger().loggers().empty(),
+                  "TrainerOptions().barebones(true) with loggers given: logging can impact raw "
+                  "speed, so barebones mode runs without loggers. Remove them or turn barebones "
+                  "off.");
+  for (const auto& c : o.callbacks()) {
+    const char* what = dynamic_cast<ModelCheckpoint*>(c.get()) ? "a ModelCheckpoint"
+                       : dynamic_cast<ProgressBar*>(c.get())   ? "a progress bar"
+                       : dynamic_cast<ModelSummary*>(c.get())  ? "a ModelSummary"
+                                                               : nullptr;
+    LIGHTNING_CHECK(what == nullptr, "TrainerOptions().barebones(true) with ", what,
+                    " callback: barebones mode turns checkpointing, the progress bar and the "
+                    "model summary off. Remove the callback or turn barebones off.");
+  }
+  o.enable_checkpointing(false).logger(false).enable_progress_bar(false);
+  o.enable_model_summary(false).num_sanity_val_steps(0);
 }
 
 void apply_fast_dev_run(TrainerOptions& o) {

@@ -107,6 +107,11 @@ TEST(TrainerFields, EveryTrainerOptionInOrderWithTypeDefaultAndDoc) {
                        "enable_model_summary",
                        "default_root_dir",
                        "deterministic",
+                       "benchmark",
+                       "detect_anomaly",
+                       "inference_mode",
+                       "reload_dataloaders_every_n_epochs",
+                       "barebones",
                        "num_threads",
                        "tune_allocator",
                        "callbacks",
@@ -533,21 +538,30 @@ TEST(TrainerConfig, PythonOnlyKeysAreDistinctFromTypos) {
             "trainer.sync_batchnorm: 'sync_batchnorm' is a Python Lightning Trainer argument that "
             "lightning.cpp does not have (no SyncBatchNorm conversion); only False is accepted "
             "(and ignored) here, got True.");
-  EXPECT_THAT(error_of_yaml("benchmark: true"),
-              HasSubstr("trainer.benchmark: 'benchmark' is a Python Lightning Trainer argument "
-                        "that lightning.cpp does not have (cudnn.benchmark is not exposed); only "
-                        "None or False is accepted"));
   EXPECT_THAT(error_of_yaml("profiler: simple"), HasSubstr("(no profilers)"));
   EXPECT_THAT(error_of_yaml("max_time: '00:12:00:00'"), HasSubstr("trainer.max_time: 'max_time'"));
   EXPECT_THAT(error_of_yaml("plugins: [foo]"), HasSubstr("trainer.plugins: 'plugins'"));
-  EXPECT_THAT(error_of_yaml("inference_mode: false"), HasSubstr("only True is accepted"));
-  for (const char* key :
-       {"detect_anomaly: true", "barebones: true", "reload_dataloaders_every_n_epochs: 1",
-        "enable_autolog_hparams: false", "model_registry: my-model"}) {
+  for (const char* key : {"enable_autolog_hparams: false", "model_registry: my-model"}) {
     EXPECT_THAT(error_of_yaml(key), HasSubstr("is a Python Lightning Trainer argument that "
                                               "lightning.cpp does not have"))
         << key;
   }
+}
+
+TEST(TrainerConfig, SpeedAndDebuggingFlags) {
+  const auto o = D::apply_trainer_config(
+      L::hparams_from_yaml("benchmark: true\ninference_mode: false\ndetect_anomaly: true\n"
+                           "reload_dataloaders_every_n_epochs: 2\nbarebones: true\n"),
+      {});
+  EXPECT_EQ(o.benchmark(), std::optional<bool>(true));
+  EXPECT_FALSE(o.inference_mode());
+  EXPECT_TRUE(o.detect_anomaly());
+  EXPECT_EQ(o.reload_dataloaders_every_n_epochs(), 2);
+  EXPECT_TRUE(o.barebones());
+  EXPECT_EQ(D::apply_trainer_config(L::hparams_from_yaml("benchmark: null"), {}).benchmark(),
+            std::nullopt);
+  EXPECT_THAT(error_of_yaml("reload_dataloaders_every_n_epochs: 0.5"),
+              HasSubstr("trainer.reload_dataloaders_every_n_epochs: expected int, got float 0.5."));
 }
 
 // The trainer sections Python LightningCLI (pytorch_lightning 2.6.6,

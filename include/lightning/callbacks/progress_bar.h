@@ -46,14 +46,21 @@ class LIGHTNING_API ProgressBar : public Callback {
                           Batch& batch, int64_t batch_idx) override;
   void on_train_epoch_end(Trainer& trainer, LightningModule& module) override;
   void on_validation_start(Trainer& trainer, LightningModule& module) override;
+  /// With several dataloaders: one bar per dataloader ("Validation DataLoader 1").
+  void on_validation_batch_start(Trainer& trainer, LightningModule& module, Batch& batch,
+                                 int64_t batch_idx, int64_t dataloader_idx) override;
   void on_validation_batch_end(Trainer& trainer, LightningModule& module, const StepOutput& outputs,
                                Batch& batch, int64_t batch_idx, int64_t dataloader_idx) override;
   void on_validation_end(Trainer& trainer, LightningModule& module) override;
   void on_test_start(Trainer& trainer, LightningModule& module) override;
+  void on_test_batch_start(Trainer& trainer, LightningModule& module, Batch& batch,
+                           int64_t batch_idx, int64_t dataloader_idx) override;
   void on_test_batch_end(Trainer& trainer, LightningModule& module, const StepOutput& outputs,
                          Batch& batch, int64_t batch_idx, int64_t dataloader_idx) override;
   void on_test_end(Trainer& trainer, LightningModule& module) override;
   void on_predict_start(Trainer& trainer, LightningModule& module) override;
+  void on_predict_batch_start(Trainer& trainer, LightningModule& module, Batch& batch,
+                              int64_t batch_idx, int64_t dataloader_idx) override;
   void on_predict_batch_end(Trainer& trainer, LightningModule& module, const c10::IValue& outputs,
                             Batch& batch, int64_t batch_idx, int64_t dataloader_idx) override;
   void on_predict_end(Trainer& trainer, LightningModule& module) override;
@@ -91,6 +98,12 @@ class LIGHTNING_API ProgressBar : public Callback {
   void advance(Trainer& trainer, Bar& bar);
   void close(Trainer& trainer, Bar& bar);
   void draw(Trainer& trainer, Bar& bar);
+  // The evaluation bar of each dataloader in turn: `base` ("Validation"),
+  // the batch count per loader, whether lines stay.
+  void start_eval(Trainer& trainer, const std::string& base, std::vector<int64_t> totals,
+                  bool leave);
+  void switch_eval_loader(Trainer& trainer, int64_t dataloader_idx);
+  std::string eval_label(int64_t dataloader_idx) const;
   bool enabled(const Trainer& trainer) const;
   std::ostream& out() const;
   int terminal_width() const;
@@ -99,6 +112,10 @@ class LIGHTNING_API ProgressBar : public Callback {
   bool interactive_ = false;
   size_t screen_chars_ = 0;  // characters of the line now on screen (terminal mode)
   Bar main_, eval_;
+  std::string eval_base_;
+  std::vector<int64_t> eval_totals_;
+  int64_t eval_loader_ = 0;
+  bool eval_leave_ = true;
 };
 
 }  // namespace lightning

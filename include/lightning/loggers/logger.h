@@ -30,6 +30,8 @@
 
 namespace lightning {
 
+class ModelCheckpoint;
+
 /// Base class of experiment loggers (CSV, TensorBoard, ...).
 class LIGHTNING_API Logger {
  public:
@@ -45,6 +47,11 @@ class LIGHTNING_API Logger {
   virtual void save() {}
   /// End of the run: "success", "failed" or "interrupted".
   virtual void finalize(const std::string& /*status*/) {}
+  /// Called after each checkpoint `checkpoint_callback` saves (global rank
+  /// 0), as Lightning's after_save_checkpoint: a logger that uploads or
+  /// records checkpoints reads `last_model_path()`, `best_model_path()`,
+  /// ... from it. Default: nothing.
+  virtual void after_save_checkpoint(const ModelCheckpoint& /*checkpoint_callback*/) {}
   virtual std::string name() const { return ""; }
   virtual std::string version() const { return ""; }
   /// Root directory of the logger's runs; empty when it writes no files.

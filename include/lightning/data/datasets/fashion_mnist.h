@@ -53,8 +53,10 @@ struct LIGHTNING_API FashionMNISTOptions {
   TORCH_ARG(int64_t, val_size) = 5000;
   /// Seed of the train/val split. Default 42.
   TORCH_ARG(uint64_t, split_seed) = 42;
-  /// Standardise pixels with the training mean/std. Default true.
-  TORCH_ARG(bool, normalize) = true;
+  /// Standardise pixels with the training mean/std. Default false: pixels in
+  /// [0, 1], what a ported `transforms.ToTensor()` pipeline gives, the same
+  /// default as the FashionMNIST dataset's.
+  TORCH_ARG(bool, normalize) = false;
 };
 
 /// Train/val split of the training set, and the test set; predict uses the test set.
