@@ -31,7 +31,9 @@
 #include "lightning/module.h"
 #include "lightning/optim/optimizer_config.h"
 #include "lightning/precision.h"
+#include "lightning/profilers/profiler.h"
 #include "lightning/strategies/strategy.h"
+#include "lightning/time_limit.h"
 
 namespace torch::optim {
 class Optimizer;
@@ -112,6 +114,11 @@ struct TrainerOptions {
   TORCH_ARG(int64_t, max_steps) = -1;
   /// Train at least this many steps even when asked to stop. Default unset.
   TORCH_ARG(std::optional<int64_t>, min_steps) = std::nullopt;
+  /// Stop fit after this much wall time, "DD:HH:MM:SS" or a std::chrono
+  /// duration (a Timer callback; see lightning/callbacks/timer.h). The run
+  /// stops at the end of the batch that crosses the limit, and the usual
+  /// end-of-fit checkpoint is written. Default unset (no limit).
+  TORCH_ARG(std::optional<TimeLimit>, max_time) = std::nullopt;
   /// Batches per training epoch (int) or fraction of the loader. Default 1.0.
   TORCH_ARG(BatchLimit, limit_train_batches) = 1.0;
   TORCH_ARG(BatchLimit, limit_val_batches) = 1.0;
@@ -174,6 +181,9 @@ struct TrainerOptions {
   /// detect_anomaly are errors. To measure the Trainer's own overhead.
   /// Default false.
   TORCH_ARG(bool, barebones) = false;
+  /// Profile the run: "simple", "advanced", "pytorch" or a Profiler object
+  /// (lightning/profilers/). Default unset: no profiling.
+  TORCH_ARG(ProfilerOption, profiler) = {};
   /// libtorch intra-op threads; unset leaves libtorch's setting. Default unset.
   TORCH_ARG(std::optional<int64_t>, num_threads) = std::nullopt;
   /// With glibc: at the start of fit/validate/test/predict, fix malloc's mmap
@@ -322,6 +332,9 @@ class LIGHTNING_API Trainer {
   Precision& precision_plugin();
   const Precision& precision_plugin() const;
   at::Device root_device() const;
+  /// The profiler in use (a PassThroughProfiler when profiling is off), for
+  /// `auto scope = trainer.profiler().profile("my_action");`.
+  Profiler& profiler() const;
   std::string default_root_dir() const;
   /// The strategy in use (SingleDeviceStrategy, DDPStrategy, or the object
   /// passed as TrainerOptions::strategy).

@@ -14,6 +14,7 @@
 #include "lightning/callbacks/early_stopping.h"
 #include "lightning/callbacks/model_checkpoint.h"
 #include "lightning/error.h"
+#include "profilers/make_profiler.h"
 #include "trainer/grad_mode.h"
 #include "trainer/overrides.h"
 #include "trainer/trainer_impl.h"
@@ -54,6 +55,7 @@ TrainerImpl::TrainerImpl(Trainer& self, TrainerOptions options)
   }
   LIGHTNING_CHECK(o.num_nodes() >= 1, "num_nodes must be >= 1, got ", o.num_nodes(), ".");
   strategy_ = make_strategy(o.strategy(), devices, o.num_nodes());
+  profiler_ = make_profiler(o.profiler());
   num_devices_ = strategy_->world_size();
 
   precision_ = std::make_unique<Precision>(parse_precision(o.precision()));
@@ -457,6 +459,7 @@ const std::vector<LRSchedulerConfig>& Trainer::lr_scheduler_configs() const {
 Precision& Trainer::precision_plugin() { return *impl_->precision_; }
 const Precision& Trainer::precision_plugin() const { return *impl_->precision_; }
 at::Device Trainer::root_device() const { return impl_->device_; }
+Profiler& Trainer::profiler() const { return *impl_->profiler_; }
 std::string Trainer::default_root_dir() const { return impl_->default_root_dir(); }
 Strategy& Trainer::strategy() const { return *impl_->strategy_; }
 int64_t Trainer::global_rank() const { return impl_->strategy_->global_rank(); }

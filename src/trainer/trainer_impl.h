@@ -226,6 +226,8 @@ class TrainerImpl {
   std::vector<LRSchedulerConfig> lr_scheduler_configs_;
   std::unique_ptr<Precision> precision_;
   std::shared_ptr<Strategy> strategy_;
+  // TrainerOptions::profiler (a PassThroughProfiler when off).
+  std::shared_ptr<Profiler> profiler_;
   int64_t num_devices_ = 1;
   // Under DDP: rank 0's run folder, so every rank resolves the same paths.
   std::string run_dir_;

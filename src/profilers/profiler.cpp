@@ -1,0 +1,74 @@
+// Profiler: the base class's scope, file naming and describe().
+#include "lightning/profilers/profiler.h"
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <utility>
+
+#include "lightning/error.h"
+
+namespace lightning {
+
+Profiler::Profiler(std::string dirpath, std::string filename)
+    : dirpath_(std::move(dirpath)), filename_(std::move(filename)) {}
+
+Profiler::~Profiler() = default;
+
+Profiler::Scope::Scope(Profiler* profiler, std::string action_name)
+    : profiler_(profiler), action_name_(std::move(action_name)) {
+  profiler_->start(action_name_);
+}
+
+Profiler::Scope::Scope(Scope&& other) noexcept
+    : profiler_(std::exchange(other.profiler_, nullptr)),
+      action_name_(std::move(other.action_name_)) {}
+
+Profiler::Scope::~Scope() {
+  if (profiler_ != nullptr) {
+    try {
+      profiler_->stop(action_name_);
+    } catch (...) {  // a destructor must not throw; the action stays open
+    }
+  }
+}
+
+Profiler::Scope Profiler::profile(std::string action_name) {
+  return Scope(this, std::move(action_name));
+}
+
+void Profiler::setup(Stage stage, int64_t local_rank, const std::string& log_dir) {
+  stage_ = stage;
+  local_rank_ = local_rank;
+  log_dir_ = log_dir;
+}
+
+void Profiler::teardown(Stage /*stage*/) { stage_.reset(); }
+
+std::string Profiler::output_path(const std::string& extension) const {
+  if (filename_.empty()) return "";
+  const std::string dir = !dirpath_.empty() ? dirpath_ : log_dir_;
+  if (dir.empty()) return "";
+  std::string name;
+  if (local_rank_ != 0) name += std::to_string(local_rank_) + "-";
+  if (stage_) name += to_string(*stage_) + "-";
+  name += filename_ + extension;
+  return (std::filesystem::path(dir) / name).string();
+}
+
+void Profiler::describe() {
+  const std::string text = summary();
+  const std::string path = output_path();
+  if (path.empty()) {
+    if (local_rank_ == 0 && !text.empty()) std::cout << text << std::flush;
+    return;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  std::ofstream out(path, std::ios::app);
+  LIGHTNING_CHECK(out.good(), "Profiler: cannot write its report to ", path,
+                  "; pass a writable dirpath");
+  out << text;
+}
+
+}  // namespace lightning
