@@ -37,7 +37,7 @@ Profiler::Scope Profiler::profile(std::string action_name) {
   return Scope(this, std::move(action_name));
 }
 
-void Profiler::setup(Stage stage, int64_t local_rank, const std::string& log_dir) {
+void Profiler::setup(Stage stage, std::optional<int64_t> local_rank, const std::string& log_dir) {
   stage_ = stage;
   local_rank_ = local_rank;
   log_dir_ = log_dir;
@@ -45,22 +45,38 @@ void Profiler::setup(Stage stage, int64_t local_rank, const std::string& log_dir
 
 void Profiler::teardown(Stage /*stage*/) { stage_.reset(); }
 
-std::string Profiler::output_path(const std::string& extension) const {
-  if (filename_.empty()) return "";
+std::string Profiler::output_path(const std::string& extension,
+                                  const std::string& action_name) const {
   const std::string dir = !dirpath_.empty() ? dirpath_ : log_dir_;
-  if (dir.empty()) return "";
+  if (filename_.empty() || dir.empty()) return "";
+  // Lightning's name: the parts joined by '-', characters a file name cannot
+  // hold replaced by '_', runs of '_' folded into one.
+  std::string joined;
+  auto add = [&](const std::string& part) {
+    if (part.empty()) return;
+    if (!joined.empty()) joined += '-';
+    joined += part;
+  };
+  if (stage_) add(to_string(*stage_));
+  add(filename_);
+  if (local_rank_) add(std::to_string(*local_rank_));
+  add(action_name);
   std::string name;
-  if (local_rank_ != 0) name += std::to_string(local_rank_) + "-";
-  if (stage_) name += to_string(*stage_) + "-";
-  name += filename_ + extension;
-  return (std::filesystem::path(dir) / name).string();
+  for (char c : joined) {
+    const bool bad = c == '\\' || c == '/' || c == ':' || c == '*' || c == '?' || c == '"' ||
+                     c == '<' || c == '>' || c == '|' || c == '\n' || c == '\r' || c == '\t';
+    const char out = bad ? '_' : c;
+    if (out == '_' && !name.empty() && name.back() == '_') continue;
+    name += out;
+  }
+  return (std::filesystem::path(dir) / (name + extension)).string();
 }
 
 void Profiler::describe() {
   const std::string text = summary();
   const std::string path = output_path();
   if (path.empty()) {
-    if (local_rank_ == 0 && !text.empty()) std::cout << text << std::flush;
+    if (local_rank() == 0 && !text.empty()) std::cout << text << std::flush;
     return;
   }
   std::error_code ec;

@@ -84,8 +84,12 @@ Checkpoint TrainerImpl::dump_checkpoint(bool weights_only) {
     if (!dm_state.empty()) ckpt.set(datamodule_->state_key(), dm_state);
   }
   if (!weights_only) {
-    for (const auto& c : callbacks_) c->on_save_checkpoint(self_, model, ckpt);
+    for (const auto& c : callbacks_) {
+      ActionScope action(profiling_, [&] { return callback_action(*c, Hook::OnSaveCheckpoint); });
+      c->on_save_checkpoint(self_, model, ckpt);
+    }
   }
+  ActionScope action(profiling_, [&] { return module_action(Hook::OnSaveCheckpoint); });
   model.on_save_checkpoint(ckpt);
   return ckpt;
 }
@@ -93,6 +97,7 @@ Checkpoint TrainerImpl::dump_checkpoint(bool weights_only) {
 void TrainerImpl::save_checkpoint(const std::string& path, bool weights_only) {
   LIGHTNING_CHECK(model_ != nullptr, "trainer.save_checkpoint(\"", path,
                   "\") needs a module: call it during or after fit/validate/test/predict.");
+  ActionScope action(profiling_, "save_checkpoint");
   // Every rank builds it (their on_save_checkpoint hooks run, as in
   // Lightning); rank 0 writes; nobody goes on before the file is complete.
   Checkpoint ckpt = dump_checkpoint(weights_only);
@@ -157,7 +162,10 @@ void TrainerImpl::restore_modules_and_callbacks(LightningModule& model,
     states = ckpt.get<StateDict>("callbacks");
   }
   for (const auto& c : callbacks_) {
-    c->on_load_checkpoint(self_, model, ckpt);
+    {
+      ActionScope action(profiling_, [&] { return callback_action(*c, Hook::OnLoadCheckpoint); });
+      c->on_load_checkpoint(self_, model, ckpt);
+    }
     if (!states) continue;
     auto it = states->find(c10::IValue(c->state_key()));
     if (it != states->end() && it->value().isGenericDict()) {

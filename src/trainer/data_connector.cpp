@@ -13,7 +13,15 @@ DataLoaders TrainerImpl::resolve_loaders(DataLoaders given, LightningModule& mod
                                          DataLoaders (LightningModule::*from_module)()) {
   if (!given.empty()) return given;
   HookScope scope(current_hook_, Hook::Dataloader);
-  if (datamodule_) return (datamodule_->*from_datamodule)();
+  const char* hook = from_module == &LightningModule::train_dataloader  ? "train_dataloader"
+                     : from_module == &LightningModule::val_dataloader  ? "val_dataloader"
+                     : from_module == &LightningModule::test_dataloader ? "test_dataloader"
+                                                                        : "predict_dataloader";
+  if (datamodule_) {
+    ActionScope action(profiling_, [&] { return datamodule_action(hook); });
+    return (datamodule_->*from_datamodule)();
+  }
+  ActionScope action(profiling_, [&] { return module_action(hook); });
   return (model.*from_module)();
 }
 
@@ -153,6 +161,7 @@ int64_t TrainerImpl::estimated_stepping_batches() {
 }
 
 Batch TrainerImpl::transfer_batch(LightningModule& model, Batch batch, int64_t dataloader_idx) {
+  ActionScope action(profiling_, [&] { return strategy_action("batch_to_device"); });
   batch = call_module_hook(Hook::OnBeforeBatchTransfer, [&] {
     return model.on_before_batch_transfer(std::move(batch), dataloader_idx);
   });

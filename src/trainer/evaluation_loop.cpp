@@ -120,11 +120,18 @@ std::vector<Metrics> TrainerImpl::run_evaluation(LightningModule& model, Stage s
       const auto dl_idx = static_cast<int64_t>(dl);
       current_dataloader_suffix_ = loader_suffix(loaders.size(), dl_idx);
       int64_t batch_idx = 0;
-      for (auto it = loaders[dl].begin(), end = loaders[dl].end();
-           batch_idx < limits[dl] && it != end;) {
+      const char* next = is_test ? "[_EvaluationLoop].test_next" : "[_EvaluationLoop].val_next";
+      auto it = [&] {
+        ActionScope fetch(profiling_, next);
+        return loaders[dl].begin();
+      }();
+      for (const auto end = loaders[dl].end(); batch_idx < limits[dl] && it != end;) {
         evaluation_batch(model, is_test, std::move(*it), batch_idx, dl_idx);
         ++batch_idx;
-        if (batch_idx < limits[dl]) ++it;
+        if (batch_idx < limits[dl]) {
+          ActionScope fetch(profiling_, next);
+          ++it;
+        }
       }
     }
     current_dataloader_suffix_.clear();

@@ -123,17 +123,29 @@ void FitLoop::run_epoch(LightningModule& model, bool has_validation) {
   } else {
     loader.set_epoch(counters_.epoch);
   }
-  auto it = loader.begin();
-  const auto end = loader.end();
-  phase_ = Phase::kBatch;
-  while (keep_going && batch_idx < num_training_batches && it != end) {
-    counters_.batch_idx = batch_idx;
-    const bool accumulating = should_accumulate(batch_idx);
-    if (!training_batch(model, std::move(*it), batch_idx, accumulating)) break;
-    ++batch_idx;
-    keep_going = finish_training_batch(model, batch_idx - 1, accumulating, validate_this_epoch,
-                                       /*after_validation=*/false);
-    if (keep_going && batch_idx < num_training_batches) ++it;
+  {
+    // Lightning's "run_training_epoch": the batches and the validation
+    // between them; the epoch's start and end hooks are actions of their own.
+    ActionScope epoch_action(t_.profiling_, "run_training_epoch");
+    const char* next = "[_TrainingEpochLoop].train_dataloader_next";
+    auto it = [&] {
+      ActionScope fetch(t_.profiling_, next);
+      return loader.begin();
+    }();
+    const auto end = loader.end();
+    phase_ = Phase::kBatch;
+    while (keep_going && batch_idx < num_training_batches && it != end) {
+      counters_.batch_idx = batch_idx;
+      const bool accumulating = should_accumulate(batch_idx);
+      if (!training_batch(model, std::move(*it), batch_idx, accumulating)) break;
+      ++batch_idx;
+      keep_going = finish_training_batch(model, batch_idx - 1, accumulating, validate_this_epoch,
+                                         /*after_validation=*/false);
+      if (keep_going && batch_idx < num_training_batches) {
+        ActionScope fetch(t_.profiling_, next);
+        ++it;
+      }
+    }
   }
   finish_epoch(model, batch_idx == num_training_batches);
 }
@@ -156,29 +168,34 @@ bool FitLoop::training_batch(LightningModule& model, Batch batch, int64_t batch_
   StepOutput output;
   step_started_ = true;
   {
-    HookScope scope(t_.current_hook_, Hook::TrainingStep);
-    auto autocast = t_.precision_->forward_context(t_.device_.type());
-    output = model.training_step(batch, batch_idx);
-  }
-  if (model.automatic_optimization()) {
-    torch::optim::Optimizer* optimizer = t_.optimizers_.empty() ? nullptr : t_.optimizers_[0].get();
-    const bool first_in_window = batch_idx % t_.accumulate_grad_batches_ == 0;
-    if (output.empty()) {
-      t_.warn_once(
-          "training_step returned nothing: the batch is skipped (no backward, no optimizer "
-          "step). If this was on purpose, ignore this warning.");
-      if (optimizer && first_in_window) t_.zero_grad(model, *optimizer);
-    } else {
-      t_.backward_and_step(model, optimizer, t_.checked_loss(output), first_in_window,
-                           !accumulating);
-      if (!accumulating) t_.update_lr_schedulers("step", /*plateau=*/false);
+    // Lightning's "run_training_batch": the step and its optimization.
+    ActionScope batch_action(t_.profiling_, "run_training_batch");
+    {
+      HookScope scope(t_.current_hook_, Hook::TrainingStep);
+      ActionScope action(t_.profiling_, [&] { return t_.module_action(Hook::TrainingStep); });
+      auto autocast = t_.precision_->forward_context(t_.device_.type());
+      output = model.training_step(batch, batch_idx);
     }
-    // Lightning 2.x steps epoch-interval schedulers once the epoch's last batch is done.
-    if (batch_idx + 1 == num_training_batches) {
-      t_.update_lr_schedulers("epoch", /*plateau=*/false);
+    if (model.automatic_optimization()) {
+      torch::optim::Optimizer* optimizer =
+          t_.optimizers_.empty() ? nullptr : t_.optimizers_[0].get();
+      const bool first_in_window = batch_idx % t_.accumulate_grad_batches_ == 0;
+      if (output.empty()) {
+        t_.warn_once(
+            "training_step returned nothing: the batch is skipped (no backward, no optimizer "
+            "step). If this was on purpose, ignore this warning.");
+        if (optimizer && first_in_window) t_.zero_grad(model, *optimizer);
+      } else {
+        t_.backward_and_step(model, optimizer, t_.checked_loss(output), first_in_window,
+                             !accumulating);
+        if (!accumulating) t_.update_lr_schedulers("step", /*plateau=*/false);
+      }
+      // Lightning 2.x steps epoch-interval schedulers once the epoch's last batch is done.
+      if (batch_idx + 1 == num_training_batches) {
+        t_.update_lr_schedulers("epoch", /*plateau=*/false);
+      }
     }
   }
-
   // A checkpoint written from here on resumes after this batch.
   phase_ = Phase::kTrainBatchEnd;
   batches_done_ = batch_idx + 1;
@@ -228,15 +245,23 @@ void FitLoop::finish_epoch(LightningModule& model, bool completed) {
   results.epoch_metrics(t_.sinks(), 1);
   {
     HookScope scope(t_.current_hook_, Hook::OnTrainEpochEnd);
+    auto callback_hook = [&](Callback& c) {
+      ActionScope action(t_.profiling_,
+                         [&] { return t_.callback_action(c, Hook::OnTrainEpochEnd); });
+      c.on_train_epoch_end(t_.self_, model);
+    };
     for (auto& c : t_.callbacks_) {
-      if (!c->is_monitoring_callback()) c->on_train_epoch_end(t_.self_, model);
+      if (!c->is_monitoring_callback()) callback_hook(*c);
     }
-    model.on_train_epoch_end();
+    {
+      ActionScope action(t_.profiling_, [&] { return t_.module_action(Hook::OnTrainEpochEnd); });
+      model.on_train_epoch_end();
+    }
     // Monitoring callbacks see what the module's hook logged, as Lightning.
     t_.sync_epoch_results(results);
     results.epoch_metrics(t_.sinks(), 1);
     for (auto& c : t_.callbacks_) {
-      if (c->is_monitoring_callback()) c->on_train_epoch_end(t_.self_, model);
+      if (c->is_monitoring_callback()) callback_hook(*c);
     }
   }
   auto per_loader = results.epoch_metrics(t_.sinks(), 1);

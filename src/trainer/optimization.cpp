@@ -100,6 +100,7 @@ void TrainerImpl::zero_grad(LightningModule& model, torch::optim::Optimizer& opt
   call_hook(
       Hook::OnBeforeZeroGrad, [&](Callback& c) { c.on_before_zero_grad(self_, model, optimizer); },
       [&] { model.on_before_zero_grad(optimizer); });
+  ActionScope action(profiling_, [&] { return module_action("optimizer_zero_grad"); });
   optimizer.zero_grad();
 }
 
@@ -127,7 +128,10 @@ void TrainerImpl::backward(LightningModule& model, const at::Tensor& loss) {
   call_hook(
       Hook::OnBeforeBackward, [&](Callback& c) { c.on_before_backward(self_, model, scaled); },
       [&] { model.on_before_backward(scaled); });
-  strategy_->backward(scaled);
+  {
+    ActionScope action(profiling_, [&] { return strategy_action("backward"); });
+    strategy_->backward(scaled);
+  }
   call_hook(
       Hook::OnAfterBackward, [&](Callback& c) { c.on_after_backward(self_, model); },
       [&] { model.on_after_backward(); });
@@ -138,7 +142,9 @@ void TrainerImpl::optimizer_step(LightningModule& model, torch::optim::Optimizer
   // Gradients are unscaled before the hook and clipping see them; the plugin
   // skips the step on inf/NaN under "16-mixed". global_step counts optimizer
   // steps, skipped ones included (as Lightning's optimizer step progress).
-  // Under DDP the averaged gradients are complete first.
+  // Under DDP the averaged gradients are complete first. The action covers
+  // the step alone (Lightning's also holds the closure: step and backward).
+  ActionScope action(profiling_, [&] { return module_action("optimizer_step"); });
   strategy_->before_optimizer_step(optimizer);
   precision_->unscale_gradients(optimizer);
   call_hook(
@@ -165,6 +171,7 @@ void TrainerImpl::update_lr_schedulers(const std::string& interval, bool plateau
     const int64_t done =
         interval == "step" ? fit_loop_.counters().global_step : fit_loop_.counters().epoch + 1;
     if (done % c.config.frequency() != 0) continue;
+    ActionScope action(profiling_, [&] { return module_action("lr_scheduler_step"); });
     if (!plateau) {
       c.scheduler->step();
       continue;

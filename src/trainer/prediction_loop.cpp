@@ -41,8 +41,12 @@ std::vector<c10::IValue> TrainerImpl::run_predict(LightningModule& model) {
     for (size_t dl = 0; dl < loaders.size(); ++dl) {
       const auto dl_idx = static_cast<int64_t>(dl);
       int64_t batch_idx = 0;
-      for (auto it = loaders[dl].begin(), end = loaders[dl].end();
-           batch_idx < num_predict_batches_[dl] && it != end;) {
+      const char* next = "[_PredictionLoop].predict_next";
+      auto it = [&] {
+        ActionScope fetch(profiling_, next);
+        return loaders[dl].begin();
+      }();
+      for (const auto end = loaders[dl].end(); batch_idx < num_predict_batches_[dl] && it != end;) {
         Batch batch = transfer_batch(model, std::move(*it), dl_idx);
         call_hook(
             Hook::OnPredictBatchStart,
@@ -60,7 +64,10 @@ std::vector<c10::IValue> TrainerImpl::run_predict(LightningModule& model) {
             [&] { model.on_predict_batch_end(output, batch, batch_idx, dl_idx); });
         per_loader[dl].push_back(std::move(output));
         ++batch_idx;
-        if (batch_idx < num_predict_batches_[dl]) ++it;
+        if (batch_idx < num_predict_batches_[dl]) {
+          ActionScope fetch(profiling_, next);
+          ++it;
+        }
       }
     }
     call_hook(

@@ -56,6 +56,7 @@ TrainerImpl::TrainerImpl(Trainer& self, TrainerOptions options)
   LIGHTNING_CHECK(o.num_nodes() >= 1, "num_nodes must be >= 1, got ", o.num_nodes(), ".");
   strategy_ = make_strategy(o.strategy(), devices, o.num_nodes());
   profiler_ = make_profiler(o.profiler());
+  if (o.profiler().enabled()) profiling_ = profiler_.get();
   num_devices_ = strategy_->world_size();
 
   precision_ = std::make_unique<Precision>(parse_precision(o.precision()));
@@ -182,13 +183,20 @@ void TrainerImpl::setup_stage(LightningModule& model, LightningDataModule* datam
                               Stage stage) {
   {
     HookScope scope(current_hook_, Hook::PrepareData);
-    if (datamodule) datamodule->prepare_data();
+    if (datamodule) {
+      ActionScope action(profiling_, [&] { return datamodule_action("prepare_data"); });
+      datamodule->prepare_data();
+    }
+    ActionScope action(profiling_, [&] { return module_action(Hook::PrepareData); });
     model.prepare_data();
   }
   call_hook(
       Hook::Setup, [&](Callback& c) { c.setup(self_, model, stage); },
       [&] {
-        if (datamodule) datamodule->setup(stage);
+        if (datamodule) {
+          ActionScope action(profiling_, [&] { return datamodule_action("setup"); });
+          datamodule->setup(stage);
+        }
         model.setup(stage);
       });
   model.to(device_);
@@ -201,7 +209,10 @@ void TrainerImpl::teardown_stage(LightningModule& model, LightningDataModule* da
   call_hook(
       Hook::Teardown, [&](Callback& c) { c.teardown(self_, model, stage); },
       [&] {
-        if (datamodule) datamodule->teardown(stage);
+        if (datamodule) {
+          ActionScope action(profiling_, [&] { return datamodule_action("teardown"); });
+          datamodule->teardown(stage);
+        }
         model.teardown(stage);
       });
 }
@@ -289,7 +300,10 @@ bool TrainerImpl::sanity_check(LightningModule& model) {
   sanity_checking_ = true;
   {
     HookScope scope(current_hook_, Hook::OnSanityCheckStart);
-    for (auto& c : callbacks_) c->on_sanity_check_start(self_, model);
+    for (auto& c : callbacks_) {
+      ActionScope action(profiling_, [&] { return callback_action(*c, Hook::OnSanityCheckStart); });
+      c->on_sanity_check_start(self_, model);
+    }
   }
   const bool has_validation = load_validation(model);
   if (has_validation) {
@@ -297,7 +311,10 @@ bool TrainerImpl::sanity_check(LightningModule& model) {
   }
   {
     HookScope scope(current_hook_, Hook::OnSanityCheckEnd);
-    for (auto& c : callbacks_) c->on_sanity_check_end(self_, model);
+    for (auto& c : callbacks_) {
+      ActionScope action(profiling_, [&] { return callback_action(*c, Hook::OnSanityCheckEnd); });
+      c->on_sanity_check_end(self_, model);
+    }
   }
   sanity_checking_ = false;
   callback_metrics_ = callback_before;

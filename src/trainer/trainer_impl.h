@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "lightning/trainer.h"
+#include "profilers/action_scope.h"
 #include "trainer/allocator.h"
 #include "trainer/fit_loop.h"
 #include "trainer/hooks.h"
@@ -72,9 +73,11 @@ class TrainerImpl {
     try {
       setup_callbacks(model);
       check_steps(model, stage);
+      start_profiler(stage);
       setup_stage(model, datamodule, stage);
       auto result = body(model);
       teardown_stage(model, datamodule, stage);
+      finish_profiler(stage);
       finish_stage();
       return result;
     } catch (const std::exception& error) {
@@ -126,14 +129,45 @@ class TrainerImpl {
   int64_t estimated_stepping_batches();
 
   // ---- Hooks -----------------------------------------------------------------
+  // With a profiler, each callback's and the module's part is one action
+  // ("[Callback]<state_key>.<hook>", "[LightningModule]<class>.<hook>").
   template <typename OnCallback, typename OnModule>
   void call_hook(Hook hook, OnCallback&& on_callback, OnModule&& on_module) {
-    dispatch(current_hook_, hook, callbacks_, on_callback, on_module);
+    if (profiling_ == nullptr) {
+      dispatch(current_hook_, hook, callbacks_, on_callback, on_module);
+      return;
+    }
+    dispatch(
+        current_hook_, hook, callbacks_,
+        [&](Callback& c) {
+          ActionScope action(profiling_, [&] { return callback_action(c, hook); });
+          on_callback(c);
+        },
+        [&] {
+          ActionScope action(profiling_, [&] { return module_action(hook); });
+          on_module();
+        });
   }
   template <typename Fn>
   auto call_module_hook(Hook hook, Fn&& fn) {
+    ActionScope action(profiling_, [&] { return module_action(hook); });
     return call_module(current_hook_, hook, std::forward<Fn>(fn));
   }
+
+  // ---- Profiling (profiling.cpp) ---------------------------------------------
+  /// "[LightningModule]<class>.<hook>"; the step hooks are the strategy's
+  /// ("[Strategy]SingleDeviceStrategy.training_step"), as in Lightning.
+  std::string module_action(Hook hook) const;
+  std::string module_action(const char* hook) const;
+  std::string callback_action(const Callback& callback, Hook hook) const;
+  /// "[LightningDataModule]<class>.<hook>".
+  std::string datamodule_action(const char* hook) const;
+  /// "[Strategy]<class>.<what>".
+  std::string strategy_action(const char* what) const;
+  /// The profiler learns the stage, the rank and the run folder.
+  void start_profiler(Stage stage);
+  /// describe() and teardown(), at the end of a stage that succeeded.
+  void finish_profiler(Stage stage);
   Batch transfer_batch(LightningModule& model, Batch batch, int64_t dataloader_idx);
 
   // ---- Optimization (optimization.cpp) ---------------------------------------
@@ -226,8 +260,11 @@ class TrainerImpl {
   std::vector<LRSchedulerConfig> lr_scheduler_configs_;
   std::unique_ptr<Precision> precision_;
   std::shared_ptr<Strategy> strategy_;
-  // TrainerOptions::profiler (a PassThroughProfiler when off).
+  // TrainerOptions::profiler (a PassThroughProfiler when off); profiling_ is
+  // it when on, nullptr when off (the loops test it before naming an action).
   std::shared_ptr<Profiler> profiler_;
+  Profiler* profiling_ = nullptr;
+  std::string profiler_dir_;  // the run folder the profiler was last told
   int64_t num_devices_ = 1;
   // Under DDP: rank 0's run folder, so every rank resolves the same paths.
   std::string run_dir_;

@@ -115,6 +115,11 @@ void apply_barebones(TrainerOptions& o) {
   LIGHTNING_CHECK(!o.detect_anomaly(),
                   "TrainerOptions().barebones(true).detect_anomaly(true): anomaly detection can "
                   "impact raw speed, so barebones mode refuses it. Turn one of them off.");
+  LIGHTNING_CHECK(!o.profiler().enabled(), "TrainerOptions().barebones(true).profiler(",
+                  o.profiler().name().empty() ? std::string("<a Profiler object>")
+                                              : "\"" + o.profiler().name() + "\"",
+                  "): profiling can impact raw speed, so barebones mode refuses it. Turn one of "
+                  "them off.");
   LIGHTNING_CHECK(o.logger().loggers().empty(),
                   "TrainerOptions().barebones(true) with loggers given: logging can impact raw "
                   "speed, so barebones mode runs without loggers. Remove them or turn barebones "

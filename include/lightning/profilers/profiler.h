@@ -56,12 +56,16 @@ class LIGHTNING_API Profiler {
   };
   [[nodiscard]] Scope profile(std::string action_name);
 
-  /// Writes summary() to `<dirpath>/<stage>-<filename>.txt` (rank-prefixed
-  /// under DDP) and prints it on global rank 0 when `filename` is empty.
-  /// The Trainer calls it at the end of each stage.
+  /// Appends summary() to `<dir>/<stage>-<filename>[-<local_rank>].txt`
+  /// (dir: dirpath, else the run folder), or prints it on local rank 0 when
+  /// `filename` is empty. The Trainer calls it at the end of each stage.
   virtual void describe();
-  /// Called by the Trainer when a stage starts and ends.
-  virtual void setup(Stage stage, int64_t local_rank, const std::string& log_dir);
+  /// Called by the Trainer when a stage starts (`local_rank` is set only when
+  /// the run has several processes) and, with the same stage, once more
+  /// before describe() when the run folder was created after the start (the
+  /// default loggers claim lightning_logs/version_N after the setup hooks).
+  virtual void setup(Stage stage, std::optional<int64_t> local_rank, const std::string& log_dir);
+  /// Called by the Trainer when a stage ends, after describe().
   virtual void teardown(Stage stage);
 
   const std::string& dirpath() const { return dirpath_; }
@@ -70,16 +74,19 @@ class LIGHTNING_API Profiler {
  protected:
   /// The stage being profiled (unset before setup).
   std::optional<Stage> stage() const { return stage_; }
-  int64_t local_rank() const { return local_rank_; }
-  /// `<dir>/[rank-]<stage>-<filename><extension>`, dir = dirpath or the run
-  /// folder; "" when there is nowhere to write.
-  std::string output_path(const std::string& extension = ".txt") const;
+  /// This process's local rank (0 in a single-process run).
+  int64_t local_rank() const { return local_rank_.value_or(0); }
+  /// `<dir>/<stage>-<filename>[-<local_rank>][-<action>]<extension>` with
+  /// Lightning's character clean-up, dir = dirpath or the run folder; "" when
+  /// `filename` is empty or there is no folder.
+  std::string output_path(const std::string& extension = ".txt",
+                          const std::string& action_name = "") const;
 
  private:
   std::string dirpath_;
   std::string filename_;
   std::optional<Stage> stage_;
-  int64_t local_rank_ = 0;
+  std::optional<int64_t> local_rank_;
   std::string log_dir_;
 };
 
