@@ -49,6 +49,7 @@
 #include "lightning/precision.h"
 #include "lightning/profilers/advanced.h"
 #include "lightning/profilers/profiler.h"
+#include "lightning/profilers/pytorch.h"
 #include "lightning/profilers/simple.h"
 #include "lightning/seed.h"
 #include "lightning/stage.h"

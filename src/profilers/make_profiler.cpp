@@ -6,6 +6,7 @@
 
 #include "lightning/error.h"
 #include "lightning/profilers/advanced.h"
+#include "lightning/profilers/pytorch.h"
 #include "lightning/profilers/simple.h"
 
 namespace lightning::detail {
@@ -19,6 +20,7 @@ std::shared_ptr<Profiler> make_profiler(const ProfilerOption& option) {
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (lower == "simple") return std::make_shared<SimpleProfiler>();
   if (lower == "advanced") return std::make_shared<AdvancedProfiler>();
+  if (lower == "pytorch") return std::make_shared<PyTorchProfiler>();
   LIGHTNING_FAIL("profiler(\"", name,
                  "\") is not a profiler name; use \"simple\", \"advanced\", \"pytorch\", or a "
                  "Profiler object (lightning/profilers/)");

@@ -48,7 +48,7 @@ void Profiler::teardown(Stage /*stage*/) { stage_.reset(); }
 std::string Profiler::output_path(const std::string& extension,
                                   const std::string& action_name) const {
   const std::string dir = !dirpath_.empty() ? dirpath_ : log_dir_;
-  if (filename_.empty() || dir.empty()) return "";
+  if (dir.empty()) return "";
   // Lightning's name: the parts joined by '-', characters a file name cannot
   // hold replaced by '_', runs of '_' folded into one.
   std::string joined;
@@ -69,12 +69,13 @@ std::string Profiler::output_path(const std::string& extension,
     if (out == '_' && !name.empty() && name.back() == '_') continue;
     name += out;
   }
+  if (name.empty()) name = "profile";
   return (std::filesystem::path(dir) / (name + extension)).string();
 }
 
 void Profiler::describe() {
   const std::string text = summary();
-  const std::string path = output_path();
+  const std::string path = filename_.empty() ? "" : output_path();
   if (path.empty()) {
     if (local_rank() == 0 && !text.empty()) std::cout << text << std::flush;
     return;

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "lightning/lightning.h"
+#include "support/python.h"
 #include "support/temp_dir.h"
 
 namespace L = lightning;
@@ -291,4 +292,116 @@ TEST(ProfilerFit, OptionErrors) {
   EXPECT_THAT([&] { advanced.stop("b"); },
               ::testing::ThrowsMessage<L::Error>(
                   HasSubstr("AdvancedProfiler: attempted to stop \"b\", which was never started")));
+}
+
+TEST(PyTorchProfilerFit, ScheduleKeepsTheActiveStepsAsAChromeTrace) {
+  L::testing::TempDir dir;
+  // 6 training steps: step 0 waits, 1 warms up, 2-3 are kept (one trace),
+  // and with repeat(1) nothing after.
+  auto profiler =
+      std::make_shared<L::PyTorchProfiler>(L::PyTorchProfilerOptions().filename("perf").schedule(
+          L::ProfilerSchedule().wait(1).warmup(1).active(2).repeat(1)));
+  L::Trainer trainer(options(profiler, false, dir.str()));
+  testing::internal::CaptureStdout();
+  try {
+    trainer.fit(std::make_shared<Net>(), loader(), loader());
+  } catch (...) {
+    testing::internal::GetCapturedStdout();
+    throw;
+  }
+  testing::internal::GetCapturedStdout();
+  ASSERT_EQ(profiler->trace_paths().size(), 1u);
+  const std::filesystem::path trace = profiler->trace_paths()[0];
+  EXPECT_EQ(trace.parent_path(), dir.path());
+  EXPECT_THAT(trace.filename().string(),
+              ::testing::StartsWith("fit-perf-[Strategy]SingleDeviceStrategy.training_step."));
+  EXPECT_THAT(trace.filename().string(), ::testing::EndsWith(".pt.trace.json"));
+  const auto read = L::testing::run_python(
+      std::string(LIGHTNING_PROFILER_TEST_DIR) + "/read_trace.py", {trace.string()});
+  ASSERT_EQ(read.status, 0) << read.describe();
+  EXPECT_THAT(read.out, HasSubstr("[pl][profile][Strategy]SingleDeviceStrategy.training_step\n"));
+  EXPECT_THAT(read.out, HasSubstr("[pl][profile]run_training_batch\n"));
+  EXPECT_THAT(read.out, HasSubstr("aten::addmm\n"));
+
+  // The operator table of the kept window: two training steps' matmuls.
+  std::map<std::string, L::OperatorStats> ops;
+  for (const auto& s : profiler->operator_stats()) ops[s.name] = s;
+  ASSERT_TRUE(ops.count("[pl][profile][Strategy]SingleDeviceStrategy.training_step"));
+  EXPECT_EQ(ops["[pl][profile][Strategy]SingleDeviceStrategy.training_step"].count, 2);
+  ASSERT_TRUE(ops.count("aten::addmm"));
+  EXPECT_GE(ops["aten::addmm"].count, 2);
+  for (const auto& [name, s] : ops) {
+    EXPECT_LE(s.self_cpu_us, s.cpu_total_us + 1e-9) << name;
+  }
+  const auto rows = profiler->operator_stats();
+  for (size_t i = 1; i < rows.size(); ++i) EXPECT_GE(rows[i - 1].self_cpu_us, rows[i].self_cpu_us);
+  std::ifstream report(dir.path() / "fit-perf.txt");
+  std::stringstream text;
+  text << report.rdbuf();
+  EXPECT_THAT(text.str(),
+              ::testing::StartsWith("FIT Profiler Report\nProfile stats for: records\n"));
+  EXPECT_THAT(text.str(), HasSubstr("Self CPU time total: "));
+  EXPECT_THAT(text.str(), HasSubstr("aten::addmm"));
+}
+
+TEST(PyTorchProfilerFit, WithoutAScheduleTheWholeStageIsOneWindow) {
+  L::testing::TempDir dir;
+  auto profiler = std::make_shared<L::PyTorchProfiler>(L::PyTorchProfilerOptions()
+                                                           .schedule(std::nullopt)
+                                                           .record_shapes(true)
+                                                           .group_by_input_shapes(true));
+  L::Trainer trainer(options(profiler, false, dir.str()));
+  testing::internal::CaptureStdout();
+  trainer.validate(std::make_shared<Net>(), loader(), std::nullopt, false);
+  const std::string printed = testing::internal::GetCapturedStdout();
+  ASSERT_EQ(profiler->trace_paths().size(), 1u);
+  EXPECT_THAT(std::filesystem::path(profiler->trace_paths()[0]).filename().string(),
+              ::testing::StartsWith("validate-[Strategy]SingleDeviceStrategy.validation_step."));
+  std::map<std::string, int64_t> steps;
+  bool shaped = false;
+  for (const auto& s : profiler->operator_stats()) {
+    steps[s.name] += s.count;
+    if (s.name == "aten::addmm" && s.input_shapes.find("[4, 4]") != std::string::npos)
+      shaped = true;
+  }
+  EXPECT_EQ(steps["[pl][profile][Strategy]SingleDeviceStrategy.validation_step"], 3);
+  EXPECT_TRUE(shaped);
+  EXPECT_THAT(printed, HasSubstr("VALIDATE Profiler Report\nProfile stats for: records\n"));
+  EXPECT_THAT(printed, HasSubstr("Input Shapes"));
+}
+
+TEST(PyTorchProfilerFit, OptionErrors) {
+  EXPECT_THAT([] { L::PyTorchProfiler p(L::PyTorchProfilerOptions().sort_by_key("cuda_time")); },
+              ::testing::ThrowsMessage<L::Error>(
+                  HasSubstr("sort_by_key(\"cuda_time\") is not a sort key; use "
+                            "\"self_cpu_time_total\", \"cpu_time_total\", \"cpu_time\" or "
+                            "\"count\"")));
+  EXPECT_THAT(
+      [] {
+        L::PyTorchProfiler p(L::PyTorchProfilerOptions().schedule(L::ProfilerSchedule().active(0)));
+      },
+      ::testing::ThrowsMessage<L::Error>(HasSubstr("active must be >= 1")));
+  EXPECT_THAT([] { L::PyTorchProfiler p(L::PyTorchProfilerOptions().group_by_input_shapes(true)); },
+              ::testing::ThrowsMessage<L::Error>(HasSubstr("needs .record_shapes(true)")));
+  EXPECT_THAT([] { L::PyTorchProfiler p(L::PyTorchProfilerOptions().row_limit(0)); },
+              ::testing::ThrowsMessage<L::Error>(HasSubstr("row_limit(0) must be >= 1")));
+}
+
+TEST(PyTorchProfilerFit, RepeatingCyclesAndAWindowCutShortByTheEnd) {
+  L::testing::TempDir dir;
+  // Cycles of 4 over 6 steps: steps 2-3 kept; step 5 warms up, so the
+  // profiler records what follows it (the last validation) until fit ends,
+  // and that window is kept too, as torch.profiler does.
+  auto profiler = std::make_shared<L::PyTorchProfiler>(
+      L::PyTorchProfilerOptions().schedule(L::ProfilerSchedule().wait(1).warmup(1).active(2)));
+  L::Trainer trainer(options(profiler, false, dir.str()));
+  testing::internal::CaptureStdout();
+  trainer.fit(std::make_shared<Net>(), loader(), loader());
+  testing::internal::GetCapturedStdout();
+  ASSERT_EQ(profiler->trace_paths().size(), 2u);
+  const auto read = L::testing::run_python(
+      std::string(LIGHTNING_PROFILER_TEST_DIR) + "/read_trace.py", {profiler->trace_paths()[1]});
+  ASSERT_EQ(read.status, 0) << read.describe();
+  EXPECT_THAT(read.out, HasSubstr("[pl][profile][Strategy]SingleDeviceStrategy.validation_step\n"));
+  EXPECT_THAT(read.out, ::testing::Not(HasSubstr("training_step\n")));
 }

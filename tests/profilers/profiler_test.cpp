@@ -107,7 +107,9 @@ TEST(ProfilerFiles, LightningsFileNames) {
   Probe no_dir(L::SimpleProfilerOptions().filename("perf"));
   no_dir.setup(L::Stage::Fit, std::nullopt, "/run");
   EXPECT_EQ(no_dir.output_path(), "/run/fit-perf.txt");
-  Probe printing;
-  printing.setup(L::Stage::Fit, std::nullopt, "/run");
-  EXPECT_EQ(printing.output_path(), "");
+  Probe unnamed;
+  unnamed.setup(L::Stage::Fit, std::nullopt, "/run");
+  EXPECT_EQ(unnamed.output_path(".json", "step"), "/run/fit-step.json");
+  Probe nowhere;
+  EXPECT_EQ(nowhere.output_path(), "");
 }

@@ -77,8 +77,8 @@ class LIGHTNING_API Profiler {
   /// This process's local rank (0 in a single-process run).
   int64_t local_rank() const { return local_rank_.value_or(0); }
   /// `<dir>/<stage>-<filename>[-<local_rank>][-<action>]<extension>` with
-  /// Lightning's character clean-up, dir = dirpath or the run folder; "" when
-  /// `filename` is empty or there is no folder.
+  /// Lightning's character clean-up (empty parts left out), dir = dirpath or
+  /// the run folder; "" when there is no folder.
   std::string output_path(const std::string& extension = ".txt",
                           const std::string& action_name = "") const;
 
