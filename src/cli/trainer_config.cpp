@@ -26,6 +26,9 @@
 #include "lightning/loggers/csv_logger.h"
 #include "lightning/loggers/tensorboard_logger.h"
 #include "lightning/precision.h"
+#include "lightning/profilers/advanced.h"
+#include "lightning/profilers/pytorch.h"
+#include "lightning/profilers/simple.h"
 #include "lightning/strategies/ddp.h"
 #include "util/closest_names.h"
 
@@ -328,6 +331,83 @@ std::vector<std::string> names_of(const std::vector<std::pair<std::string, Callb
   std::vector<std::string> out;
   for (const auto& entry : b) out.push_back(entry.first);
   return out;
+}
+
+// ---- Profilers -----------------------------------------------------------------
+
+ProfilerOption profiler_from(const HParamValue& v, const std::string& path) {
+  const std::vector<std::string> names = {"simple", "advanced", "pytorch"};
+  const std::vector<std::string> classes = {"SimpleProfiler", "AdvancedProfiler", "PyTorchProfiler",
+                                            "PassThroughProfiler"};
+  if (v.is_none()) return {};
+  if (v.is_string()) {
+    std::string name = std::get<std::string>(v.variant());
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (std::find(names.begin(), names.end(), name) != names.end()) return ProfilerOption(name);
+    LIGHTNING_CHECK(name != "xla", path,
+                    ": profiler 'xla' exists in Python Lightning but not in lightning.cpp (no "
+                    "XLA devices). Profilers: ",
+                    quoted_list(names), ".");
+    LIGHTNING_FAIL(path, ": unknown profiler '", name, "'", end(name, names),
+                   " Profilers: ", quoted_list(names),
+                   ", or {class_path: SimpleProfiler, init_args: {...}}.");
+  }
+  if (!v.is_map()) type_error(path, v, "a profiler name or {class_path: SimpleProfiler, ...}");
+  const ClassSpec spec = parse_spec(v, path, "profiler");
+  const bool ours = spec.module.empty() || lightning_module(spec.module);
+  LIGHTNING_CHECK(
+      ours && std::find(classes.begin(), classes.end(), spec.short_name) != classes.end(), path,
+      ".class_path: unknown profiler class '", spec.class_path, "'", end(spec.short_name, classes),
+      " Profiler classes: SimpleProfiler, AdvancedProfiler, PyTorchProfiler, "
+      "PassThroughProfiler.");
+  InitArgs a(spec.init_args, path + ".init_args", spec.short_name);
+  std::string dirpath, filename;
+  if (auto x = a.take("dirpath")) dirpath = to_opt_str(*x, a.path("dirpath")).value_or("");
+  if (auto x = a.take("filename")) filename = to_opt_str(*x, a.path("filename")).value_or("");
+  std::shared_ptr<Profiler> profiler;
+  if (spec.short_name == "PassThroughProfiler") {
+    profiler = std::make_shared<PassThroughProfiler>();
+  } else if (spec.short_name == "SimpleProfiler") {
+    SimpleProfilerOptions o;
+    o.dirpath(dirpath).filename(filename);
+    if (auto x = a.take("extended")) o.extended(to_bool(*x, a.path("extended")));
+    a.finish();
+    profiler = std::make_shared<SimpleProfiler>(o);
+  } else if (spec.short_name == "AdvancedProfiler") {
+    AdvancedProfilerOptions o;
+    o.dirpath(dirpath).filename(filename);
+    if (auto x = a.take("line_count_restriction")) {
+      o.line_count_restriction(to_float(*x, a.path("line_count_restriction")));
+    }
+    a.python_only("dump_stats", {false}, "cProfile's .prof files exist only in Python");
+    a.finish();
+    profiler = std::make_shared<AdvancedProfiler>(o);
+  } else {
+    PyTorchProfilerOptions o;
+    o.dirpath(dirpath).filename(filename);
+    auto flag = [&](const char* name) -> std::optional<bool> {
+      if (auto x = a.take(name)) return to_bool(*x, a.path(name));
+      return std::nullopt;
+    };
+    if (auto b = flag("group_by_input_shapes")) o.group_by_input_shapes(*b);
+    if (auto b = flag("export_to_chrome")) o.export_to_chrome(*b);
+    if (auto b = flag("record_shapes")) o.record_shapes(*b);
+    if (auto b = flag("profile_memory")) o.profile_memory(*b);
+    if (auto b = flag("with_stack")) o.with_stack(*b);
+    if (auto b = flag("with_flops")) o.with_flops(*b);
+    if (auto x = a.take("row_limit")) o.row_limit(to_int(*x, a.path("row_limit")));
+    if (auto x = a.take("sort_by_key")) {
+      if (auto key = to_opt_str(*x, a.path("sort_by_key"))) o.sort_by_key(*key);
+    }
+    a.python_only("emit_nvtx", {false}, "no NVTX ranges");
+    a.python_only("record_module_names", {true, false},
+                  "C++ modules have no forward hooks to name their ranges");
+    a.python_only("table_kwargs", {HParamValue()}, "the table has fixed columns");
+    a.finish();
+    profiler = std::make_shared<PyTorchProfiler>(o);
+  }
+  return ProfilerOption(profiler);
 }
 
 // ---- Strategy objects ---------------------------------------------------------
@@ -730,6 +810,11 @@ const std::vector<Field>& field_table() {
         [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
           o.benchmark(to_opt_bool(v, p));
         });
+    add("profiler", "Union[Profiler, str, None]", HParamValue(),
+        "'simple', 'advanced', 'pytorch', or {class_path: SimpleProfiler, init_args: {...}}",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          o.profiler(profiler_from(v, p));
+        });
     add("detect_anomaly", "bool", d.detect_anomaly(),
         "autograd anomaly detection in the training loop (slow; for debugging)",
         [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
@@ -792,7 +877,6 @@ struct PythonOnly {
 const std::vector<std::pair<std::string, PythonOnly>>& python_only_keys() {
   static const std::vector<std::pair<std::string, PythonOnly>> keys = {
       {"max_time", {{HParamValue()}, "no time limit; use max_epochs or max_steps"}},
-      {"profiler", {{HParamValue()}, "no profilers"}},
       {"plugins", {{HParamValue(), HParamValue(HParamValue::List{})}, "no plugins"}},
       {"sync_batchnorm", {{false}, "no SyncBatchNorm conversion"}},
       {"enable_autolog_hparams", {{true}, "the module's hparams are always logged to the loggers"}},

@@ -894,12 +894,12 @@ TEST(LightningCLIErrors, ARequiredArgumentWithoutAValue) {
 
 TEST(LightningCLIErrors, PythonOnlyKeysAndAnotherClassPath) {
   L::testing::TempDir dir;
-  write(dir.file("p.yaml"), "trainer:\n  profiler: simple\n");
+  write(dir.file("p.yaml"), "trainer:\n  plugins: [foo]\n");
   EXPECT_THAT(error_for({"fit", "--config", dir.file("p.yaml")}),
               HasSubstr(dir.file("p.yaml") +
-                        ": trainer.profiler: 'profiler' is a Python Lightning Trainer argument "
-                        "that lightning.cpp does not have (no profilers); only None is accepted "
-                        "(and ignored) here, got 'simple'."));
+                        ": trainer.plugins: 'plugins' is a Python Lightning Trainer argument "
+                        "that lightning.cpp does not have (no plugins); only None or [] is "
+                        "accepted (and ignored) here, got ['foo']."));
   write(dir.file("c.yaml"), "model:\n  class_path: pkg.OtherModel\n  init_args: {hidden: 3}\n");
   EXPECT_THAT(error_for({"fit", "--config", dir.file("c.yaml")}),
               HasSubstr("model.class_path = 'pkg.OtherModel' names OtherModel, but this program "

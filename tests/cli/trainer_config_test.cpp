@@ -108,6 +108,7 @@ TEST(TrainerFields, EveryTrainerOptionInOrderWithTypeDefaultAndDoc) {
                        "default_root_dir",
                        "deterministic",
                        "benchmark",
+                       "profiler",
                        "detect_anomaly",
                        "inference_mode",
                        "reload_dataloaders_every_n_epochs",
@@ -538,7 +539,6 @@ TEST(TrainerConfig, PythonOnlyKeysAreDistinctFromTypos) {
             "trainer.sync_batchnorm: 'sync_batchnorm' is a Python Lightning Trainer argument that "
             "lightning.cpp does not have (no SyncBatchNorm conversion); only False is accepted "
             "(and ignored) here, got True.");
-  EXPECT_THAT(error_of_yaml("profiler: simple"), HasSubstr("(no profilers)"));
   EXPECT_THAT(error_of_yaml("max_time: '00:12:00:00'"), HasSubstr("trainer.max_time: 'max_time'"));
   EXPECT_THAT(error_of_yaml("plugins: [foo]"), HasSubstr("trainer.plugins: 'plugins'"));
   for (const char* key : {"enable_autolog_hparams: false", "model_registry: my-model"}) {
@@ -953,4 +953,44 @@ TEST(Registry, ErrorsOfTheFactoryCarryTheKeyPath) {
             "register_callback: the name is empty.");
   EXPECT_EQ(L::testing::error_of([] { L::register_logger("X", L::LoggerFactory()); }),
             "register_logger(\"X\"): the factory is empty.");
+}
+
+TEST(TrainerConfig, ProfilerByNameOrClassPath) {
+  EXPECT_EQ(apply("profiler: simple").profiler().name(), "simple");
+  EXPECT_EQ(apply("profiler: PyTorch").profiler().name(), "pytorch");
+  EXPECT_FALSE(apply("profiler: null").profiler().enabled());
+  auto simple = std::dynamic_pointer_cast<L::SimpleProfiler>(
+      apply("profiler: {class_path: lightning.pytorch.profilers.SimpleProfiler, init_args: "
+            "{dirpath: prof, filename: perf, extended: false}}")
+          .profiler()
+          .object());
+  ASSERT_NE(simple, nullptr);
+  EXPECT_EQ(simple->dirpath(), "prof");
+  EXPECT_EQ(simple->filename(), "perf");
+  auto torch_profiler = std::dynamic_pointer_cast<L::PyTorchProfiler>(
+      apply("profiler: {class_path: PyTorchProfiler, init_args: {row_limit: 5, sort_by_key: "
+            "cpu_time_total, record_shapes: true, group_by_input_shapes: true, "
+            "record_module_names: true}}")
+          .profiler()
+          .object());
+  ASSERT_NE(torch_profiler, nullptr);
+  EXPECT_NE(std::dynamic_pointer_cast<L::AdvancedProfiler>(
+                apply("profiler: {class_path: AdvancedProfiler, init_args: "
+                      "{line_count_restriction: 0.5}}")
+                    .profiler()
+                    .object()),
+            nullptr);
+  EXPECT_EQ(error_of_yaml("profiler: simpel"),
+            "trainer.profiler: unknown profiler 'simpel', did you mean 'simple'? Profilers: "
+            "'simple', 'advanced', 'pytorch', or {class_path: SimpleProfiler, init_args: {...}}.");
+  EXPECT_THAT(error_of_yaml("profiler: xla"),
+              HasSubstr("profiler 'xla' exists in Python Lightning but not in lightning.cpp"));
+  EXPECT_THAT(error_of_yaml("profiler: {class_path: SimpleProfiler, init_args: {extnded: true}}"),
+              HasSubstr("trainer.profiler.init_args"));
+  EXPECT_THAT(
+      error_of_yaml("profiler: {class_path: AdvancedProfiler, init_args: {dump_stats: true}}"),
+      HasSubstr("cProfile's .prof files exist only in Python"));
+  EXPECT_THAT(error_of_yaml("profiler: {class_path: PyTorchProfiler, init_args: {sort_by_key: "
+                            "cuda_time}}"),
+              HasSubstr("sort_by_key(\"cuda_time\") is not a sort key"));
 }
