@@ -29,7 +29,8 @@ struct Action {
 
 struct Open {
   std::string name;
-  std::string site;  // the chain of actions open when it started
+  std::string site;   // the chain of actions open when it started
+  std::string chain;  // site + this action: the site of what starts inside it
   Clock::time_point start;
 };
 
@@ -67,13 +68,13 @@ AdvancedProfiler::AdvancedProfiler(AdvancedProfilerOptions options)
 AdvancedProfiler::~AdvancedProfiler() = default;
 
 void AdvancedProfiler::start(const std::string& action_name) {
-  std::string site;
   for (const Open& o : impl_->open) {
     LIGHTNING_CHECK(o.name != action_name, "AdvancedProfiler: attempted to start \"", action_name,
                     "\", which has already started; stop it first (each start needs one stop).");
-    site += (site.empty() ? "" : " > ") + o.name;
   }
-  impl_->open.push_back({action_name, std::move(site), Clock::now()});
+  std::string site = impl_->open.empty() ? std::string() : impl_->open.back().chain;
+  std::string chain = site.empty() ? action_name : site + " > " + action_name;
+  impl_->open.push_back({action_name, std::move(site), std::move(chain), Clock::now()});
 }
 
 void AdvancedProfiler::stop(const std::string& action_name) {
@@ -93,6 +94,12 @@ void AdvancedProfiler::stop(const std::string& action_name) {
   Site& s = action.sites[site];
   s.total += duration;
   ++s.calls;
+}
+
+std::vector<std::string> AdvancedProfiler::actions() const {
+  std::vector<std::string> names;
+  for (const auto& entry : impl_->actions) names.push_back(entry.first);
+  return names;
 }
 
 ActionStats AdvancedProfiler::stats(const std::string& action_name) const {

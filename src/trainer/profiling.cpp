@@ -35,7 +35,10 @@ std::string TrainerImpl::module_action(const char* hook) const {
 }
 
 std::string TrainerImpl::callback_action(const Callback& callback, Hook hook) const {
-  return "[Callback]" + callback.state_key() + "." + hook_name(hook);
+  // state_key() formats the callback's settings: once per callback and stage.
+  auto [it, added] = profiled_state_keys_.emplace(&callback, std::string());
+  if (added) it->second = "[Callback]" + callback.state_key() + ".";
+  return it->second + hook_name(hook);
 }
 
 std::string TrainerImpl::datamodule_action(const char* hook) const {
@@ -49,6 +52,7 @@ std::string TrainerImpl::strategy_action(const char* what) const {
 
 void TrainerImpl::start_profiler(Stage stage) {
   if (profiling_ == nullptr) return;
+  profiled_state_keys_.clear();
   const std::optional<int64_t> rank =
       world_size() > 1 ? std::optional<int64_t>(strategy_->local_rank()) : std::nullopt;
   profiler_dir_ = log_dir();

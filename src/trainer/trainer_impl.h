@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -265,6 +266,7 @@ class TrainerImpl {
   std::shared_ptr<Profiler> profiler_;
   Profiler* profiling_ = nullptr;
   std::string profiler_dir_;  // the run folder the profiler was last told
+  mutable std::unordered_map<const Callback*, std::string> profiled_state_keys_;
   int64_t num_devices_ = 1;
   // Under DDP: rank 0's run folder, so every rank resolves the same paths.
   std::string run_dir_;

@@ -62,6 +62,8 @@ class LIGHTNING_API AdvancedProfiler : public Profiler {
   /// statistics and call sites.
   std::string summary() const override;
 
+  /// The recorded actions, in the order first recorded.
+  std::vector<std::string> actions() const;
   /// The statistics of one action; `lightning::Error` when it was never recorded.
   ActionStats stats(const std::string& action_name) const;
   /// Its call sites ("" for top level, else "outer > inner") with the total
