@@ -178,6 +178,18 @@ std::shared_ptr<LRFinder> run_lr_find(Trainer& trainer, LightningModule& model,
     throw;
   }
   run.restore();
+  if (t.world_size() > 1) {
+    // Every rank takes rank 0's results (Lightning broadcasts them), so that
+    // all of them suggest, and set, the same rate. They stopped at the same
+    // step: should_stop was broadcast after each one.
+    auto from_rank0 = [&](const std::vector<double>& values) {
+      const at::Tensor local = at::tensor(values, at::kDouble).to(t.device_);
+      const at::Tensor shared = t.strategy_->broadcast(local, 0).cpu();
+      return std::vector<double>(shared.data_ptr<double>(),
+                                 shared.data_ptr<double>() + shared.numel());
+    };
+    callback->losses = from_rank0(callback->losses);
+  }
   finder->set_results(std::move(callback->lrs), std::move(callback->losses));
 
   if (options.update_attr()) {

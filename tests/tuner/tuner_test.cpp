@@ -18,10 +18,10 @@
 #include <iterator>
 #include <limits>
 
+#include "detail/torch_compat.h"
 #include "lightning/callbacks/batch_size_finder.h"
 #include "lightning/callbacks/lr_finder.h"
 #include "lightning/lightning.h"
-#include "detail/torch_compat.h"
 #include "support/boring.h"
 #include "support/errors.h"
 #include "support/temp_dir.h"
@@ -515,4 +515,37 @@ TEST(FashionMNISTDataModule, BatchSizeIsAnHparamTheLoadersRead) {
   }
   data.setup(L::Stage::Fit);
   EXPECT_EQ(data.train_dataloader()[0].options().batch_size(), 16);
+}
+
+namespace {
+
+// Records the fit hooks the module sees.
+class HookedModule : public TunableModule {
+ public:
+  void on_fit_start() override { hooks.push_back("on_fit_start"); }
+  void on_train_start() override { hooks.push_back("on_train_start"); }
+  void on_fit_end() override { hooks.push_back("on_fit_end"); }
+  void teardown(L::Stage) override { hooks.push_back("teardown"); }
+  std::vector<std::string> hooks;
+};
+
+}  // namespace
+
+// Lightning's _TunerExitException: the fit ends after the finder's
+// on_fit_start (before the module's), teardown runs and the loggers are
+// finalized as a success; nothing reaches them during the sweep.
+TEST(Tuner, EndsTheFitAfterTheSearch) {
+  TempDir dir;
+  auto model = std::make_shared<HookedModule>();
+  auto logger = std::make_shared<L::testing::RecordingLogger>();
+  L::Trainer trainer(options(dir).logger(logger));
+  auto finder = L::Tuner(trainer).lr_find(model, L::testing::loader(320, 16), {},
+                                          L::LRFindOptions().num_training(10));
+  ASSERT_NE(finder, nullptr);
+  // The sweep's own loop ran on_train_start; the fit never reached the
+  // module's on_fit_start or on_fit_end.
+  EXPECT_EQ(model->hooks, (std::vector<std::string>{"on_train_start", "teardown"}));
+  EXPECT_EQ(logger->status, "success");
+  EXPECT_TRUE(logger->rows.empty());
+  EXPECT_TRUE(trainer.callbacks().empty());  // the finder is gone again
 }
