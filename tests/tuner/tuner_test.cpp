@@ -10,6 +10,7 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/sgd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cmath>
@@ -146,6 +147,48 @@ TEST(LRFinder, RejectsBadArguments) {
   EXPECT_NO_THROW(L::LearningRateFinder(L::LRFindOptions().mode("Linear")));
 }
 
+namespace {
+
+// The pixels of a PNG written by LRFinder::plot (8-bit RGB, unfiltered
+// rows), as 0xRRGGBB; checks the signature and reads the size from IHDR.
+std::vector<uint32_t> read_png(const std::string& path, int& width, int& height) {
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  auto u32 = [&](size_t at) {
+    return (uint32_t(uint8_t(bytes[at])) << 24) | (uint32_t(uint8_t(bytes[at + 1])) << 16) |
+           (uint32_t(uint8_t(bytes[at + 2])) << 8) | uint32_t(uint8_t(bytes[at + 3]));
+  };
+  std::string idat;
+  for (size_t at = 8; at + 8 <= bytes.size();) {
+    const uint32_t length = u32(at);
+    const std::string type = bytes.substr(at + 4, 4);
+    if (type == "IHDR") {
+      width = static_cast<int>(u32(at + 8));
+      height = static_cast<int>(u32(at + 12));
+    }
+    if (type == "IDAT") idat += bytes.substr(at + 8, length);
+    at += 12 + length;
+  }
+  std::string raw(static_cast<size_t>(width * 3 + 1) * height, '\0');
+  uLongf size = raw.size();
+  EXPECT_EQ(uncompress(reinterpret_cast<Bytef*>(raw.data()), &size,
+                       reinterpret_cast<const Bytef*>(idat.data()), idat.size()),
+            Z_OK);
+  std::vector<uint32_t> pixels;
+  for (int y = 0; y < height; ++y) {
+    const char* row = raw.data() + static_cast<size_t>(y) * (width * 3 + 1);
+    EXPECT_EQ(row[0], 0);  // filter type None
+    for (int x = 0; x < width; ++x) {
+      const auto* p = reinterpret_cast<const uint8_t*>(row + 1 + 3 * x);
+      pixels.push_back((uint32_t(p[0]) << 16) | (uint32_t(p[1]) << 8) | p[2]);
+    }
+  }
+  return pixels;
+}
+
+}  // namespace
+
 TEST(LRFinder, PlotWritesPng) {
   TempDir dir;
   std::vector<double> lrs, losses;
@@ -156,14 +199,19 @@ TEST(LRFinder, PlotWritesPng) {
   L::LRFinder finder("exponential", 1e-6, 1.0, 50);
   finder.set_results(lrs, losses);
   finder.plot(dir.file("lr.png"), /*suggest=*/true);
-  std::ifstream in(dir.file("lr.png"), std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  ASSERT_GT(bytes.size(), 33u);
-  EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
-  EXPECT_EQ(bytes.substr(12, 4), "IHDR");
-  EXPECT_EQ(bytes.substr(16, 8), std::string("\0\0\x02\x80\0\0\x01\xe0", 8));  // 640 x 480
-  EXPECT_EQ(bytes.substr(bytes.size() - 8, 4), "IEND");
   EXPECT_TRUE(finder.optimal_idx().has_value());
+  int width = 0, height = 0;
+  const auto pixels = read_png(dir.file("lr.png"), width, height);
+  EXPECT_EQ(width, 640);
+  EXPECT_EQ(height, 480);
+  const auto count = [&](uint32_t rgb) { return std::count(pixels.begin(), pixels.end(), rgb); };
+  EXPECT_GT(count(0x1f77b4), 500);  // the loss curve, 2 px wide across the plot
+  EXPECT_GT(count(0xff0000), 50);   // the suggestion's dot
+  // Without suggest: no dot.
+  finder.plot(dir.file("plain.png"));
+  const auto plain = read_png(dir.file("plain.png"), width, height);
+  EXPECT_EQ(std::count(plain.begin(), plain.end(), 0xff0000u), 0);
+
   EXPECT_LIGHTNING_ERROR(finder.plot(dir.file("missing/lr.png")), "could not write the PNG");
   L::LRFinder empty("linear", 1e-3, 1.0, 10);
   EXPECT_LIGHTNING_ERROR(empty.plot(dir.file("e.png")), "0 finite loss value(s) to plot");
