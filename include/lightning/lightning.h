@@ -7,10 +7,12 @@
 // where compile time matters.
 #pragma once
 
+#include "lightning/callbacks/batch_size_finder.h"
 #include "lightning/callbacks/callback.h"
 #include "lightning/callbacks/early_stopping.h"
 #include "lightning/callbacks/gradient_accumulation_scheduler.h"
 #include "lightning/callbacks/learning_rate_monitor.h"
+#include "lightning/callbacks/lr_finder.h"
 #include "lightning/callbacks/model_checkpoint.h"
 #include "lightning/callbacks/model_summary.h"
 #include "lightning/callbacks/progress_bar.h"
@@ -58,3 +60,4 @@
 #include "lightning/strategies/strategy.h"
 #include "lightning/time_limit.h"
 #include "lightning/trainer.h"
+#include "lightning/tuner.h"

@@ -145,6 +145,8 @@ FashionMNISTDataModule::FashionMNISTDataModule(FashionMNISTOptions options)
   LIGHTNING_CHECK(options_.val_size() >= 0 && options_.val_size() < kTrainSize,
                   "FashionMNISTOptions val_size must be in [0, ", kTrainSize, "), got ",
                   options_.val_size(), " (the training set has ", kTrainSize, " images).");
+  // The loaders read it from the hparams: Tuner::scale_batch_size changes it there.
+  save_hyperparameters(HParams{{"batch_size", options_.batch_size()}});
 }
 
 void FashionMNISTDataModule::prepare_data() {
@@ -190,10 +192,14 @@ std::string setup_hint(const char* loader, const char* stage) {
 
 }  // namespace
 
+int64_t FashionMNISTDataModule::batch_size() const {
+  return hparams().get<int64_t>("batch_size", options_.batch_size());
+}
+
 DataLoaders FashionMNISTDataModule::train_dataloader() {
   LIGHTNING_CHECK(train_ != nullptr, setup_hint("train_dataloader", "Fit"));
   return DataLoader(train_, DataLoaderOptions()
-                                .batch_size(options_.batch_size())
+                                .batch_size(batch_size())
                                 .shuffle(true)
                                 .num_workers(options_.num_workers())
                                 .pin_memory(options_.pin_memory()));
@@ -203,7 +209,7 @@ DataLoaders FashionMNISTDataModule::val_dataloader() {
   LIGHTNING_CHECK(val_ != nullptr, setup_hint("val_dataloader", "Fit"));
   if (val_->size() == 0) return {};
   return DataLoader(val_, DataLoaderOptions()
-                              .batch_size(options_.batch_size())
+                              .batch_size(batch_size())
                               .num_workers(options_.num_workers())
                               .pin_memory(options_.pin_memory()));
 }
@@ -211,7 +217,7 @@ DataLoaders FashionMNISTDataModule::val_dataloader() {
 DataLoaders FashionMNISTDataModule::test_dataloader() {
   LIGHTNING_CHECK(test_ != nullptr, setup_hint("test_dataloader", "Test"));
   return DataLoader(test_, DataLoaderOptions()
-                               .batch_size(options_.batch_size())
+                               .batch_size(batch_size())
                                .num_workers(options_.num_workers())
                                .pin_memory(options_.pin_memory()));
 }
@@ -219,7 +225,7 @@ DataLoaders FashionMNISTDataModule::test_dataloader() {
 DataLoaders FashionMNISTDataModule::predict_dataloader() {
   LIGHTNING_CHECK(test_ != nullptr, setup_hint("predict_dataloader", "Predict"));
   return DataLoader(test_, DataLoaderOptions()
-                               .batch_size(options_.batch_size())
+                               .batch_size(batch_size())
                                .num_workers(options_.num_workers())
                                .pin_memory(options_.pin_memory()));
 }

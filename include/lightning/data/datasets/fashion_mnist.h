@@ -42,7 +42,9 @@ class LIGHTNING_API FashionMNIST : public TensorDataset {
 struct LIGHTNING_API FashionMNISTOptions {
   /// Directory of the gzip IDX files. Default: Debian's install location.
   TORCH_ARG(std::string, data_dir) = kFashionMNISTDefaultDir;
-  /// Samples per batch for every loader. Default 64.
+  /// Samples per batch for every loader. Default 64. The data module also
+  /// keeps it as its "batch_size" hparam, which the loaders read, so that
+  /// the Tuner's batch-size finder can change it.
   TORCH_ARG(int64_t, batch_size) = 64;
   /// Worker threads per loader. Default 0.
   TORCH_ARG(int64_t, num_workers) = 0;
@@ -70,6 +72,8 @@ class LIGHTNING_API FashionMNISTDataModule : public LightningDataModule {
   DataLoaders test_dataloader() override;
   DataLoaders predict_dataloader() override;
   const FashionMNISTOptions& options() const { return options_; }
+  /// The "batch_size" hparam (options().batch_size() unless changed since).
+  int64_t batch_size() const;
 
  private:
   FashionMNISTOptions options_;
