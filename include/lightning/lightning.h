@@ -8,12 +8,17 @@
 #pragma once
 
 #include "lightning/callbacks/callback.h"
+#include "lightning/callbacks/device_stats_monitor.h"
 #include "lightning/callbacks/early_stopping.h"
 #include "lightning/callbacks/gradient_accumulation_scheduler.h"
+#include "lightning/callbacks/lambda_callback.h"
 #include "lightning/callbacks/learning_rate_monitor.h"
 #include "lightning/callbacks/model_checkpoint.h"
 #include "lightning/callbacks/model_summary.h"
+#include "lightning/callbacks/on_exception_checkpoint.h"
 #include "lightning/callbacks/progress_bar.h"
+#include "lightning/callbacks/throughput_monitor.h"
+#include "lightning/callbacks/timer.h"
 #include "lightning/checkpoint/checkpoint.h"
 #include "lightning/checkpoint/checkpoint_io.h"
 #include "lightning/checkpoint/optimizer_state.h"
