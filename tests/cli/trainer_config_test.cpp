@@ -93,6 +93,7 @@ TEST(TrainerFields, EveryTrainerOptionInOrderWithTypeDefaultAndDoc) {
                        "min_epochs",
                        "max_steps",
                        "min_steps",
+                       "max_time",
                        "limit_train_batches",
                        "limit_val_batches",
                        "limit_test_batches",
