@@ -13,6 +13,7 @@
 
 #include "lightning/callbacks/early_stopping.h"
 #include "lightning/callbacks/model_checkpoint.h"
+#include "lightning/callbacks/on_exception_checkpoint.h"
 #include "lightning/callbacks/timer.h"
 #include "lightning/error.h"
 #include "profilers/make_profiler.h"
@@ -149,13 +150,15 @@ void TrainerImpl::setup_callbacks(LightningModule& model) {
                      callbacks_.end());
     callbacks_.push_back(cb);
   }
-  // Monitoring callbacks (EarlyStopping, ...) run after the others and
-  // ModelCheckpoint last of all, as in Lightning, so a checkpoint holds what
-  // every other callback decided at that point.
+  // Monitoring callbacks (EarlyStopping, ...) run after the others and the
+  // checkpoint callbacks (Lightning's Checkpoint subclasses: ModelCheckpoint,
+  // OnExceptionCheckpoint) last of all, as in Lightning, so a checkpoint holds
+  // what every other callback decided at that point.
   std::stable_partition(callbacks_.begin(), callbacks_.end(),
                         [](const auto& c) { return !c->is_monitoring_callback(); });
   std::stable_partition(callbacks_.begin(), callbacks_.end(), [](const auto& c) {
-    return dynamic_cast<ModelCheckpoint*>(c.get()) == nullptr;
+    return dynamic_cast<ModelCheckpoint*>(c.get()) == nullptr &&
+           dynamic_cast<OnExceptionCheckpoint*>(c.get()) == nullptr;
   });
 }
 

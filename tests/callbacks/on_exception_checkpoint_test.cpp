@@ -9,6 +9,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "lightning/callbacks/lambda_callback.h"
 #include "support/boring.h"
 #include "support/temp_dir.h"
 
@@ -76,6 +77,22 @@ TEST(OnExceptionCheckpoint, NothingIsWrittenWithoutAnException) {
   L::Trainer trainer(L::testing::quiet().max_epochs(1).callbacks({callback}));
   trainer.fit(std::make_shared<FailingModule>(-1));
   EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+}
+
+TEST(OnExceptionCheckpoint, RunsAfterTheOtherCallbacksLikeLightningsCheckpoints) {
+  L::testing::TempDir dir;
+  auto callback = std::make_shared<L::OnExceptionCheckpoint>(dir.str());
+  bool existed_before_others = true;
+  auto other = std::make_shared<L::LambdaCallback>(L::LambdaCallbackOptions().on_exception(
+      [&](L::Trainer&, L::LightningModule&, const std::exception&) {
+        existed_before_others = std::filesystem::exists(callback->ckpt_path());
+      }));
+  // Listed first, it still runs last (Lightning moves Checkpoint callbacks to the end).
+  L::Trainer trainer(L::testing::quiet().max_epochs(1).callbacks({callback, other}));
+  EXPECT_THROW(trainer.fit(std::make_shared<FailingModule>(1)), std::runtime_error);
+  EXPECT_FALSE(existed_before_others);
+  EXPECT_TRUE(std::filesystem::exists(callback->ckpt_path()));
+  EXPECT_EQ(trainer.callbacks().back(), callback);
 }
 
 TEST(OnExceptionCheckpoint, EmptyFilenameIsRejected) {
