@@ -92,14 +92,17 @@ TEST(ProgressBarFit, PlainModePrintsQuartersAndTheSummary) {
   trainer.fit(std::make_shared<TinyModule>(), tiny_loader());
   const std::string text = out.str();
 
-  EXPECT_THAT(text, HasSubstr("  | Name  | Type   | Params\n"
-                              "------------------------------\n"
-                              "0 | layer | Linear | 10    \n"
-                              "------------------------------\n"
+  EXPECT_THAT(text, HasSubstr("  | Name  | Type   | Params | Mode  | FLOPs\n"
+                              "-------------------------------------------------\n"
+                              "0 | layer | Linear | 10     | train | 0    \n"
+                              "-------------------------------------------------\n"
                               "10        Trainable params\n"
                               "0         Non-trainable params\n"
                               "10        Total params\n"
-                              "0.000     Total estimated model params size (MB)\n"));
+                              "0.000     Total estimated model params size (MB)\n"
+                              "1         Modules in train mode\n"
+                              "0         Modules in eval mode\n"
+                              "0         Total Flops\n"));
   EXPECT_THAT(text, Not(HasSubstr("\r")));
   for (const std::string epoch : {"Epoch 0:", "Epoch 1:"}) {
     auto lines = lines_starting_with(text, epoch);

@@ -159,41 +159,53 @@ struct Net : torch::nn::Module {
   at::Tensor scale;
 };
 
+// The text Python Lightning 2.6 prints for this Net (same layers and frozen
+// parameter), max_depth 1, 2 and 0.
 const char* const kTotals =
     "30.8 K    Trainable params\n"
     "1.0 K     Non-trainable params\n"
     "31.8 K    Total params\n"
-    "0.127     Total estimated model params size (MB)";
+    "0.127     Total estimated model params size (MB)\n"
+    "5         Modules in train mode\n"
+    "0         Modules in eval mode\n"
+    "0         Total Flops";
 
-TEST(ModelSummaryTest, DepthOneListsChildren) {
+TEST(ModelSummaryTest, DepthOneListsChildrenAndTheRootsOwnParameters) {
   Net net;
-  EXPECT_EQ(L::ModelSummary::summarize(net, 1), std::string("  | Name | Type       | Params\n"
-                                                            "---------------------------------\n"
-                                                            "0 | fc1  | Linear     | 20.2 K\n"
-                                                            "1 | seq  | Sequential | 10.6 K\n"
-                                                            "---------------------------------\n") +
-                                                    kTotals);
+  EXPECT_EQ(L::ModelSummary::summarize(net, 1),
+            std::string("  | Name         | Type       | Params | Mode  | FLOPs\n"
+                        "------------------------------------------------------------\n"
+                        "0 | fc1          | Linear     | 20.2 K | train | 0    \n"
+                        "1 | seq          | Sequential | 10.6 K | train | 0    \n"
+                        "  | other params | n/a        | 1.0 K  | n/a   | n/a  \n"
+                        "------------------------------------------------------------\n") +
+                kTotals);
 }
 
 TEST(ModelSummaryTest, DepthTwoListsGrandchildrenWithDottedNames) {
   Net net;
   std::string expected = std::string(
-                             "  | Name  | Type       | Params\n"
-                             "----------------------------------\n"
-                             "0 | fc1   | Linear     | 20.2 K\n"
-                             "1 | seq   | Sequential | 10.6 K\n"
-                             "2 | seq.0 | Linear     | 10.1 K\n"
-                             "3 | seq.1 | ReLU       | 0     \n"
-                             "4 | seq.2 | Linear     | 510   \n"
-                             "----------------------------------\n") +
+                             "  | Name  | Type       | Params | Mode  | FLOPs\n"
+                             "-----------------------------------------------------\n"
+                             "0 | fc1   | Linear     | 20.2 K | train | 0    \n"
+                             "1 | seq   | Sequential | 10.6 K | train | 0    \n"
+                             "2 | seq.0 | Linear     | 10.1 K | train | 0    \n"
+                             "3 | seq.1 | ReLU       | 0      | train | 0    \n"
+                             "4 | seq.2 | Linear     | 510    | train | 0    \n"
+                             "-----------------------------------------------------\n") +
                          kTotals;
   EXPECT_EQ(L::ModelSummary::summarize(net, 2), expected);
   EXPECT_EQ(L::ModelSummary::summarize(net, -1), expected);
 }
 
-TEST(ModelSummaryTest, DepthZeroPrintsOnlyTotals) {
+TEST(ModelSummaryTest, DepthZeroPutsEveryParameterUnderOtherParams) {
   Net net;
-  EXPECT_EQ(L::ModelSummary::summarize(net, 0), kTotals);
+  EXPECT_EQ(L::ModelSummary::summarize(net, 0),
+            std::string("  | Name         | Type | Params | Mode | FLOPs\n"
+                        "-----------------------------------------------------\n"
+                        "  | other params | n/a  | 31.8 K | n/a  | n/a  \n"
+                        "-----------------------------------------------------\n") +
+                kTotals);
 }
 
 TEST(ModelSummaryTest, UserModuleTypesLoseNamespaceAndImpl) {
@@ -201,8 +213,8 @@ TEST(ModelSummaryTest, UserModuleTypesLoseNamespaceAndImpl) {
   root.register_module("block", Block());
   root.register_module("net", std::make_shared<Net>());
   std::string summary = L::ModelSummary::summarize(root, 1);
-  EXPECT_THAT(summary, HasSubstr("0 | block | Block | 12    \n"));
-  EXPECT_THAT(summary, HasSubstr("1 | net   | Net   | 31.8 K\n"));
+  EXPECT_THAT(summary, HasSubstr("0 | block | Block | 12     | train | 0    \n"));
+  EXPECT_THAT(summary, HasSubstr("1 | net   | Net   | 31.8 K | train | 0    \n"));
 }
 
 TEST(ModelSummaryTest, SharedModulesAndParametersCountOnce) {
@@ -211,19 +223,20 @@ TEST(ModelSummaryTest, SharedModulesAndParametersCountOnce) {
   root.register_module("a", shared);
   root.register_module("b", shared);
   std::string summary = L::ModelSummary::summarize(root, 1);
-  EXPECT_THAT(summary, HasSubstr("0 | a    | Linear | 110   \n"));
+  EXPECT_THAT(summary, HasSubstr("0 | a    | Linear | 110    | train | 0    \n"));
   EXPECT_THAT(summary, ::testing::Not(HasSubstr("| b ")));
   EXPECT_THAT(summary, HasSubstr("110       Total params\n"));
+  EXPECT_THAT(summary, HasSubstr("1         Modules in train mode\n"));
 }
 
 TEST(ModelSummaryTest, InvalidDepthIsRejected) {
   Net net;
   const std::string message =
-      "ModelSummary max_depth must be >= -1, got -2. Use -1 to list every level, 0 to print "
-      "only the totals.";
-  EXPECT_EQ(L::testing::error_of([&] { L::ModelSummary::summarize(net, -2); }), message);
+      "ModelSummary max_depth must be >= -1, got -2. Use -1 to list every level, 0 for ";
+  EXPECT_EQ(L::testing::error_of([&] { L::ModelSummary::summarize(net, -2); }),
+            message + std::string("no layers."));
   EXPECT_EQ(L::testing::error_of([] { L::ModelSummary(L::ModelSummaryOptions().max_depth(-2)); }),
-            message);
+            message + std::string("no summary."));
 }
 
 }  // namespace

@@ -106,56 +106,81 @@ std::string pad(const std::string& s, size_t width) {
 
 ModelSummary::ModelSummary(ModelSummaryOptions options) : options_(options) {
   LIGHTNING_CHECK(options_.max_depth() >= -1, "ModelSummary max_depth must be >= -1, got ",
-                  options_.max_depth(),
-                  ". Use -1 to list every level, 0 to print only the totals.");
+                  options_.max_depth(), ". Use -1 to list every level, 0 for no summary.");
 }
 
 void ModelSummary::on_fit_start(Trainer& trainer, LightningModule& module) {
-  if (!trainer.is_global_zero()) return;
+  // Lightning's callback prints nothing at max_depth 0.
+  if (options_.max_depth() == 0 || !trainer.is_global_zero()) return;
   std::ostream& out = options_.stream() ? *options_.stream() : std::cout;
   out << summarize(module, options_.max_depth()) << std::endl;
 }
 
 std::string ModelSummary::summarize(const torch::nn::Module& module, int64_t max_depth) {
   LIGHTNING_CHECK(max_depth >= -1, "ModelSummary max_depth must be >= -1, got ", max_depth,
-                  ". Use -1 to list every level, 0 to print only the totals.");
-  ParamCounts counts = count_parameters(module);
-  std::ostringstream out;
+                  ". Use -1 to list every level, 0 for no layers.");
+  const ParamCounts counts = count_parameters(module);
+
+  // Lightning 2.6's columns. Lightning measures FLOPs only through a forward
+  // pass on the module's `example_input_array`, which C++ modules do not
+  // have: they are 0, as in Lightning without one.
+  const std::vector<Layer> layers = summary_layers(module, max_depth);
+  std::vector<std::vector<std::string>> columns = {{" "},      {"Name"}, {"Type"},
+                                                   {"Params"}, {"Mode"}, {"FLOPs"}};
+  auto add_row = [&columns](std::vector<std::string> row) {
+    for (size_t c = 0; c < columns.size(); ++c) columns[c].push_back(std::move(row[c]));
+  };
+  int64_t listed_params = 0;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const int64_t params = count_parameters(*layers[i].second).total;
+    listed_params += params;
+    add_row({std::to_string(i), layers[i].first, type_name(*layers[i].second), format_count(params),
+             layers[i].second->is_training() ? "train" : "eval", format_count(0)});
+  }
+  // Parameters no listed layer holds (registered on the root, or all of
+  // them at depth 0): Lightning's "other params" row.
+  if (counts.total > listed_params) {
+    add_row({" ", "other params", "n/a", format_count(counts.total - listed_params), "n/a", "n/a"});
+  }
 
   // Lightning's _format_summary_table: left-aligned columns joined by " | ",
-  // each as wide as its widest cell, ruled above and below with dashes.
-  std::vector<Layer> layers = summary_layers(module, max_depth);
-  if (!layers.empty()) {
-    std::vector<std::vector<std::string>> columns = {{" "}, {"Name"}, {"Type"}, {"Params"}};
-    for (size_t i = 0; i < layers.size(); ++i) {
-      columns[0].push_back(std::to_string(i));
-      columns[1].push_back(layers[i].first);
-      columns[2].push_back(type_name(*layers[i].second));
-      columns[3].push_back(format_count(count_parameters(*layers[i].second).total));
+  // each as wide as its widest cell, ruled with dashes below the header and
+  // below the rows.
+  std::vector<size_t> widths;
+  size_t total_width = 0;
+  for (const auto& column : columns) {
+    size_t width = 0;
+    for (const auto& cell : column) width = std::max(width, cell.size());
+    widths.push_back(width);
+    total_width += width;
+  }
+  total_width += 3 * (columns.size() + 1);
+  const std::string rule(total_width, '-');
+  std::ostringstream out;
+  for (size_t row = 0; row < columns[0].size(); ++row) {
+    for (size_t c = 0; c < columns.size(); ++c) {
+      out << (c ? " | " : "") << pad(columns[c][row], widths[c]);
     }
-    std::vector<size_t> widths;
-    size_t total_width = 0;
-    for (const auto& column : columns) {
-      size_t width = 0;
-      for (const auto& cell : column) width = std::max(width, cell.size());
-      widths.push_back(width);
-      total_width += width + 3;
-    }
-    const std::string rule(total_width, '-');
-    for (size_t row = 0; row <= layers.size(); ++row) {
-      for (size_t c = 0; c < columns.size(); ++c) {
-        out << (c ? " | " : "") << pad(columns[c][row], widths[c]);
-      }
-      out << '\n';
-      if (row == 0) out << rule << '\n';
-    }
-    out << rule << '\n';
+    out << '\n';
+    if (row == 0) out << rule << '\n';
+  }
+  out << rule << '\n';
+
+  // Modules in train / eval mode: every submodule once, the root excluded.
+  int64_t train_modules = 0, eval_modules = 0;
+  std::set<const torch::nn::Module*> seen{&module};
+  for (const auto& sub : module.modules(/*include_self=*/false)) {
+    if (!seen.insert(sub.get()).second) continue;
+    ++(sub->is_training() ? train_modules : eval_modules);
   }
   out << pad(format_count(counts.trainable), 10) << "Trainable params\n"
       << pad(format_count(counts.total - counts.trainable), 10) << "Non-trainable params\n"
       << pad(format_count(counts.total), 10) << "Total params\n"
       << pad(format_fixed(static_cast<double>(counts.bytes) / 1e6, 3), 10)
-      << "Total estimated model params size (MB)";
+      << "Total estimated model params size (MB)\n"
+      << pad(std::to_string(train_modules), 10) << "Modules in train mode\n"
+      << pad(std::to_string(eval_modules), 10) << "Modules in eval mode\n"
+      << pad(format_count(0), 10) << "Total Flops";
   return out.str();
 }
 

@@ -15,12 +15,16 @@
 
 #include "cli/config_reading.h"
 #include "cli/registries.h"
+#include "lightning/callbacks/device_stats_monitor.h"
 #include "lightning/callbacks/early_stopping.h"
 #include "lightning/callbacks/gradient_accumulation_scheduler.h"
 #include "lightning/callbacks/learning_rate_monitor.h"
 #include "lightning/callbacks/model_checkpoint.h"
 #include "lightning/callbacks/model_summary.h"
+#include "lightning/callbacks/on_exception_checkpoint.h"
 #include "lightning/callbacks/progress_bar.h"
+#include "lightning/callbacks/throughput_monitor.h"
+#include "lightning/callbacks/timer.h"
 #include "lightning/cli_registry.h"
 #include "lightning/error.h"
 #include "lightning/loggers/csv_logger.h"
@@ -216,6 +220,55 @@ CallbackMaker model_summary(InitArgs& a) {
   return [o] { return std::make_shared<ModelSummary>(o); };
 }
 
+// Lightning's max_time / Timer(duration=...): "DD:HH:MM:SS", a timedelta's
+// keyword arguments as a mapping, or None.
+std::optional<TimeLimit> time_limit_from(const HParamValue& v, const std::string& path) {
+  if (v.is_none()) return std::nullopt;
+  if (v.is_map()) return TimeLimit(to_duration(v, path));
+  const std::string text = to_str(v, path, "str (\"DD:HH:MM:SS\"), a mapping or None");
+  try {
+    return TimeLimit(text);
+  } catch (const Error& e) {
+    LIGHTNING_FAIL(path, ": ", e.what());
+  }
+}
+
+CallbackMaker timer(InitArgs& a) {
+  TimerOptions o;
+  if (auto v = a.take("duration")) o.duration(time_limit_from(*v, a.path("duration")));
+  if (auto v = a.take("interval")) o.interval(to_str(*v, a.path("interval")));
+  if (auto v = a.take("verbose")) o.verbose(to_bool(*v, a.path("verbose")));
+  return [o] { return std::make_shared<Timer>(o); };
+}
+
+CallbackMaker on_exception_checkpoint(InitArgs& a) {
+  const std::string dirpath =
+      to_str(a.require("dirpath", "the folder of the checkpoint"), a.path("dirpath"));
+  std::string filename = "on_exception";
+  if (auto v = a.take("filename")) filename = to_str(*v, a.path("filename"));
+  return [dirpath, filename] { return std::make_shared<OnExceptionCheckpoint>(dirpath, filename); };
+}
+
+// A config cannot hold C++ code: the samples of a batch are Batch::batch_size()
+// (the first tensor's first dimension), and there is no length_fn.
+CallbackMaker throughput_monitor(InitArgs& a) {
+  const std::string why =
+      "a config cannot hold C++ code; from a config the batch size is the first tensor's first "
+      "dimension. Pass ThroughputMonitorOptions(batch_size_fn) in C++ for another count";
+  a.python_only("batch_size_fn", {HParamValue()}, why);
+  a.python_only("length_fn", {HParamValue()}, why);
+  ThroughputMonitorOptions o([](const Batch& batch) { return batch.batch_size(); });
+  if (auto v = a.take("window_size")) o.window_size(to_int(*v, a.path("window_size")));
+  if (auto v = a.take("separator")) o.separator(to_str(*v, a.path("separator")));
+  return [o] { return std::make_shared<ThroughputMonitor>(o); };
+}
+
+CallbackMaker device_stats_monitor(InitArgs& a) {
+  std::optional<bool> cpu_stats;
+  if (auto v = a.take("cpu_stats")) cpu_stats = to_opt_bool(*v, a.path("cpu_stats"));
+  return [cpu_stats] { return std::make_shared<DeviceStatsMonitor>(cpu_stats); };
+}
+
 CallbackMaker progress_bar(InitArgs& a) {
   ProgressBarOptions o;
   if (auto v = a.take("refresh_rate")) o.refresh_rate(to_int(*v, a.path("refresh_rate")));
@@ -234,6 +287,10 @@ const std::vector<std::pair<std::string, CallbackBuiltin>>& callback_builtins() 
       {"ModelSummary", model_summary},
       {"TQDMProgressBar", progress_bar},
       {"ProgressBar", progress_bar},
+      {"Timer", timer},
+      {"OnExceptionCheckpoint", on_exception_checkpoint},
+      {"ThroughputMonitor", throughput_monitor},
+      {"DeviceStatsMonitor", device_stats_monitor},
   };
   return builtins;
 }
@@ -241,20 +298,16 @@ const std::vector<std::pair<std::string, CallbackBuiltin>>& callback_builtins() 
 const std::map<std::string, std::string>& python_only_callbacks() {
   static const std::map<std::string, std::string> names = {
       {"BatchSizeFinder", "no batch size search"},
-      {"DeviceStatsMonitor", "no device statistics logging"},
       {"BackboneFinetuning", "no finetuning callbacks"},
       {"BaseFinetuning", "no finetuning callbacks"},
       {"LambdaCallback", "a config cannot hold C++ code; subclass L::Callback and register it"},
       {"LearningRateFinder", "no learning rate search"},
-      {"OnExceptionCheckpoint", "no checkpoint on exceptions"},
       {"BasePredictionWriter", "subclass L::Callback and register it"},
       {"RichProgressBar", "use TQDMProgressBar"},
       {"ModelPruning", "no pruning"},
       {"RichModelSummary", "use ModelSummary"},
       {"SpikeDetection", "no loss spike detection"},
       {"StochasticWeightAveraging", "no weight averaging"},
-      {"ThroughputMonitor", "no throughput monitor"},
-      {"Timer", "no Timer callback"},
       {"EMAWeightAveraging", "no weight averaging"},
       {"WeightAveraging", "no weight averaging"},
   };
@@ -706,6 +759,12 @@ const std::vector<Field>& field_table() {
         [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
           o.min_steps(to_opt_int(v, p));
         });
+    add("max_time", "Union[str, timedelta, Dict[str, int], None]", HParamValue(),
+        "stop fit after this much time: \"DD:HH:MM:SS\" or {days: .., hours: .., minutes: .., "
+        "seconds: ..}; None for no limit",
+        [](TrainerOptions& o, const HParamValue& v, const std::string& p) {
+          o.max_time(time_limit_from(v, p));
+        });
     auto limit = [&](const std::string& name, const std::string& what,
                      TrainerOptions& (TrainerOptions::*set)(const BatchLimit&)) {
       add(name, "Union[int, float, None]", 1.0,
@@ -876,7 +935,6 @@ struct PythonOnly {
 
 const std::vector<std::pair<std::string, PythonOnly>>& python_only_keys() {
   static const std::vector<std::pair<std::string, PythonOnly>> keys = {
-      {"max_time", {{HParamValue()}, "no time limit; use max_epochs or max_steps"}},
       {"plugins", {{HParamValue(), HParamValue(HParamValue::List{})}, "no plugins"}},
       {"sync_batchnorm", {{false}, "no SyncBatchNorm conversion"}},
       {"enable_autolog_hparams", {{true}, "the module's hparams are always logged to the loggers"}},

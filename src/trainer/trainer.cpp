@@ -13,6 +13,8 @@
 
 #include "lightning/callbacks/early_stopping.h"
 #include "lightning/callbacks/model_checkpoint.h"
+#include "lightning/callbacks/on_exception_checkpoint.h"
+#include "lightning/callbacks/timer.h"
 #include "lightning/error.h"
 #include "profilers/make_profiler.h"
 #include "trainer/grad_mode.h"
@@ -66,10 +68,6 @@ TrainerImpl::TrainerImpl(Trainer& self, TrainerOptions options)
   accumulate_grad_batches_ = options_.accumulate_grad_batches();
   apply_barebones(options_);
   apply_fast_dev_run(options_);
-  // Lightning's defaulting: max_epochs=1000 unless max_steps bounds the run.
-  fit_loop_.max_steps = options_.max_steps();
-  fit_loop_.max_epochs =
-      options_.max_epochs() ? *options_.max_epochs() : (fit_loop_.max_steps == -1 ? 1000 : -1);
 
   if (options_.num_threads()) at::set_num_threads(static_cast<int>(*options_.num_threads()));
   if (options_.deterministic()) at::globalContext().setDeterministicAlgorithms(true, false);
@@ -86,6 +84,14 @@ TrainerImpl::TrainerImpl(Trainer& self, TrainerOptions options)
   }
 
   base_callbacks_ = with_default_callbacks(options_);
+  // Lightning's defaulting: max_epochs=1000 unless max_steps or a Timer
+  // (max_time) bounds the run.
+  const bool timed = std::any_of(base_callbacks_.begin(), base_callbacks_.end(), [](const auto& c) {
+    return dynamic_cast<Timer*>(c.get()) != nullptr;
+  });
+  fit_loop_.max_steps = options_.max_steps();
+  fit_loop_.max_epochs = options_.max_epochs() ? *options_.max_epochs()
+                                               : (fit_loop_.max_steps == -1 && !timed ? 1000 : -1);
   callbacks_ = base_callbacks_;
   loggers_ = options_.logger().loggers();
   train_results_ = std::make_unique<ResultCollection>();
@@ -145,13 +151,15 @@ void TrainerImpl::setup_callbacks(LightningModule& model) {
                      callbacks_.end());
     callbacks_.push_back(cb);
   }
-  // Monitoring callbacks (EarlyStopping, ...) run after the others and
-  // ModelCheckpoint last of all, as in Lightning, so a checkpoint holds what
-  // every other callback decided at that point.
+  // Monitoring callbacks (EarlyStopping, ...) run after the others and the
+  // checkpoint callbacks (Lightning's Checkpoint subclasses: ModelCheckpoint,
+  // OnExceptionCheckpoint) last of all, as in Lightning, so a checkpoint holds
+  // what every other callback decided at that point.
   std::stable_partition(callbacks_.begin(), callbacks_.end(),
                         [](const auto& c) { return !c->is_monitoring_callback(); });
   std::stable_partition(callbacks_.begin(), callbacks_.end(), [](const auto& c) {
-    return dynamic_cast<ModelCheckpoint*>(c.get()) == nullptr;
+    return dynamic_cast<ModelCheckpoint*>(c.get()) == nullptr &&
+           dynamic_cast<OnExceptionCheckpoint*>(c.get()) == nullptr;
   });
 }
 

@@ -5,10 +5,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iostream>
 
+#include "detail/process_rank.h"
 #include "lightning/callbacks/model_checkpoint.h"
 #include "lightning/callbacks/model_summary.h"
 #include "lightning/callbacks/progress_bar.h"
+#include "lightning/callbacks/timer.h"
 #include "lightning/error.h"
 
 namespace lightning {
@@ -153,6 +156,17 @@ std::vector<std::shared_ptr<Callback>> with_default_callbacks(const TrainerOptio
     return std::any_of(callbacks.begin(), callbacks.end(),
                        [](const auto& c) { return dynamic_cast<T*>(c.get()) != nullptr; });
   };
+  // Lightning's callback connector: max_time adds Timer(duration=max_time,
+  // interval="step") unless a Timer is given (then max_time is ignored).
+  if (o.max_time()) {
+    if (has(static_cast<Timer*>(nullptr))) {
+      if (detail::process_global_rank() == 0) {
+        std::cerr << "Ignoring `Trainer(max_time=...)`, callbacks list already contains a Timer.\n";
+      }
+    } else {
+      callbacks.push_back(std::make_shared<Timer>(TimerOptions().duration(o.max_time())));
+    }
+  }
   if (o.enable_progress_bar() && !has(static_cast<ProgressBar*>(nullptr))) {
     callbacks.push_back(std::make_shared<ProgressBar>());
   }

@@ -407,6 +407,24 @@ TEST(LightningCLI, PrintConfigPrintsTheResolvedConfigAndRoundTrips) {
   EXPECT_EQ(second.out, text);
 }
 
+// max_time as Lightning's CLI takes it, printed as given and read back the same.
+TEST(LightningCLI, MaxTimeFromTheCommandLineRoundTrips) {
+  L::testing::TempDir dir;
+  auto first = run_cli({"fit", "--trainer.max_time=00:01:30:00", "--print_config"});
+  ASSERT_EQ(first.code(), 0) << first.err;
+  EXPECT_THAT(first.out, HasSubstr("max_time: \"00:01:30:00\""));
+  write(dir.file("printed.yaml"), first.out);
+  auto second = run_cli({"fit", "--config", dir.file("printed.yaml"), "--print_config"});
+  ASSERT_EQ(second.code(), 0) << second.err;
+  EXPECT_EQ(second.out, first.out);
+  auto dict = run_cli({"fit", "--trainer.max_time={minutes: 5}", "--print_config"});
+  ASSERT_EQ(dict.code(), 0) << dict.err;
+  EXPECT_THAT(dict.out, HasSubstr("minutes: 5"));
+  auto bad = run_cli({"fit", "--trainer.max_time=90"});
+  EXPECT_NE(bad.code(), 0);
+  EXPECT_THAT(bad.err, HasSubstr("trainer.max_time"));
+}
+
 TEST(LightningCLI, HelpListsEveryOptionWithTypeDefaultAndDoc) {
   auto r = run_cli({"fit", "--help"});
   ASSERT_EQ(r.code(), 0) << r.err;

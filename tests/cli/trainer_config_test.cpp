@@ -12,12 +12,16 @@
 #include <string>
 #include <vector>
 
+#include "lightning/callbacks/device_stats_monitor.h"
 #include "lightning/callbacks/early_stopping.h"
 #include "lightning/callbacks/gradient_accumulation_scheduler.h"
 #include "lightning/callbacks/learning_rate_monitor.h"
 #include "lightning/callbacks/model_checkpoint.h"
 #include "lightning/callbacks/model_summary.h"
+#include "lightning/callbacks/on_exception_checkpoint.h"
 #include "lightning/callbacks/progress_bar.h"
+#include "lightning/callbacks/throughput_monitor.h"
+#include "lightning/callbacks/timer.h"
 #include "lightning/cli_registry.h"
 #include "lightning/hparams.h"
 #include "lightning/loggers/csv_logger.h"
@@ -89,6 +93,7 @@ TEST(TrainerFields, EveryTrainerOptionInOrderWithTypeDefaultAndDoc) {
                        "min_epochs",
                        "max_steps",
                        "min_steps",
+                       "max_time",
                        "limit_train_batches",
                        "limit_val_batches",
                        "limit_test_batches",
@@ -539,7 +544,6 @@ TEST(TrainerConfig, PythonOnlyKeysAreDistinctFromTypos) {
             "trainer.sync_batchnorm: 'sync_batchnorm' is a Python Lightning Trainer argument that "
             "lightning.cpp does not have (no SyncBatchNorm conversion); only False is accepted "
             "(and ignored) here, got True.");
-  EXPECT_THAT(error_of_yaml("max_time: '00:12:00:00'"), HasSubstr("trainer.max_time: 'max_time'"));
   EXPECT_THAT(error_of_yaml("plugins: [foo]"), HasSubstr("trainer.plugins: 'plugins'"));
   for (const char* key : {"enable_autolog_hparams: false", "model_registry: my-model"}) {
     EXPECT_THAT(error_of_yaml(key), HasSubstr("is a Python Lightning Trainer argument that "
@@ -792,7 +796,8 @@ TEST(MakeCallback, ErrorsNameTheKeyPathAndSuggest) {
               HasSubstr("trainer.callbacks[0].class_path: unknown callback 'ModelCheckpont', did "
                         "you mean 'ModelCheckpoint'? Available callbacks: ModelCheckpoint, "
                         "EarlyStopping, LearningRateMonitor, GradientAccumulationScheduler, "
-                        "ModelSummary, TQDMProgressBar, ProgressBar"));
+                        "ModelSummary, TQDMProgressBar, ProgressBar, Timer, "
+                        "OnExceptionCheckpoint, ThroughputMonitor, DeviceStatsMonitor"));
   EXPECT_THAT(callback_error("ModelCheckpont"), HasSubstr("L::register_callback"));
   EXPECT_THAT(callback_error("lightning.pytorch.callbacks.StochasticWeightAveraging"),
               HasSubstr("trainer.callbacks[0].class_path: "
@@ -993,4 +998,58 @@ TEST(TrainerConfig, ProfilerByNameOrClassPath) {
   EXPECT_THAT(error_of_yaml("profiler: {class_path: PyTorchProfiler, init_args: {sort_by_key: "
                             "cuda_time}}"),
               HasSubstr("sort_by_key(\"cuda_time\") is not a sort key"));
+}
+
+// max_time in Lightning's string and dict forms (jsonargparse prints either as
+// given), and Timer as a class_path callback.
+TEST(TrainerConfig, MaxTimeTakesLightningsStringAndDictForms) {
+  EXPECT_EQ(apply("max_time: '00:12:30:05'").max_time()->seconds(), 12 * 3600 + 30 * 60 + 5);
+  EXPECT_EQ(apply("max_time: {days: 1, hours: 2, minutes: 3}").max_time()->seconds(),
+            86400 + 2 * 3600 + 3 * 60);
+  EXPECT_EQ(apply("max_time: null").max_time(), std::nullopt);
+  EXPECT_THAT(error_of_yaml("max_time: '12:00:00'"),
+              HasSubstr("trainer.max_time: max_time/TimeLimit: \"12:00:00\" has 3 field(s); "
+                        "expected \"DD:HH:MM:SS\""));
+  EXPECT_THAT(error_of_yaml("max_time: {hours: 1, fortnights: 2}"), HasSubstr("trainer.max_time"));
+  EXPECT_THAT(error_of_yaml("max_time: [1, 2]"), HasSubstr("trainer.max_time: expected"));
+}
+
+TEST(TrainerConfig, TimerCallbackFromClassPath) {
+  const auto o = apply(
+      "callbacks: [{class_path: lightning.pytorch.callbacks.Timer, init_args: {duration: "
+      "'00:00:01:30', interval: epoch, verbose: false}}]");
+  ASSERT_EQ(o.callbacks().size(), 1u);
+  auto timer = std::dynamic_pointer_cast<L::Timer>(o.callbacks()[0]);
+  ASSERT_NE(timer, nullptr);
+  EXPECT_EQ(timer->options().duration()->seconds(), 90.0);
+  EXPECT_EQ(timer->options().interval(), "epoch");
+  EXPECT_FALSE(timer->options().verbose());
+  EXPECT_THAT(error_of_yaml("callbacks: [{class_path: Timer, init_args: {interval: hour}}]"),
+              HasSubstr("Unsupported parameter value `Timer(interval=hour)`. Possible choices "
+                        "are: step, epoch"));
+}
+
+TEST(MakeCallback, OnExceptionThroughputAndDeviceStatsFromClassPath) {
+  const auto o = apply(
+      "callbacks: [{class_path: OnExceptionCheckpoint, init_args: {dirpath: ckpts, filename: "
+      "crash}}, {class_path: ThroughputMonitor, init_args: {window_size: 4}}, {class_path: "
+      "lightning.pytorch.callbacks.DeviceStatsMonitor, init_args: {cpu_stats: true}}]");
+  ASSERT_EQ(o.callbacks().size(), 3u);
+  auto on_exception = std::dynamic_pointer_cast<L::OnExceptionCheckpoint>(o.callbacks()[0]);
+  ASSERT_NE(on_exception, nullptr);
+  EXPECT_EQ(on_exception->ckpt_path(), "ckpts/crash.ckpt");
+  auto throughput = std::dynamic_pointer_cast<L::ThroughputMonitor>(o.callbacks()[1]);
+  ASSERT_NE(throughput, nullptr);
+  EXPECT_EQ(throughput->options().window_size(), 4);
+  // From a config, a batch's samples are its first tensor's first dimension.
+  EXPECT_EQ(throughput->options().batch_size_fn()(L::Batch({at::zeros({6, 3})})), 6);
+  EXPECT_NE(std::dynamic_pointer_cast<L::DeviceStatsMonitor>(o.callbacks()[2]), nullptr);
+  EXPECT_THAT(error_of_yaml("callbacks: [{class_path: OnExceptionCheckpoint}]"),
+              HasSubstr("trainer.callbacks[0].init_args.dirpath"));
+  EXPECT_THAT(error_of_yaml("callbacks: [{class_path: OnExceptionCheckpoint, init_args: "
+                            "{dirpath: x, filename: ''}}]"),
+              HasSubstr("OnExceptionCheckpoint: the filename cannot be empty"));
+  EXPECT_THAT(error_of_yaml("callbacks: [{class_path: ThroughputMonitor, init_args: "
+                            "{batch_size_fn: my.module.count}}]"),
+              HasSubstr("a config cannot hold C++ code"));
 }
