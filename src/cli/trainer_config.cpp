@@ -15,10 +15,12 @@
 
 #include "cli/config_reading.h"
 #include "cli/registries.h"
+#include "lightning/callbacks/batch_size_finder.h"
 #include "lightning/callbacks/device_stats_monitor.h"
 #include "lightning/callbacks/early_stopping.h"
 #include "lightning/callbacks/gradient_accumulation_scheduler.h"
 #include "lightning/callbacks/learning_rate_monitor.h"
+#include "lightning/callbacks/lr_finder.h"
 #include "lightning/callbacks/model_checkpoint.h"
 #include "lightning/callbacks/model_summary.h"
 #include "lightning/callbacks/on_exception_checkpoint.h"
@@ -241,6 +243,40 @@ CallbackMaker timer(InitArgs& a) {
   return [o] { return std::make_shared<Timer>(o); };
 }
 
+CallbackMaker learning_rate_finder(InitArgs& a) {
+  LRFindOptions o;
+  if (auto v = a.take("min_lr")) o.min_lr(to_float(*v, a.path("min_lr")));
+  if (auto v = a.take("max_lr")) o.max_lr(to_float(*v, a.path("max_lr")));
+  // The callback's name for lr_find's num_training.
+  if (auto v = a.take("num_training_steps")) {
+    o.num_training(to_int(*v, a.path("num_training_steps")));
+  }
+  if (auto v = a.take("mode")) o.mode(to_str(*v, a.path("mode")));
+  if (auto v = a.take("early_stop_threshold")) {
+    o.early_stop_threshold(to_opt_float(*v, a.path("early_stop_threshold")));
+  }
+  if (auto v = a.take("update_attr")) o.update_attr(to_bool(*v, a.path("update_attr")));
+  if (auto v = a.take("attr_name")) o.attr_name(to_str(*v, a.path("attr_name")));
+  return [o] { return std::make_shared<LearningRateFinder>(o); };
+}
+
+CallbackMaker batch_size_finder(InitArgs& a) {
+  BatchSizeFinderOptions o;
+  if (auto v = a.take("mode")) o.mode(to_str(*v, a.path("mode")));
+  if (auto v = a.take("steps_per_trial")) {
+    o.steps_per_trial(to_int(*v, a.path("steps_per_trial")));
+  }
+  if (auto v = a.take("init_val")) o.init_val(to_int(*v, a.path("init_val")));
+  if (auto v = a.take("max_trials")) o.max_trials(to_int(*v, a.path("max_trials")));
+  if (auto v = a.take("batch_arg_name")) o.batch_arg_name(to_str(*v, a.path("batch_arg_name")));
+  if (auto v = a.take("margin")) o.margin(to_float(*v, a.path("margin")));
+  if (auto v = a.take("max_val")) o.max_val(to_int(*v, a.path("max_val")));
+  if (auto v = a.take("max_memory_bytes")) {
+    o.max_memory_bytes(to_opt_int(*v, a.path("max_memory_bytes")));
+  }
+  return [o] { return std::make_shared<BatchSizeFinder>(o); };
+}
+
 CallbackMaker on_exception_checkpoint(InitArgs& a) {
   const std::string dirpath =
       to_str(a.require("dirpath", "the folder of the checkpoint"), a.path("dirpath"));
@@ -291,17 +327,17 @@ const std::vector<std::pair<std::string, CallbackBuiltin>>& callback_builtins() 
       {"OnExceptionCheckpoint", on_exception_checkpoint},
       {"ThroughputMonitor", throughput_monitor},
       {"DeviceStatsMonitor", device_stats_monitor},
+      {"LearningRateFinder", learning_rate_finder},
+      {"BatchSizeFinder", batch_size_finder},
   };
   return builtins;
 }
 
 const std::map<std::string, std::string>& python_only_callbacks() {
   static const std::map<std::string, std::string> names = {
-      {"BatchSizeFinder", "no batch size search"},
       {"BackboneFinetuning", "no finetuning callbacks"},
       {"BaseFinetuning", "no finetuning callbacks"},
       {"LambdaCallback", "a config cannot hold C++ code; subclass L::Callback and register it"},
-      {"LearningRateFinder", "no learning rate search"},
       {"BasePredictionWriter", "subclass L::Callback and register it"},
       {"RichProgressBar", "use TQDMProgressBar"},
       {"ModelPruning", "no pruning"},

@@ -12,10 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "lightning/callbacks/batch_size_finder.h"
 #include "lightning/callbacks/device_stats_monitor.h"
 #include "lightning/callbacks/early_stopping.h"
 #include "lightning/callbacks/gradient_accumulation_scheduler.h"
 #include "lightning/callbacks/learning_rate_monitor.h"
+#include "lightning/callbacks/lr_finder.h"
 #include "lightning/callbacks/model_checkpoint.h"
 #include "lightning/callbacks/model_summary.h"
 #include "lightning/callbacks/on_exception_checkpoint.h"
@@ -1052,4 +1054,32 @@ TEST(MakeCallback, OnExceptionThroughputAndDeviceStatsFromClassPath) {
   EXPECT_THAT(error_of_yaml("callbacks: [{class_path: ThroughputMonitor, init_args: "
                             "{batch_size_fn: my.module.count}}]"),
               HasSubstr("a config cannot hold C++ code"));
+}
+
+TEST(TrainerConfig, FinderCallbacksFromAConfig) {
+  auto lr = callback<L::LearningRateFinder>(
+      "{class_path: lightning.pytorch.callbacks.LearningRateFinder, init_args: {min_lr: 1.0e-6, "
+      "max_lr: 0.5, num_training_steps: 50, mode: linear, early_stop_threshold: null, "
+      "update_attr: false, attr_name: lr}}");
+  ASSERT_NE(lr, nullptr);
+  EXPECT_DOUBLE_EQ(lr->options().min_lr(), 1e-6);
+  EXPECT_DOUBLE_EQ(lr->options().max_lr(), 0.5);
+  EXPECT_EQ(lr->options().num_training(), 50);
+  EXPECT_EQ(lr->options().mode(), "linear");
+  EXPECT_FALSE(lr->options().early_stop_threshold().has_value());
+  EXPECT_FALSE(lr->options().update_attr());
+  EXPECT_EQ(lr->options().attr_name(), "lr");
+  auto bs = callback<L::BatchSizeFinder>(
+      "{class_path: BatchSizeFinder, init_args: {mode: binsearch, steps_per_trial: 2, init_val: "
+      "4, max_trials: 10, batch_arg_name: bs, margin: 0.1, max_val: 256}}");
+  ASSERT_NE(bs, nullptr);
+  EXPECT_EQ(bs->options().mode(), "binsearch");
+  EXPECT_EQ(bs->options().steps_per_trial(), 2);
+  EXPECT_EQ(bs->options().init_val(), 4);
+  EXPECT_EQ(bs->options().max_trials(), 10);
+  EXPECT_EQ(bs->options().batch_arg_name(), "bs");
+  EXPECT_DOUBLE_EQ(bs->options().margin(), 0.1);
+  EXPECT_EQ(bs->options().max_val(), 256);
+  EXPECT_THAT(callback_error("{class_path: LearningRateFinder, init_args: {num_training: 5}}"),
+              HasSubstr("num_training"));
 }
