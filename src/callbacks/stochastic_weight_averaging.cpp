@@ -16,6 +16,7 @@
 #include "lightning/optim/swalr.h"
 #include "lightning/trainer.h"
 #include "trainer/trainer_impl.h"
+#include "util/float_format.h"
 
 namespace lightning {
 
@@ -121,7 +122,8 @@ StochasticWeightAveraging::StochasticWeightAveraging(StochasticWeightAveragingOp
   bool lrs_ok = !o.swa_lrs().empty();
   for (double lr : o.swa_lrs()) lrs_ok = lrs_ok && lr > 0;
   std::string given;
-  for (double lr : o.swa_lrs()) given += (given.empty() ? "" : ", ") + std::to_string(lr);
+  for (double lr : o.swa_lrs())
+    given += (given.empty() ? "" : ", ") + detail::format_float_repr(lr);
   LIGHTNING_CHECK(lrs_ok,
                   "The `swa_lrs` should a positive float, or a list of positive floats, got [",
                   given, "].");

@@ -313,7 +313,7 @@ TEST(StochasticWeightAveraging, Errors) {
   using Opts = L::StochasticWeightAveragingOptions;
   EXPECT_LIGHTNING_ERROR(L::StochasticWeightAveraging(Opts(0.0)),
                          "The `swa_lrs` should a positive float, or a list of positive floats, "
-                         "got [0.000000]");
+                         "got [0.0]");
   EXPECT_LIGHTNING_ERROR(L::StochasticWeightAveraging(Opts(std::vector<double>{0.1, -1.0})),
                          "The `swa_lrs` should a positive float");
   EXPECT_LIGHTNING_ERROR(L::StochasticWeightAveraging(Opts(std::vector<double>{})),
