@@ -475,6 +475,21 @@ const std::vector<BuiltinClass>& builtin_schedulers() {
                               .three_phase(flag(a, "three_phase"))
                               .last_epoch(i64(a, "last_epoch"))));
                  }});
+    c.push_back({"SWALR",
+                 "torch.optim.swa_utils",
+                 {required("swa_lr", "float | list[float]", "the rate annealed to"),
+                  {"anneal_epochs", "int", 10, "epochs of the annealing"},
+                  {"anneal_strategy", "str", "cos", "cos or linear"},
+                  kLastEpoch},
+                 {},
+                 nullptr,
+                 [](const HParams& a, OptimizerPtr o) {
+                   return scheduler(
+                       std::make_shared<SWALR>(o, SWALROptions(floats(a, "swa_lr"))
+                                                      .anneal_epochs(i64(a, "anneal_epochs"))
+                                                      .anneal_strategy(text(a, "anneal_strategy"))
+                                                      .last_epoch(i64(a, "last_epoch"))));
+                 }});
     // Lightning's CLI subclass, which adds the metric to monitor.
     c.push_back({"ReduceLROnPlateau",
                  "lightning.pytorch.cli",

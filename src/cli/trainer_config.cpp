@@ -27,6 +27,8 @@
 #include "lightning/callbacks/progress_bar.h"
 #include "lightning/callbacks/throughput_monitor.h"
 #include "lightning/callbacks/timer.h"
+#include "lightning/callbacks/stochastic_weight_averaging.h"
+#include "lightning/callbacks/weight_averaging.h"
 #include "lightning/cli_registry.h"
 #include "lightning/error.h"
 #include "lightning/loggers/csv_logger.h"
@@ -314,6 +316,72 @@ CallbackMaker progress_bar(InitArgs& a) {
   return [o] { return std::make_shared<ProgressBar>(o); };
 }
 
+// device: None (the module's) or a device string such as "cpu" / "cuda:0".
+std::optional<c10::Device> to_opt_device(const HParamValue& v, const std::string& path) {
+  if (v.is_none()) return std::nullopt;
+  const std::string text = to_str(v, path, "str or None");
+  try {
+    return c10::Device(text);
+  } catch (const std::exception&) {
+    LIGHTNING_FAIL(path, ": expected a device such as \"cpu\" or \"cuda:0\", got '", text, "'.");
+  }
+}
+
+CallbackMaker stochastic_weight_averaging(InitArgs& a) {
+  const std::string lrs_path = a.path("swa_lrs");
+  const HParamValue& lrs = a.require("swa_lrs", "a positive float, or one per parameter group");
+  std::vector<double> swa_lrs;
+  if (lrs.is_list()) {
+    const auto& items = lrs.as<HParamValue::List>();
+    for (size_t i = 0; i < items.size(); ++i) {
+      swa_lrs.push_back(to_float(items[i], lrs_path + "[" + std::to_string(i) + "]"));
+    }
+  } else {
+    swa_lrs.push_back(to_float(lrs, lrs_path, "float or list[float]"));
+  }
+  StochasticWeightAveragingOptions o(swa_lrs);
+  if (auto v = a.take("swa_epoch_start")) {
+    if (v->is_int()) {
+      o.swa_epoch_start(to_int(*v, a.path("swa_epoch_start")));
+    } else {
+      o.swa_epoch_start(to_float(*v, a.path("swa_epoch_start"), "int or float"));
+    }
+  }
+  if (auto v = a.take("annealing_epochs")) {
+    o.annealing_epochs(to_int(*v, a.path("annealing_epochs")));
+  }
+  if (auto v = a.take("annealing_strategy")) {
+    o.annealing_strategy(to_str(*v, a.path("annealing_strategy")));
+  }
+  a.python_only("avg_fn", {HParamValue()}, "a config cannot hold a function; pass avg_fn in C++");
+  if (auto v = a.take("device")) o.device(to_opt_device(*v, a.path("device")));
+  return [o] { return std::make_shared<StochasticWeightAveraging>(o); };
+}
+
+CallbackMaker weight_averaging(InitArgs& a) {
+  WeightAveragingOptions o;
+  if (auto v = a.take("device")) o.device(to_opt_device(*v, a.path("device")));
+  if (auto v = a.take("use_buffers")) o.use_buffers(to_bool(*v, a.path("use_buffers")));
+  return [o] { return std::make_shared<WeightAveraging>(o); };
+}
+
+CallbackMaker ema_weight_averaging(InitArgs& a) {
+  EMAWeightAveragingOptions o;
+  if (auto v = a.take("device")) o.device(to_opt_device(*v, a.path("device")));
+  if (auto v = a.take("use_buffers")) o.use_buffers(to_bool(*v, a.path("use_buffers")));
+  if (auto v = a.take("decay")) o.decay(to_float(*v, a.path("decay")));
+  if (auto v = a.take("update_every_n_steps")) {
+    o.update_every_n_steps(to_int(*v, a.path("update_every_n_steps")));
+  }
+  if (auto v = a.take("update_starting_at_step")) {
+    o.update_starting_at_step(to_opt_int(*v, a.path("update_starting_at_step")));
+  }
+  if (auto v = a.take("update_starting_at_epoch")) {
+    o.update_starting_at_epoch(to_opt_int(*v, a.path("update_starting_at_epoch")));
+  }
+  return [o] { return std::make_shared<EMAWeightAveraging>(o); };
+}
+
 const std::vector<std::pair<std::string, CallbackBuiltin>>& callback_builtins() {
   static const std::vector<std::pair<std::string, CallbackBuiltin>> builtins = {
       {"ModelCheckpoint", model_checkpoint},
@@ -329,6 +397,9 @@ const std::vector<std::pair<std::string, CallbackBuiltin>>& callback_builtins() 
       {"DeviceStatsMonitor", device_stats_monitor},
       {"LearningRateFinder", learning_rate_finder},
       {"BatchSizeFinder", batch_size_finder},
+      {"StochasticWeightAveraging", stochastic_weight_averaging},
+      {"WeightAveraging", weight_averaging},
+      {"EMAWeightAveraging", ema_weight_averaging},
   };
   return builtins;
 }
@@ -343,9 +414,6 @@ const std::map<std::string, std::string>& python_only_callbacks() {
       {"ModelPruning", "no pruning"},
       {"RichModelSummary", "use ModelSummary"},
       {"SpikeDetection", "no loss spike detection"},
-      {"StochasticWeightAveraging", "no weight averaging"},
-      {"EMAWeightAveraging", "no weight averaging"},
-      {"WeightAveraging", "no weight averaging"},
   };
   return names;
 }

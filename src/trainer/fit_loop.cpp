@@ -14,6 +14,7 @@ void FitLoop::reset() {
   phase_ = Phase::kOutside;
   batches_done_ = 0;
   step_started_ = false;
+  skip_backward = false;
   resume_.reset();
 }
 
@@ -180,7 +181,9 @@ bool FitLoop::training_batch(LightningModule& model, Batch batch, int64_t batch_
       torch::optim::Optimizer* optimizer =
           t_.optimizers_.empty() ? nullptr : t_.optimizers_[0].get();
       const bool first_in_window = batch_idx % t_.accumulate_grad_batches_ == 0;
-      if (output.empty()) {
+      if (skip_backward) {
+        // The forward pass only (Lightning's _skip_backward).
+      } else if (output.empty()) {
         t_.warn_once(
             "training_step returned nothing: the batch is skipped (no backward, no optimizer "
             "step). If this was on purpose, ignore this warning.");

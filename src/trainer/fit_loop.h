@@ -58,6 +58,10 @@ class FitLoop {
   /// Training batches per epoch after limits, and the validation interval in batches.
   int64_t num_training_batches = 0;
   int64_t val_check_batch = 1;
+  /// Lightning's `fit_loop._skip_backward`: training batches run the forward
+  /// pass (training_step) only: no zero_grad, backward or optimizer step.
+  /// StochasticWeightAveraging sets it for its batch-norm epoch.
+  bool skip_backward = false;
 
   // ---- Checkpoint entry (fit_loop_state.cpp) ---------------------------------
   /// Lightning's loops/fit_loop progress, with this library's exact position

@@ -702,6 +702,23 @@ TEST(LightningCLIOptimizer, ReduceLROnPlateauMonitorsTheGivenMetric) {
             "lightning.pytorch.cli.ReduceLROnPlateau");
 }
 
+TEST(LightningCLIOptimizer, SWALRFromTorchSwaUtils) {
+  L::testing::TempDir dir;
+  auto r =
+      run_cli(quiet("fit", dir,
+                    {"--trainer.max_epochs=2", "--optimizer=SGD", "--optimizer.lr=0.1",
+                     "--lr_scheduler", "SWALR", "--lr_scheduler.swa_lr=0.05",
+                     "--lr_scheduler.anneal_epochs=2", "--lr_scheduler.anneal_strategy=linear"}));
+  ASSERT_EQ(r.code(), 0) << r.err;
+  const auto& configs = r.cli->trainer().lr_scheduler_configs();
+  ASSERT_EQ(configs.size(), 1u);
+  EXPECT_EQ(configs[0].scheduler->name(), "SWALR");
+  // Two linear annealing steps from 0.1 reach swa_lr.
+  EXPECT_DOUBLE_EQ(L::get_lr(*r.cli->trainer().optimizers()[0]), 0.05);
+  EXPECT_EQ(section(*r.cli, "lr_scheduler").get<std::string>("class_path"),
+            "torch.optim.swa_utils.SWALR");
+}
+
 TEST(LightningCLIOptimizer, RunsPythonLightningCLIsOptimizerAndSchedulerSections) {
   L::testing::TempDir dir;
   auto r = run_cli({"fit", "--config", kDir + "/python_lightning_config_optim.yaml",

@@ -799,13 +799,14 @@ TEST(MakeCallback, ErrorsNameTheKeyPathAndSuggest) {
                         "you mean 'ModelCheckpoint'? Available callbacks: ModelCheckpoint, "
                         "EarlyStopping, LearningRateMonitor, GradientAccumulationScheduler, "
                         "ModelSummary, TQDMProgressBar, ProgressBar, Timer, "
-                        "OnExceptionCheckpoint, ThroughputMonitor, DeviceStatsMonitor"));
+                        "OnExceptionCheckpoint, ThroughputMonitor, DeviceStatsMonitor, "
+                        "LearningRateFinder, BatchSizeFinder, StochasticWeightAveraging, "
+                        "WeightAveraging, EMAWeightAveraging"));
   EXPECT_THAT(callback_error("ModelCheckpont"), HasSubstr("L::register_callback"));
-  EXPECT_THAT(callback_error("lightning.pytorch.callbacks.StochasticWeightAveraging"),
+  EXPECT_THAT(callback_error("lightning.pytorch.callbacks.ModelPruning"),
               HasSubstr("trainer.callbacks[0].class_path: "
-                        "'lightning.pytorch.callbacks.StochasticWeightAveraging' is a Python "
-                        "Lightning callback that lightning.cpp does not have (no weight "
-                        "averaging)."));
+                        "'lightning.pytorch.callbacks.ModelPruning' is a Python "
+                        "Lightning callback that lightning.cpp does not have (no pruning)."));
   EXPECT_THAT(callback_error("CSVLogger"), HasSubstr("'CSVLogger' is a logger, not a callback."));
   EXPECT_EQ(callback_error("{class_path: ModelCheckpoint, init_args: {monitr: val_loss}}"),
             "trainer.callbacks[0].init_args.monitr: ModelCheckpoint has no argument 'monitr', "

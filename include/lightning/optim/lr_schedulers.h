@@ -14,3 +14,4 @@
 #include "lightning/optim/reduce_lr_on_plateau.h"
 #include "lightning/optim/sequential_lr.h"
 #include "lightning/optim/step_lr.h"
+#include "lightning/optim/swalr.h"
