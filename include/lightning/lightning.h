@@ -9,10 +9,12 @@
 
 #include "lightning/callbacks/callback.h"
 #include "lightning/callbacks/early_stopping.h"
+#include "lightning/callbacks/finetuning.h"
 #include "lightning/callbacks/gradient_accumulation_scheduler.h"
 #include "lightning/callbacks/learning_rate_monitor.h"
 #include "lightning/callbacks/model_checkpoint.h"
 #include "lightning/callbacks/model_summary.h"
+#include "lightning/callbacks/prediction_writer.h"
 #include "lightning/callbacks/progress_bar.h"
 #include "lightning/checkpoint/checkpoint.h"
 #include "lightning/checkpoint/checkpoint_io.h"

@@ -16,10 +16,12 @@
 #include "cli/config_reading.h"
 #include "cli/registries.h"
 #include "lightning/callbacks/early_stopping.h"
+#include "lightning/callbacks/finetuning.h"
 #include "lightning/callbacks/gradient_accumulation_scheduler.h"
 #include "lightning/callbacks/learning_rate_monitor.h"
 #include "lightning/callbacks/model_checkpoint.h"
 #include "lightning/callbacks/model_summary.h"
+#include "lightning/callbacks/prediction_writer.h"
 #include "lightning/callbacks/progress_bar.h"
 #include "lightning/cli_registry.h"
 #include "lightning/error.h"
@@ -222,6 +224,43 @@ CallbackMaker progress_bar(InitArgs& a) {
   return [o] { return std::make_shared<ProgressBar>(o); };
 }
 
+CallbackMaker backbone_finetuning(InitArgs& a) {
+  BackboneFinetuningOptions o;
+  if (auto v = a.take("unfreeze_backbone_at_epoch")) {
+    o.unfreeze_backbone_at_epoch(to_int(*v, a.path("unfreeze_backbone_at_epoch")));
+  }
+  a.python_only("lambda_func",
+                {std::string("pytorch_lightning.callbacks.finetuning.multiplicative"),
+                 std::string("lightning.pytorch.callbacks.finetuning.multiplicative")},
+                "a config cannot name C++ code; set BackboneFinetuningOptions::lambda_func in "
+                "C++ (the default doubles the backbone's lr each epoch, as multiplicative)");
+  if (auto v = a.take("backbone_initial_ratio_lr")) {
+    o.backbone_initial_ratio_lr(to_float(*v, a.path("backbone_initial_ratio_lr")));
+  }
+  if (auto v = a.take("backbone_initial_lr")) {
+    o.backbone_initial_lr(to_opt_float(*v, a.path("backbone_initial_lr")));
+  }
+  if (auto v = a.take("should_align")) o.should_align(to_bool(*v, a.path("should_align")));
+  if (auto v = a.take("initial_denom_lr")) {
+    o.initial_denom_lr(to_float(*v, a.path("initial_denom_lr")));
+  }
+  if (auto v = a.take("train_bn")) o.train_bn(to_bool(*v, a.path("train_bn")));
+  if (auto v = a.take("verbose")) o.verbose(to_bool(*v, a.path("verbose")));
+  if (auto v = a.take("rounding")) o.rounding(to_int(*v, a.path("rounding")));
+  BackboneFinetuning check(o);  // option errors at config time, naming the values
+  return [o] { return std::make_shared<BackboneFinetuning>(o); };
+}
+
+CallbackMaker prediction_writer(InitArgs& a) {
+  const std::string output_dir = to_str(
+      a.require("output_dir", "the folder to write the predictions into"), a.path("output_dir"));
+  std::string interval = "batch";
+  if (auto v = a.take("write_interval")) interval = to_str(*v, a.path("write_interval"));
+  PredictionWriter check(output_dir, interval);
+  return
+      [output_dir, interval] { return std::make_shared<PredictionWriter>(output_dir, interval); };
+}
+
 const std::vector<std::pair<std::string, CallbackBuiltin>>& callback_builtins() {
   static const std::vector<std::pair<std::string, CallbackBuiltin>> builtins = {
       {"ModelCheckpoint", model_checkpoint},
@@ -229,6 +268,8 @@ const std::vector<std::pair<std::string, CallbackBuiltin>>& callback_builtins() 
       {"LearningRateMonitor", learning_rate_monitor},
       {"GradientAccumulationScheduler", gradient_accumulation_scheduler},
       {"ModelSummary", model_summary},
+      {"BackboneFinetuning", backbone_finetuning},
+      {"PredictionWriter", prediction_writer},
       {"TQDMProgressBar", progress_bar},
       {"ProgressBar", progress_bar},
   };
@@ -239,12 +280,15 @@ const std::map<std::string, std::string>& python_only_callbacks() {
   static const std::map<std::string, std::string> names = {
       {"BatchSizeFinder", "no batch size search"},
       {"DeviceStatsMonitor", "no device statistics logging"},
-      {"BackboneFinetuning", "no finetuning callbacks"},
-      {"BaseFinetuning", "no finetuning callbacks"},
+      {"BaseFinetuning",
+       "an abstract class; subclass L::BaseFinetuning in C++ and register it (or use "
+       "BackboneFinetuning)"},
       {"LambdaCallback", "a config cannot hold C++ code; subclass L::Callback and register it"},
       {"LearningRateFinder", "no learning rate search"},
       {"OnExceptionCheckpoint", "no checkpoint on exceptions"},
-      {"BasePredictionWriter", "subclass L::Callback and register it"},
+      {"BasePredictionWriter",
+       "an abstract class; use PredictionWriter, or subclass L::BasePredictionWriter and "
+       "register it"},
       {"RichProgressBar", "use TQDMProgressBar"},
       {"ModelPruning", "no pruning"},
       {"RichModelSummary", "use ModelSummary"},

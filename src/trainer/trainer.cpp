@@ -243,7 +243,7 @@ void TrainerImpl::fit(std::shared_ptr<LightningModule> module, LightningDataModu
     std::optional<Checkpoint> restoring;
     if (ckpt_path) {
       // Lightning's order: weights and callbacks before configure_optimizers,
-      // optimizer/scheduler/loop state after it.
+      // optimizer/scheduler/loop state after on_fit_start.
       ckpt_path_ = resolve_ckpt_path(*ckpt_path, Stage::Fit);
       restoring = read_checkpoint(ckpt_path_);
       restore_modules_and_callbacks(model, datamodule, *restoring);
@@ -251,12 +251,15 @@ void TrainerImpl::fit(std::shared_ptr<LightningModule> module, LightningDataModu
     strategy_->setup_module(model);  // DDP: rank 0's weights everywhere, gradient sync
 
     configure_optimizers(model);
-    if (restoring) restore_training_state(*restoring);
     start_loggers(model, datamodule);
 
     call_hook(
         Hook::OnFitStart, [&](Callback& c) { c.on_fit_start(self_, model); },
         [&] { model.on_fit_start(); });
+    // Lightning's order: optimizer, scheduler, loop and precision state after
+    // on_fit_start, where finetuning callbacks rebuild the parameter groups
+    // that the saved optimizer state belongs to.
+    if (restoring) restore_training_state(*restoring);
 
     // Lightning's order: the sanity check asks for the val loaders after
     // on_sanity_check_start; without one they come after the training loader.
