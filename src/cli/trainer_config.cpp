@@ -268,10 +268,10 @@ const std::vector<std::pair<std::string, CallbackBuiltin>>& callback_builtins() 
       {"LearningRateMonitor", learning_rate_monitor},
       {"GradientAccumulationScheduler", gradient_accumulation_scheduler},
       {"ModelSummary", model_summary},
-      {"BackboneFinetuning", backbone_finetuning},
-      {"PredictionWriter", prediction_writer},
       {"TQDMProgressBar", progress_bar},
       {"ProgressBar", progress_bar},
+      {"BackboneFinetuning", backbone_finetuning},
+      {"PredictionWriter", prediction_writer},
   };
   return builtins;
 }

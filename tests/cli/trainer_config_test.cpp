@@ -792,7 +792,8 @@ TEST(MakeCallback, ErrorsNameTheKeyPathAndSuggest) {
               HasSubstr("trainer.callbacks[0].class_path: unknown callback 'ModelCheckpont', did "
                         "you mean 'ModelCheckpoint'? Available callbacks: ModelCheckpoint, "
                         "EarlyStopping, LearningRateMonitor, GradientAccumulationScheduler, "
-                        "ModelSummary, TQDMProgressBar, ProgressBar"));
+                        "ModelSummary, TQDMProgressBar, ProgressBar, BackboneFinetuning, "
+                        "PredictionWriter"));
   EXPECT_THAT(callback_error("ModelCheckpont"), HasSubstr("L::register_callback"));
   EXPECT_THAT(callback_error("lightning.pytorch.callbacks.StochasticWeightAveraging"),
               HasSubstr("trainer.callbacks[0].class_path: "
