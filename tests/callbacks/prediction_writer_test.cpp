@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "data/epoch_order.h"
 #include "lightning/lightning.h"
 #include "support/boring.h"
 #include "support/errors.h"
@@ -233,4 +234,17 @@ for path in sys.argv[1:]:
                                list(times_ten(batch_indices[2])) + " " + list(batch_indices[2]) +
                                "\n" + "epoch [" + preds_text + "] [[" + indices_text + "]]\n";
   EXPECT_EQ(result.out, expected);
+}
+
+TEST(PredictionWriter, EpochOrderIsWhatTheLoaderYieldsAlsoForAShard) {
+  // What batch_indices are computed from: the order of the epoch a loader
+  // started last, here for rank 1 of 3 of a shuffled loader (as under DDP).
+  L::DataLoader shard = index_loader(10, 2, /*shuffle=*/true).with_shard(3, 1, /*pad=*/false);
+  std::vector<int64_t> yielded;
+  for (L::Batch& batch : shard) {
+    const auto samples = longs(batch[0]);
+    yielded.insert(yielded.end(), samples.begin(), samples.end());
+  }
+  EXPECT_EQ(yielded.size(), 3u);  // samples 1, 4, 7 of the epoch's order
+  EXPECT_EQ(L::detail::current_epoch_order(shard), yielded);
 }
