@@ -18,16 +18,18 @@
 #include "lightning/callbacks/batch_size_finder.h"
 #include "lightning/callbacks/device_stats_monitor.h"
 #include "lightning/callbacks/early_stopping.h"
+#include "lightning/callbacks/finetuning.h"
 #include "lightning/callbacks/gradient_accumulation_scheduler.h"
 #include "lightning/callbacks/learning_rate_monitor.h"
 #include "lightning/callbacks/lr_finder.h"
 #include "lightning/callbacks/model_checkpoint.h"
 #include "lightning/callbacks/model_summary.h"
 #include "lightning/callbacks/on_exception_checkpoint.h"
+#include "lightning/callbacks/prediction_writer.h"
 #include "lightning/callbacks/progress_bar.h"
+#include "lightning/callbacks/stochastic_weight_averaging.h"
 #include "lightning/callbacks/throughput_monitor.h"
 #include "lightning/callbacks/timer.h"
-#include "lightning/callbacks/stochastic_weight_averaging.h"
 #include "lightning/callbacks/weight_averaging.h"
 #include "lightning/cli_registry.h"
 #include "lightning/error.h"
@@ -382,6 +384,43 @@ CallbackMaker ema_weight_averaging(InitArgs& a) {
   return [o] { return std::make_shared<EMAWeightAveraging>(o); };
 }
 
+CallbackMaker backbone_finetuning(InitArgs& a) {
+  BackboneFinetuningOptions o;
+  if (auto v = a.take("unfreeze_backbone_at_epoch")) {
+    o.unfreeze_backbone_at_epoch(to_int(*v, a.path("unfreeze_backbone_at_epoch")));
+  }
+  a.python_only("lambda_func",
+                {std::string("pytorch_lightning.callbacks.finetuning.multiplicative"),
+                 std::string("lightning.pytorch.callbacks.finetuning.multiplicative")},
+                "a config cannot name C++ code; set BackboneFinetuningOptions::lambda_func in "
+                "C++ (the default doubles the backbone's lr each epoch, as multiplicative)");
+  if (auto v = a.take("backbone_initial_ratio_lr")) {
+    o.backbone_initial_ratio_lr(to_float(*v, a.path("backbone_initial_ratio_lr")));
+  }
+  if (auto v = a.take("backbone_initial_lr")) {
+    o.backbone_initial_lr(to_opt_float(*v, a.path("backbone_initial_lr")));
+  }
+  if (auto v = a.take("should_align")) o.should_align(to_bool(*v, a.path("should_align")));
+  if (auto v = a.take("initial_denom_lr")) {
+    o.initial_denom_lr(to_float(*v, a.path("initial_denom_lr")));
+  }
+  if (auto v = a.take("train_bn")) o.train_bn(to_bool(*v, a.path("train_bn")));
+  if (auto v = a.take("verbose")) o.verbose(to_bool(*v, a.path("verbose")));
+  if (auto v = a.take("rounding")) o.rounding(to_int(*v, a.path("rounding")));
+  BackboneFinetuning check(o);  // option errors at config time, naming the values
+  return [o] { return std::make_shared<BackboneFinetuning>(o); };
+}
+
+CallbackMaker prediction_writer(InitArgs& a) {
+  const std::string output_dir = to_str(
+      a.require("output_dir", "the folder to write the predictions into"), a.path("output_dir"));
+  std::string interval = "batch";
+  if (auto v = a.take("write_interval")) interval = to_str(*v, a.path("write_interval"));
+  PredictionWriter check(output_dir, interval);
+  return
+      [output_dir, interval] { return std::make_shared<PredictionWriter>(output_dir, interval); };
+}
+
 const std::vector<std::pair<std::string, CallbackBuiltin>>& callback_builtins() {
   static const std::vector<std::pair<std::string, CallbackBuiltin>> builtins = {
       {"ModelCheckpoint", model_checkpoint},
@@ -400,16 +439,21 @@ const std::vector<std::pair<std::string, CallbackBuiltin>>& callback_builtins() 
       {"StochasticWeightAveraging", stochastic_weight_averaging},
       {"WeightAveraging", weight_averaging},
       {"EMAWeightAveraging", ema_weight_averaging},
+      {"BackboneFinetuning", backbone_finetuning},
+      {"PredictionWriter", prediction_writer},
   };
   return builtins;
 }
 
 const std::map<std::string, std::string>& python_only_callbacks() {
   static const std::map<std::string, std::string> names = {
-      {"BackboneFinetuning", "no finetuning callbacks"},
-      {"BaseFinetuning", "no finetuning callbacks"},
+      {"BaseFinetuning",
+       "an abstract class; subclass L::BaseFinetuning in C++ and register it (or use "
+       "BackboneFinetuning)"},
       {"LambdaCallback", "a config cannot hold C++ code; subclass L::Callback and register it"},
-      {"BasePredictionWriter", "subclass L::Callback and register it"},
+      {"BasePredictionWriter",
+       "an abstract class; use PredictionWriter, or subclass L::BasePredictionWriter and "
+       "register it"},
       {"RichProgressBar", "use TQDMProgressBar"},
       {"ModelPruning", "no pruning"},
       {"RichModelSummary", "use ModelSummary"},

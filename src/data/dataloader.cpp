@@ -9,6 +9,7 @@
 #include <numeric>
 #include <thread>
 
+#include "data/epoch_order.h"
 #include "data/worker_threads.h"
 #include "lightning/error.h"
 
@@ -66,6 +67,30 @@ int64_t background_threads(const DataLoaderOptions& options, const Dataset& data
 
 }  // namespace
 
+namespace detail {
+
+std::vector<int64_t> epoch_order(int64_t dataset_size, const DataLoaderOptions& options,
+                                 const DataShard& shard, uint64_t shuffle_seed) {
+  std::vector<int64_t> full;
+  if (options.shuffle() && dataset_size > 0) {
+    at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(shuffle_seed);
+    const at::Tensor perm = at::randperm(dataset_size, generator, at::TensorOptions(at::kLong));
+    const int64_t* p = perm.data_ptr<int64_t>();
+    full.assign(p, p + dataset_size);
+  } else {
+    full.resize(dataset_size);
+    std::iota(full.begin(), full.end(), int64_t{0});
+  }
+  return take_shard(std::move(full), shard);
+}
+
+std::vector<int64_t> current_epoch_order(const DataLoader& loader) {
+  return epoch_order(loader.dataset()->size(), loader.options(), loader.shard(),
+                     loader.current_shuffle_seed());
+}
+
+}  // namespace detail
+
 // One pass over the dataset. With workers (the num_workers worker threads, or
 // the background_prefetch thread), batch k is built by worker
 // k % num_workers into slot k % capacity; the consumer takes the slots in order,
@@ -82,18 +107,7 @@ struct DataLoader::Epoch {
   Epoch(std::shared_ptr<Dataset> dataset_in, const DataLoaderOptions& options_in,
         const DataShard& shard, uint64_t shuffle_seed, int64_t first_batch)
       : dataset(std::move(dataset_in)), options(options_in) {
-    const int64_t n = dataset->size();
-    std::vector<int64_t> full;
-    if (options.shuffle() && n > 0) {
-      at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(shuffle_seed);
-      const at::Tensor perm = at::randperm(n, generator, at::TensorOptions(at::kLong));
-      const int64_t* p = perm.data_ptr<int64_t>();
-      full.assign(p, p + n);
-    } else {
-      full.resize(n);
-      std::iota(full.begin(), full.end(), int64_t{0});
-    }
-    order = take_shard(std::move(full), shard);
+    order = detail::epoch_order(dataset->size(), options, shard, shuffle_seed);
     num_batches = num_batches_of(static_cast<int64_t>(order.size()), options);
     index = first_batch;
     consumed = first_batch;

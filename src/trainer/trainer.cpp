@@ -263,7 +263,8 @@ void TrainerImpl::fit(std::shared_ptr<LightningModule> module, LightningDataModu
     if (ckpt_path) {
       // Lightning's order: weights and callbacks before configure_optimizers,
       // optimizer/scheduler/loop state after on_fit_start (where callbacks
-      // may replace the schedulers, as StochasticWeightAveraging does).
+      // may replace the schedulers, as StochasticWeightAveraging does, or
+      // rebuild parameter groups, as the finetuning callbacks do).
       ckpt_path_ = resolve_ckpt_path(*ckpt_path, Stage::Fit);
       restoring = read_checkpoint(ckpt_path_);
       restore_modules_and_callbacks(model, datamodule, *restoring);

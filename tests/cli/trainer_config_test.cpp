@@ -801,7 +801,8 @@ TEST(MakeCallback, ErrorsNameTheKeyPathAndSuggest) {
                         "ModelSummary, TQDMProgressBar, ProgressBar, Timer, "
                         "OnExceptionCheckpoint, ThroughputMonitor, DeviceStatsMonitor, "
                         "LearningRateFinder, BatchSizeFinder, StochasticWeightAveraging, "
-                        "WeightAveraging, EMAWeightAveraging"));
+                        "WeightAveraging, EMAWeightAveraging, BackboneFinetuning, "
+                        "PredictionWriter"));
   EXPECT_THAT(callback_error("ModelCheckpont"), HasSubstr("L::register_callback"));
   EXPECT_THAT(callback_error("lightning.pytorch.callbacks.ModelPruning"),
               HasSubstr("trainer.callbacks[0].class_path: "
