@@ -106,7 +106,7 @@ struct TrainerOptions {
   /// See lightning/precision.h.
   TORCH_ARG(std::string, precision) = "32-true";
   /// Stop after this many epochs; -1 means no limit. Default: 1000 when
-  /// max_steps is -1, else no limit.
+  /// max_steps is -1 and there is no max_time (or Timer), else no limit.
   TORCH_ARG(std::optional<int64_t>, max_epochs) = std::nullopt;
   /// Train at least this many epochs even when asked to stop. Default unset.
   TORCH_ARG(std::optional<int64_t>, min_epochs) = std::nullopt;
