@@ -119,6 +119,15 @@ void write_trace(const std::vector<kineto::KinetoEvent>& events, const std::stri
   LIGHTNING_CHECK(out.good(), "PyTorchProfiler: writing the trace ", path, " failed (disk full?).");
 }
 
+// A trace file's extension: ".<ms since 1970>.pt.trace.json", as torch's
+// tensorboard_trace_handler names them.
+std::string trace_suffix() {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  return "." + std::to_string(ms) + ".pt.trace.json";
+}
+
 // torch's _format_time.
 std::string format_time(double us) {
   char buffer[32];
@@ -173,27 +182,26 @@ struct PyTorchProfiler::Impl {
     if (torch::cuda::is_available()) a.insert(prof::ActivityType::CUDA);
     return a;
   }
-  void prepare() {
-    if (prepared) return;
+  // libtorch's refusal (another profiler running) as a lightning::Error.
+  template <typename Fn>
+  static void starting(Fn&& fn) {
     try {
-      kineto::prepareProfiler(config(), activities());
+      fn();
     } catch (const c10::Error& e) {
       LIGHTNING_FAIL("PyTorchProfiler: libtorch's profiler could not start (",
                      e.what_without_backtrace(),
                      "); only one profiler can run in a process: stop the other one.");
     }
+  }
+  void prepare() {
+    if (prepared) return;
+    starting([&] { kineto::prepareProfiler(config(), activities()); });
     prepared = true;
   }
   void enable() {
     prepare();
     if (enabled) return;
-    try {
-      kineto::enableProfiler(config(), activities());
-    } catch (const c10::Error& e) {
-      LIGHTNING_FAIL("PyTorchProfiler: libtorch's profiler could not start (",
-                     e.what_without_backtrace(),
-                     "); only one profiler can run in a process: stop the other one.");
-    }
+    starting([&] { kineto::enableProfiler(config(), activities()); });
     enabled = true;
   }
   // Ends the window; keeps it (trace and table) or throws it away.
@@ -346,10 +354,7 @@ void PyTorchProfiler::stop(const std::string& action_name) {
   const Phase done = phase_of(*schedule, impl_->step);
   const Phase next = phase_of(*schedule, ++impl_->step);
   if (done == Phase::kRecordAndSave) {
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count();
-    impl_->finish(true, output_path("." + std::to_string(ms) + ".pt.trace.json", action_name));
+    impl_->finish(true, output_path(trace_suffix(), action_name));
   } else if (done == Phase::kWarmup && next == Phase::kNone) {
     impl_->finish(false, "");
   }
@@ -360,11 +365,8 @@ void PyTorchProfiler::stop(const std::string& action_name) {
 void PyTorchProfiler::teardown(Stage stage) {
   // A window the stage's end cut short is kept; a warm-up is thrown away.
   if (impl_->enabled) {
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count();
-    const std::string action = impl_->step_action.empty() ? "stage" : impl_->step_action;
-    impl_->finish(true, output_path("." + std::to_string(ms) + ".pt.trace.json", action));
+    impl_->finish(true, output_path(trace_suffix(),
+                                    impl_->step_action.empty() ? "stage" : impl_->step_action));
   } else {
     impl_->finish(false, "");
   }
@@ -392,11 +394,8 @@ const std::vector<std::string>& PyTorchProfiler::trace_paths() const { return im
 std::string PyTorchProfiler::summary() const {
   // The window still open at summary time (describe() runs before teardown).
   if (impl_->enabled) {
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count();
-    const std::string action = impl_->step_action.empty() ? "stage" : impl_->step_action;
-    impl_->finish(true, output_path("." + std::to_string(ms) + ".pt.trace.json", action));
+    impl_->finish(true, output_path(trace_suffix(),
+                                    impl_->step_action.empty() ? "stage" : impl_->step_action));
   }
   const std::vector<OperatorStats> rows = operator_stats();
   if (rows.empty()) return "";
