@@ -1,6 +1,7 @@
 // DeviceStatsMonitor: CPU stats from /proc, CUDA caching-allocator stats.
 #include "lightning/callbacks/device_stats_monitor.h"
 
+#include <torch/cuda.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -109,6 +110,11 @@ Metrics DeviceStatsMonitor::cpu_stats() {
 Metrics DeviceStatsMonitor::cuda_stats(int64_t device_index) {
   Metrics stats;
 #ifdef LIGHTNING_WITH_C10_CUDA
+  // A CUDA build on a machine without that GPU has no counters to read (the
+  // allocator would throw "Invalid device argument").
+  if (device_index < 0 || device_index >= static_cast<int64_t>(torch::cuda::device_count())) {
+    return stats;
+  }
   // torch.cuda.memory_stats' names: <stat>.<pool>.<field>.
   const auto s =
       c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(device_index));

@@ -208,8 +208,16 @@ struct PyTorchProfiler::Impl {
   void finish(bool keep, const std::string& trace_path) {
     if (!prepared) return;
     if (!enabled) enable();  // a prepared profiler is only released by a run
+    // A range must end in the profiling session it began in: Kineto's state
+    // of this window is gone once it is disabled, and a range ending in a
+    // later window would write into it. The open ones ("run_training_epoch"
+    // across the window's end) end here and go on as new, unrecorded ranges.
+    for (auto& entry : ranges) entry.second->record.end();
     std::unique_ptr<kineto::ProfilerResult> result = kineto::disableProfiler();
     prepared = enabled = false;
+    for (auto& [name, range] : ranges) {
+      range = kineto::record_function_enter_new("[pl][profile]" + name);
+    }
     if (!keep || !result) return;
     if (options.export_to_chrome() && !trace_path.empty()) {
       std::error_code ec;
