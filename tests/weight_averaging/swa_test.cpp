@@ -9,6 +9,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "lightning/data/datasets/fashion_mnist.h"
 #include "support/errors.h"
 #include "support/python.h"
 #include "support/temp_dir.h"
@@ -145,11 +146,16 @@ TEST(AveragedModel, SwaAndEmaArithmetic) {
 }
 
 // The done-when of issue 17: the callback's averaged weights are PyTorch's
-// AveragedModel + SWALR's for the same run (max |diff| <= 1e-6).
+// AveragedModel + SWALR's for the same run (max |diff| <= 1e-6), on the
+// first 256 Fashion-MNIST training images (normalized, flattened, in order;
+// the Python side reads them from the input file).
 TEST(StochasticWeightAveraging, MatchesTorchSwaUtils) {
+  const L::FashionMNIST fashion(L::kFashionMNISTDefaultDir, /*train=*/true, /*normalize=*/true);
+  const std::vector<at::Tensor> data = {
+      fashion.images().narrow(0, 0, 256).reshape({256, 784}).contiguous(),
+      fashion.targets().narrow(0, 0, 256).contiguous()};
   for (const std::string strategy : {"cos", "linear"}) {
     L::testing::TempDir dir("swa_oracle");
-    const auto data = L::testing::mlp_data();
     auto model = std::make_shared<SwaMlp>();
     const int64_t max_epochs = 6;
     L::StateDict config = L::make_state_dict();
