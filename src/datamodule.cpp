@@ -1,8 +1,8 @@
 #include "lightning/datamodule.h"
 
-#include <c10/util/Type.h>
-
 #include <typeinfo>
+
+#include "util/type_name.h"
 
 namespace lightning {
 
@@ -12,9 +12,7 @@ DataLoaders LightningDataModule::test_dataloader() { return {}; }
 DataLoaders LightningDataModule::predict_dataloader() { return {}; }
 
 std::string LightningDataModule::state_key() const {
-  std::string name = c10::demangle(typeid(*this).name());
-  auto pos = name.rfind("::");
-  return pos == std::string::npos ? name : name.substr(pos + 2);
+  return detail::unqualified_type_name(typeid(*this));
 }
 
 }  // namespace lightning

@@ -1,6 +1,5 @@
 #include "lightning/optim/param_groups.h"
 
-#include <c10/util/Type.h>
 #include <torch/optim/adagrad.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>
@@ -11,13 +10,12 @@
 #include <typeinfo>
 
 #include "lightning/error.h"
+#include "util/type_name.h"
 
 namespace lightning {
 
 std::string optimizer_name(const torch::optim::Optimizer& optimizer) {
-  std::string name = c10::demangle(typeid(optimizer).name());
-  const auto pos = name.rfind("::");
-  return pos == std::string::npos ? name : name.substr(pos + 2);
+  return detail::unqualified_type_name(typeid(optimizer));
 }
 
 double get_lr(const torch::optim::Optimizer& optimizer, size_t group) {

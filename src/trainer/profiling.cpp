@@ -1,22 +1,13 @@
 // The Trainer's side of profiling: action names and the profiler's stage.
-#include <c10/util/Type.h>
-
 #include <typeinfo>
 
 #include "lightning/datamodule.h"
 #include "trainer/trainer_impl.h"
+#include "util/type_name.h"
 
 namespace lightning::detail {
 
 namespace {
-
-// The class name without its namespaces, as Lightning's __class__.__name__.
-template <typename T>
-std::string class_name(const T& object) {
-  std::string name = c10::demangle(typeid(object).name());
-  const auto pos = name.rfind("::");
-  return pos == std::string::npos ? name : name.substr(pos + 2);
-}
 
 bool is_step(Hook hook) {
   return hook == Hook::TrainingStep || hook == Hook::ValidationStep || hook == Hook::TestStep ||
@@ -30,8 +21,8 @@ std::string TrainerImpl::module_action(Hook hook) const {
 }
 
 std::string TrainerImpl::module_action(const char* hook) const {
-  return "[LightningModule]" + (model_ ? class_name(*model_) : std::string("LightningModule")) +
-         "." + hook;
+  // The class is named once per stage (attach), not per action.
+  return "[LightningModule]" + profiled_module_class_ + "." + hook;
 }
 
 std::string TrainerImpl::callback_action(const Callback& callback, Hook hook) const {
@@ -43,11 +34,13 @@ std::string TrainerImpl::callback_action(const Callback& callback, Hook hook) co
 
 std::string TrainerImpl::datamodule_action(const char* hook) const {
   return "[LightningDataModule]" +
-         (datamodule_ ? class_name(*datamodule_) : std::string("LightningDataModule")) + "." + hook;
+         (datamodule_ ? unqualified_type_name(typeid(*datamodule_))
+                      : std::string("LightningDataModule")) +
+         "." + hook;
 }
 
 std::string TrainerImpl::strategy_action(const char* what) const {
-  return "[Strategy]" + class_name(*strategy_) + "." + what;
+  return "[Strategy]" + unqualified_type_name(typeid(*strategy_)) + "." + what;
 }
 
 void TrainerImpl::start_profiler(Stage stage) {

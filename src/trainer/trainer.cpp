@@ -21,6 +21,7 @@
 #include "trainer/overrides.h"
 #include "trainer/trainer_impl.h"
 #include "trainer/trainer_options.h"
+#include "util/type_name.h"
 
 namespace lightning {
 
@@ -128,6 +129,7 @@ LightningModule& TrainerImpl::attach(std::shared_ptr<LightningModule> model, Sta
   }
   model_ = std::move(model);
   TrainerAccess::set_trainer(*model_, &self_);
+  if (profiling_ != nullptr) profiled_module_class_ = unqualified_type_name(typeid(*model_));
   current_hook_ = Hook::None;
   precision_->setup(*model_, device_);
   stage_ = stage;

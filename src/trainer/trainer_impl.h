@@ -267,6 +267,7 @@ class TrainerImpl {
   Profiler* profiling_ = nullptr;
   std::string profiler_dir_;  // the run folder the profiler was last told
   mutable std::unordered_map<const Callback*, std::string> profiled_state_keys_;
+  std::string profiled_module_class_;  // "[LightningModule]<this>.<hook>", set per stage
   int64_t num_devices_ = 1;
   // Under DDP: rank 0's run folder, so every rank resolves the same paths.
   std::string run_dir_;
