@@ -304,6 +304,53 @@ TEST_F(ReportTest, ValuesNearTheLargestDoubleAreDrawnInsideTheChart) {
   expect_self_contained(html);
 }
 
+// lr_find.csv (CSVLogger::log_lr_find): one chart per sweep, the loss
+// against the rate on a log axis for an exponential sweep, the suggestion
+// ringed in red.
+TEST_F(ReportTest, LearningRateSweepsAreChartedWithTheSuggestion) {
+  const fs::path run = synthetic_run("version_0");
+  std::string csv = "sweep,step,exponential,lr,loss,suggested\n";
+  // Sweep 0: exponential, 1e-6 .. 1 over 7 rates, suggestion at 1e-3.
+  for (int k = 0; k <= 6; ++k) {
+    csv += "0,0,1," + std::string(k == 6 ? "1" : "1e-0" + std::to_string(6 - k)) + "," +
+           std::to_string(2.0 - 0.2 * k) + "," + (k == 3 ? "1" : "0") + "\n";
+  }
+  // Sweep 1 at step 40: linear, no suggestion, one NaN loss.
+  csv += "1,40,0,0.1,1.5,0\n1,40,0,0.2,nan,0\n1,40,0,0.3,1.2,0\n";
+  write_text(run / "lr_find.csv", csv);
+  L::write_run_report({run.string()}, (run / "report.html").string());
+  const std::string html = read_text(run / "report.html");
+
+  EXPECT_THAT(html, HasSubstr("<h2>Learning-rate finder</h2>"));
+  EXPECT_EQ(count(html, "data-metric=\"loss\" data-axis=\"lr\""), 2u);
+  EXPECT_EQ(count(html, "<figure class=\"chart\""), 5u + 2u);
+  EXPECT_THAT(html, HasSubstr("<b>loss</b> (smoothed) vs lr: exponential sweep 0 at step 0"));
+  EXPECT_THAT(html, HasSubstr("<b>loss</b> (smoothed) vs lr: linear sweep 1 at step 40"));
+  // The exponential sweep's axis has one tick per decade, 1e-6 .. 1.
+  for (const char* tick : {">1e-6<", ">1e-5<", ">1e-4<", ">1e-3<", ">0.01<", ">0.1<", ">1<"}) {
+    EXPECT_THAT(html, HasSubstr(tick)) << tick;
+  }
+  // Decades are evenly spaced: 1e-6 at the left edge (x 64), 1 at the right
+  // (x 616), so 1e-3 (the suggestion, loss 1.4) is halfway, at 340.
+  EXPECT_EQ(count(html, "<circle class=\"mark\""), 1u);
+  EXPECT_THAT(html, HasSubstr("<circle class=\"mark\" r=\"5\" cx=\"340.0\""));
+  EXPECT_THAT(html, HasSubstr("<title>suggestion lr 0.001, loss 1.4</title>"));
+  EXPECT_THAT(html, HasSubstr("suggestion: lr <span title=\"0.001\">0.001</span>"));
+  // The linear sweep's NaN is noted, not drawn.
+  EXPECT_THAT(html, HasSubstr("not drawn: 1 NaN"));
+  expect_self_contained(html);
+
+  // Without lr_find.csv there is no such section; a malformed one is a note.
+  const fs::path plain = synthetic_run("version_1");
+  L::write_run_report({plain.string()}, (plain / "report.html").string());
+  EXPECT_THAT(read_text(plain / "report.html"), Not(HasSubstr("Learning-rate finder")));
+  write_text(plain / "lr_find.csv", "lr,loss\n0.1,1\n");
+  L::write_run_report({plain.string()}, (plain / "report.html").string());
+  EXPECT_THAT(read_text(plain / "report.html"),
+              HasSubstr("version_1: lr_find.csv could not be read: &#39;" +
+                        (plain / "lr_find.csv").string() + "&#39; has no column &#39;sweep&#39;"));
+}
+
 TEST_F(ReportTest, MissingMetricsCsvIsAnErrorNamingTheFolder) {
   const std::string dir = (root_ / "nothing_here").string();
   EXPECT_LIGHTNING_ERROR(L::write_run_report({dir}, (root_ / "r.html").string()),

@@ -86,6 +86,9 @@ class LIGHTNING_API LRFinder {
   /// dropped; nullopt (with an error message, as Lightning logs) when fewer
   /// than two points remain. Sets optimal_idx().
   std::optional<double> suggestion(int64_t skip_begin = 10, int64_t skip_end = 1);
+  /// The index into lrs() that suggestion(skip_begin, skip_end) picks, or
+  /// nullopt; without its message and without setting optimal_idx().
+  std::optional<int64_t> suggestion_index(int64_t skip_begin = 10, int64_t skip_end = 1) const;
   /// Index into lrs()/losses() of the last suggestion.
   std::optional<int64_t> optimal_idx() const { return optimal_idx_; }
 

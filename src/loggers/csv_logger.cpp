@@ -15,9 +15,10 @@
 #include <fstream>
 #include <system_error>
 
-#include "util/float_format.h"
 #include "lightning/error.h"
 #include "lightning/loggers/report.h"
+#include "lightning/tuner.h"
+#include "util/float_format.h"
 
 namespace lightning {
 namespace detail {
@@ -119,7 +120,34 @@ void CSVLogger::ensure_dir() {
                           "version (or none, for the next free version_N) to keep it."));
     fs::remove(metrics, ec);
   }
+  // Nor are an earlier run's learning-rate sweeps this run's.
+  fs::remove(fs::path(dir) / "lr_find.csv", ec);
   dir_ready_ = true;
+}
+
+void CSVLogger::log_lr_find(const LRFinder& finder, int64_t step) {
+  mark_started();
+  ensure_dir();
+  const std::string path = (fs::path(log_dir()) / "lr_find.csv").string();
+  std::ofstream out(path,
+                    std::ios::binary | (lr_find_sweeps_ == 0 ? std::ios::trunc : std::ios::app));
+  if (!out) {
+    LIGHTNING_FAIL("CSVLogger cannot write '", path, "': ", std::strerror(errno), ". ", kHint);
+  }
+  if (lr_find_sweeps_ == 0) out << "sweep,step,exponential,lr,loss,suggested\n";
+  const std::optional<int64_t> suggested = finder.suggestion_index();
+  const int exponential = finder.mode() == "exponential" ? 1 : 0;
+  for (size_t i = 0; i < finder.lrs().size(); ++i) {
+    out << lr_find_sweeps_ << ',' << step << ',' << exponential << ','
+        << detail::format_float_repr(finder.lrs()[i]) << ','
+        << detail::format_float_repr(finder.losses()[i]) << ','
+        << (suggested && *suggested == static_cast<int64_t>(i) ? 1 : 0) << '\n';
+  }
+  out.flush();
+  if (!out) {
+    LIGHTNING_FAIL("CSVLogger cannot write '", path, "': ", std::strerror(errno), ". ", kHint);
+  }
+  ++lr_find_sweeps_;
 }
 
 void CSVLogger::write_hparams() {

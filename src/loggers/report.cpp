@@ -10,13 +10,14 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <system_error>
 #include <variant>
 
-#include "util/float_format.h"
 #include "lightning/error.h"
+#include "util/float_format.h"
 
 namespace lightning {
 
@@ -168,6 +169,15 @@ std::string hparam_text(const HParamValue& v) {
 // ---------------------------------------------------------------------------
 // Runs
 
+// One learning-rate sweep of lr_find.csv: the smoothed loss per rate.
+struct LRSweep {
+  int64_t index = 0;
+  int64_t step = 0;
+  bool exponential = true;
+  std::vector<double> lrs, losses;
+  std::optional<size_t> suggested;
+};
+
 struct Run {
   std::string dir;
   std::string label;
@@ -176,7 +186,9 @@ struct Run {
   int64_t epoch_col = -1;
   bool has_hparams = false;
   HParams hparams;
-  std::string hparams_note;  // why hparams.yaml is not shown
+  std::string hparams_note;        // why hparams.yaml is not shown
+  std::vector<LRSweep> lr_sweeps;  // from lr_find.csv
+  std::string lr_find_note;        // why lr_find.csv is not shown
 };
 
 std::string normal_path(const std::string& dir) {
@@ -220,6 +232,38 @@ std::vector<std::string> run_labels(const std::vector<std::string>& dirs) {
   return labels;
 }
 
+// lr_find.csv as CSVLogger::log_lr_find writes it: columns sweep, step,
+// exponential, lr, loss, suggested; one row per rate, sweeps one after another.
+std::vector<LRSweep> read_lr_sweeps(const std::string& path) {
+  const MetricsTable t = read_metrics_csv(path);
+  const char* const names[] = {"sweep", "step", "exponential", "lr", "loss", "suggested"};
+  int64_t col[6];
+  for (int i = 0; i < 6; ++i) {
+    col[i] = t.column_index(names[i]);
+    LIGHTNING_CHECK(col[i] >= 0, "'", path, "' has no column '", names[i],
+                    "'; expected sweep, step, exponential, lr, loss, suggested.");
+  }
+  std::vector<LRSweep> sweeps;
+  for (size_t r = 0; r < t.values.size(); ++r) {
+    const auto& v = t.values[r];
+    LIGHTNING_CHECK(t.present[r][col[0]] && t.present[r][col[3]], "'", path, "' row ", r + 2,
+                    " has no sweep or lr value.");
+    const auto index = static_cast<int64_t>(v[col[0]]);
+    if (sweeps.empty() || sweeps.back().index != index) {
+      LRSweep sweep;
+      sweep.index = index;
+      sweep.step = static_cast<int64_t>(v[col[1]]);
+      sweep.exponential = v[col[2]] != 0;
+      sweeps.push_back(std::move(sweep));
+    }
+    LRSweep& sweep = sweeps.back();
+    if (t.present[r][col[5]] && v[col[5]] != 0) sweep.suggested = sweep.lrs.size();
+    sweep.lrs.push_back(v[col[3]]);
+    sweep.losses.push_back(t.present[r][col[4]] ? v[col[4]] : kNaN);
+  }
+  return sweeps;
+}
+
 Run load_run(const std::string& dir, const std::string& label) {
   Run run;
   run.dir = dir;
@@ -251,6 +295,14 @@ Run load_run(const std::string& dir, const std::string& label) {
     }
   } else {
     run.hparams_note = "no hparams.yaml";
+  }
+  const fs::path lr_find = fs::path(dir) / "lr_find.csv";
+  if (fs::is_regular_file(lr_find, ec)) {
+    try {
+      run.lr_sweeps = read_lr_sweeps(lr_find.string());
+    } catch (const std::exception& e) {
+      run.lr_find_note = e.what();
+    }
   }
   return run;
 }
@@ -414,14 +466,51 @@ std::string not_drawn_note(const SeriesStats& st) {
   return s;
 }
 
+// Decades 10^k covering [lo, hi] (given as log10 values), labelled 1e-5,
+// 0.01, 0.1, 1, 10, 100, 1e3.
+Axis make_log_axis(double lo, double hi) {
+  Axis a;
+  a.lo = std::floor(lo);
+  a.hi = std::max(std::ceil(hi), a.lo + 1);
+  const int64_t first = static_cast<int64_t>(a.lo), last = static_cast<int64_t>(a.hi);
+  const int64_t stride = std::max<int64_t>(1, (last - first + 7) / 8);
+  for (int64_t k = first; k <= last; k += stride) {
+    a.ticks.push_back(static_cast<double>(k));
+    if (k >= -2 && k <= 2) {
+      a.labels.push_back(printf_g(std::pow(10.0, static_cast<double>(k)), 3));
+    } else {
+      a.labels.push_back("1e" + std::to_string(k));
+    }
+  }
+  return a;
+}
+
+// How a chart is drawn beyond its series.
+struct ChartStyle {
+  bool x_integer = true;      // ticks at whole numbers (steps, epochs)
+  bool x_log = false;         // log10 x axis (x <= 0 is not drawn)
+  std::optional<Point> mark;  // one point ringed in red, e.g. a suggestion
+  std::string mark_label;     // its name in the tooltip and the stats line
+  std::string caption;        // replaces "<metric> vs <axis>" when set
+  bool legend = true;         // name the runs (when there are several)
+};
+
 std::string render_chart(const std::string& metric, const std::string& axis_name,
-                         const std::vector<Series>& series, const std::vector<Run>& runs, int id) {
+                         const std::vector<Series>& series, const std::vector<Run>& runs, int id,
+                         const ChartStyle& style = {}) {
+  const bool name_runs = runs.size() > 1 && style.legend;
+  // Where a value sits along the x axis: itself, or its log10 on a log axis.
+  auto axis_x = [&](double x) {
+    if (!style.x_log) return x;
+    return x > 0 ? std::log10(x) : kNaN;
+  };
   std::vector<SeriesStats> stats;
   double xlo = 0, xhi = 0, ylo = 0, yhi = 0;
   bool have_x = false, have_y = false;
   for (const Series& s : series) {
     stats.push_back(stats_of(s));
-    for (const Point& p : s.points) {
+    for (const Point& point : s.points) {
+      const Point p{axis_x(point.x), point.y};
       if (!std::isfinite(p.x)) continue;
       xlo = have_x ? std::min(xlo, p.x) : p.x;
       xhi = have_x ? std::max(xhi, p.x) : p.x;
@@ -434,9 +523,14 @@ std::string render_chart(const std::string& metric, const std::string& axis_name
   }
   std::ostringstream o;
   o << "<figure class=\"chart\" data-metric=\"" << escape(metric) << "\" data-axis=\"" << axis_name
-    << "\" id=\"chart-" << id << "\">\n<figcaption><b>" << escape(metric) << "</b> vs " << axis_name
-    << "</figcaption>\n";
-  if (runs.size() > 1) {
+    << "\" id=\"chart-" << id << "\">\n<figcaption>";
+  if (style.caption.empty()) {
+    o << "<b>" << escape(metric) << "</b> vs " << axis_name;
+  } else {
+    o << style.caption;
+  }
+  o << "</figcaption>\n";
+  if (name_runs) {
     o << "<ul class=\"legend\">";
     for (size_t k = 0; k < series.size(); ++k) {
       o << "<li><span class=\"swatch\" style=\"background:" << kColors[series[k].run % 10]
@@ -445,9 +539,11 @@ std::string render_chart(const std::string& metric, const std::string& axis_name
     o << "</ul>\n";
   }
 
-  const Axis xa = make_axis(xlo, xhi, true);
+  const Axis xa = style.x_log ? make_log_axis(xlo, xhi) : make_axis(xlo, xhi, style.x_integer);
   const Axis ya = make_axis(ylo, yhi, false);
-  auto sx = [&](double x) { return kLeft + fraction(x, xa.lo, xa.hi) * (kRight - kLeft); };
+  // A tick's position (already on the axis's scale), and a value's.
+  auto tick_x = [&](double t) { return kLeft + fraction(t, xa.lo, xa.hi) * (kRight - kLeft); };
+  auto sx = [&](double x) { return tick_x(axis_x(x)); };
   auto sy = [&](double y) { return kBottom - fraction(y, ya.lo, ya.hi) * (kBottom - kTop); };
 
   o << "<svg viewBox=\"0 0 640 300\" role=\"img\" aria-label=\"" << escape(metric) << " vs "
@@ -470,7 +566,7 @@ std::string render_chart(const std::string& metric, const std::string& axis_name
     }
     o << "</g>\n<g class=\"ticks x\">";
     for (size_t i = 0; i < xa.ticks.size(); ++i) {
-      const std::string x = coordinate(sx(xa.ticks[i]));
+      const std::string x = coordinate(tick_x(xa.ticks[i]));
       o << "<line x1=\"" << x << "\" x2=\"" << x << "\" y1=\"" << kBottom << "\" y2=\""
         << kBottom + 5 << "\"/><text x=\"" << x << "\" y=\"" << kBottom + 19 << "\">"
         << escape(xa.labels[i]) << "</text>";
@@ -486,7 +582,7 @@ std::string render_chart(const std::string& metric, const std::string& axis_name
       std::vector<std::vector<Point>> segments(1);
       std::vector<double> bad_x;
       for (const Point& p : s.points) {
-        if (!std::isfinite(p.x)) continue;
+        if (!std::isfinite(axis_x(p.x))) continue;
         if (std::isfinite(p.y)) {
           segments.back().push_back(p);
         } else {
@@ -539,12 +635,19 @@ std::string render_chart(const std::string& metric, const std::string& axis_name
         o << "</g>\n";
       }
     }
+    if (style.mark && std::isfinite(axis_x(style.mark->x)) && std::isfinite(style.mark->y)) {
+      o << "<circle class=\"mark\" r=\"5\" cx=\"" << coordinate(sx(style.mark->x)) << "\" cy=\""
+        << coordinate(sy(style.mark->y)) << "\"><title>" << escape(style.mark_label) << " "
+        << axis_name << " " << escape(detail::format_float_repr(style.mark->x)) << ", "
+        << escape(metric) << " " << escape(detail::format_float_repr(style.mark->y))
+        << "</title></circle>\n";
+    }
   }
   o << "</svg>\n<div class=\"stats\">";
   for (size_t k = 0; k < series.size(); ++k) {
     const SeriesStats& st = stats[k];
     o << "<div>";
-    if (runs.size() > 1) {
+    if (name_runs) {
       o << "<span class=\"swatch\" style=\"background:" << kColors[series[k].run % 10]
         << "\"></span>" << escape(runs[series[k].run].label) << ": ";
     }
@@ -564,6 +667,13 @@ std::string render_chart(const std::string& metric, const std::string& axis_name
         << " (red marks on the top edge)</span>";
     }
     o << "</div>";
+  }
+  if (style.mark) {
+    o << "<div><span class=\"mark-swatch\"></span>" << escape(style.mark_label) << ": " << axis_name
+      << " <span title=\"" << detail::format_float_repr(style.mark->x) << "\">"
+      << short_number(style.mark->x) << "</span>, " << escape(metric) << " <span title=\""
+      << detail::format_float_repr(style.mark->y) << "\">" << short_number(style.mark->y)
+      << "</span></div>";
   }
   o << "</div>\n</figure>\n";
   return o.str();
@@ -629,6 +739,8 @@ svg{display:block;width:100%;height:auto}
 .series polyline{fill:none;stroke-width:1.6;stroke-linejoin:round}
 .series circle{stroke:none}
 circle.extreme{fill:none;stroke-width:1.2}
+circle.mark{fill:none;stroke:#d00;stroke-width:2}
+.mark-swatch{display:inline-block;width:9px;height:9px;border:2px solid #d00;border-radius:50%;margin-right:5px;vertical-align:-1px}
 .bad line{stroke:#d00;stroke-width:1.5}
 .stats{font-size:12px;color:#555}
 .note{color:#b00}
@@ -880,8 +992,45 @@ void write_run_report(const std::vector<std::string>& run_dirs, const std::strin
       o << render_chart(metrics[m], by_epoch ? "epoch" : "step", series, runs, chart_id++);
     }
   }
-  o << "</div>\n<p class=\"muted\">Written by lightning.cpp from metrics.csv"
-    << " and hparams.yaml; rebuild with <code>lightning-report RUN_DIR...</code></p>\n"
+  o << "</div>\n";
+
+  // Learning-rate sweeps (lr_find.csv): the smoothed loss against the rate,
+  // one chart per sweep, the suggestion ringed.
+  const bool any_sweeps = std::any_of(runs.begin(), runs.end(), [](const Run& run) {
+    return !run.lr_sweeps.empty() || !run.lr_find_note.empty();
+  });
+  if (any_sweeps) {
+    o << "<h2>Learning-rate finder</h2>\n<div class=\"charts\">\n";
+    for (size_t i = 0; i < runs.size(); ++i) {
+      const Run& run = runs[i];
+      if (!run.lr_find_note.empty()) {
+        o << "<p class=\"note\">" << escape(run.label)
+          << ": lr_find.csv could not be read: " << escape(run.lr_find_note) << "</p>\n";
+      }
+      for (const LRSweep& sweep : run.lr_sweeps) {
+        Series s;
+        s.run = i;
+        for (size_t k = 0; k < sweep.lrs.size(); ++k)
+          s.points.push_back({sweep.lrs[k], sweep.losses[k]});
+        ChartStyle style;
+        style.x_integer = false;
+        style.x_log = sweep.exponential;
+        if (sweep.suggested) {
+          style.mark = Point{sweep.lrs[*sweep.suggested], sweep.losses[*sweep.suggested]};
+          style.mark_label = "suggestion";
+        }
+        style.caption = "<b>loss</b> (smoothed) vs lr: " +
+                        std::string(sweep.exponential ? "exponential" : "linear") + " sweep " +
+                        std::to_string(sweep.index) + " at step " + std::to_string(sweep.step) +
+                        (runs.size() > 1 ? ", " + escape(run.label) : "");
+        style.legend = false;  // the caption names the run
+        o << render_chart("loss", "lr", {s}, runs, chart_id++, style);
+      }
+    }
+    o << "</div>\n";
+  }
+  o << "<p class=\"muted\">Written by lightning.cpp from metrics.csv, hparams.yaml"
+    << " and lr_find.csv; rebuild with <code>lightning-report RUN_DIR...</code></p>\n"
     << "</body>\n</html>\n";
 
   write_atomically(output_path, o.str());

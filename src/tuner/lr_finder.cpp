@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "lightning/error.h"
+#include "lightning/loggers/csv_logger.h"
 #include "lightning/tuner.h"
 #include "tuner/tuning.h"
 #include "util/float_format.h"
@@ -191,6 +192,14 @@ std::shared_ptr<LRFinder> run_lr_find(Trainer& trainer, LightningModule& model,
     callback->losses = from_rank0(callback->losses);
   }
   finder->set_results(std::move(callback->lrs), std::move(callback->losses));
+  // For report.html (CSVLogger's lr_find.csv); Lightning keeps the sweep
+  // only in the returned object.
+  if (t.is_global_zero()) {
+    for (const auto& logger : t.loggers_) {
+      if (auto* csv = dynamic_cast<CSVLogger*>(logger.get()))
+        csv->log_lr_find(*finder, start_steps);
+    }
+  }
 
   if (options.update_attr()) {
     if (const std::optional<double> lr = finder->suggestion()) {
@@ -228,7 +237,7 @@ void LRFinder::set_results(std::vector<double> lrs, std::vector<double> losses) 
   optimal_idx_.reset();
 }
 
-std::optional<double> LRFinder::suggestion(int64_t skip_begin, int64_t skip_end) {
+std::optional<int64_t> LRFinder::suggestion_index(int64_t skip_begin, int64_t skip_end) const {
   // Python's slice [skip_begin:-skip_end] ([x:-0] is empty, as in Lightning).
   const auto n = static_cast<int64_t>(losses_.size());
   auto clamp_index = [n](int64_t i) { return std::clamp<int64_t>(i < 0 ? n + i : i, 0, n); };
@@ -243,19 +252,22 @@ std::optional<double> LRFinder::suggestion(int64_t skip_begin, int64_t skip_end)
     kept_lrs.push_back(lrs_[i]);
     kept_idx.push_back(i);
   }
-  if (kept_losses.size() < 2) {
-    detail::warn(
-        "Failed to compute suggestion for learning rate because there are not enough points. "
-        "Increase the loop iteration limits or the size of your dataset/dataloader.");
-    optimal_idx_.reset();
-    return std::nullopt;
-  }
+  if (kept_losses.size() < 2) return std::nullopt;
   const at::Tensor losses = at::tensor(kept_losses, at::kDouble).to(at::kFloat);
   const at::Tensor lrs = at::tensor(kept_lrs, at::kDouble).to(at::kFloat);
   const std::vector<at::Tensor> spacing{lrs};
   const at::Tensor gradients = at::gradient(losses, at::TensorList(spacing))[0];
-  const int64_t min_grad = gradients.argmin().item<int64_t>();
-  optimal_idx_ = kept_idx[static_cast<size_t>(min_grad)];
+  return kept_idx[static_cast<size_t>(gradients.argmin().item<int64_t>())];
+}
+
+std::optional<double> LRFinder::suggestion(int64_t skip_begin, int64_t skip_end) {
+  optimal_idx_ = suggestion_index(skip_begin, skip_end);
+  if (!optimal_idx_) {
+    detail::warn(
+        "Failed to compute suggestion for learning rate because there are not enough points. "
+        "Increase the loop iteration limits or the size of your dataset/dataloader.");
+    return std::nullopt;
+  }
   return lrs_[static_cast<size_t>(*optimal_idx_)];
 }
 

@@ -579,6 +579,93 @@ class HookedModule : public TunableModule {
 
 }  // namespace
 
+namespace {
+
+// Logs its training loss, so that the fit writes metrics.csv and the report.
+class LoggingModule : public TunableModule {
+ public:
+  L::StepOutput training_step(L::Batch& batch, int64_t batch_idx) override {
+    L::StepOutput loss = TunableModule::training_step(batch, batch_idx);
+    log("train_loss", loss.loss());
+    return loss;
+  }
+};
+
+}  // namespace
+
+// The sweep goes to the CSVLogger's lr_find.csv (one row per rate, the
+// suggestion marked) and from there into report.html, once the fit that
+// follows has logged its metrics; a second sweep is appended as sweep 1.
+TEST(Tuner, SweepReachesTheRunReport) {
+  TempDir dir;
+  auto model = std::make_shared<LoggingModule>();
+  auto csv = std::make_shared<L::CSVLogger>(L::CSVLoggerOptions(dir.str()).version(0));
+  L::Trainer trainer(
+      options(dir).logger(csv).log_every_n_steps(1).max_epochs(1).limit_train_batches(40));
+  L::Tuner tuner(trainer);
+  auto finder = tuner.lr_find(model, L::LRFindOptions()
+                                         .num_training(20)
+                                         .min_lr(1e-4)
+                                         .max_lr(0.1)
+                                         .early_stop_threshold(std::nullopt)
+                                         .update_attr(false));
+  ASSERT_NE(finder, nullptr);
+  const std::filesystem::path run = dir.path() / "lightning_logs" / "version_0";
+  const L::MetricsTable table = L::read_metrics_csv((run / "lr_find.csv").string());
+  EXPECT_EQ(table.columns,
+            (std::vector<std::string>{"sweep", "step", "exponential", "lr", "loss", "suggested"}));
+  ASSERT_EQ(table.values.size(), finder->lrs().size());
+  const std::optional<int64_t> suggested = finder->suggestion_index();
+  ASSERT_TRUE(suggested.has_value());
+  EXPECT_FALSE(finder->optimal_idx().has_value());  // update_attr(false): nobody asked
+  for (size_t i = 0; i < table.values.size(); ++i) {
+    const auto& row = table.values[i];
+    EXPECT_EQ(row[0], 0);
+    EXPECT_EQ(row[1], 0);
+    EXPECT_EQ(row[2], 1);
+    EXPECT_EQ(row[3], finder->lrs()[i]) << i;  // round-trip exact
+    EXPECT_EQ(row[4], finder->losses()[i]) << i;
+    EXPECT_EQ(row[5], static_cast<int64_t>(i) == *suggested ? 1 : 0) << i;
+  }
+  // Nothing was logged yet: no report until the fit.
+  EXPECT_FALSE(std::filesystem::exists(run / "report.html"));
+
+  trainer.fit(model);
+  // A sweep from a callback at the second epoch's start (after 12 steps), as
+  // Lightning's milestones example, with the same logger: sweep 1.
+  auto callback = std::make_shared<EpochOneFinder>(L::LRFindOptions()
+                                                       .num_training(10)
+                                                       .mode("linear")
+                                                       .min_lr(1e-3)
+                                                       .max_lr(0.1)
+                                                       .early_stop_threshold(std::nullopt));
+  L::Trainer second(
+      options(dir).logger(csv).max_epochs(2).limit_train_batches(12).callbacks({callback}));
+  second.fit(std::make_shared<LoggingModule>());
+  ASSERT_NE(callback->optimal_lr(), nullptr);
+  const L::MetricsTable both = L::read_metrics_csv((run / "lr_find.csv").string());
+  ASSERT_EQ(both.values.size(), finder->lrs().size() + 10);
+  EXPECT_EQ(both.values.back()[0], 1);
+  EXPECT_EQ(both.values.back()[1], 12);
+  EXPECT_EQ(both.values.back()[2], 0);
+
+  const std::string html = [&] {
+    std::ifstream in(run / "report.html", std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }();
+  EXPECT_THAT(html, ::testing::HasSubstr("<h2>Learning-rate finder</h2>"));
+  EXPECT_THAT(html, ::testing::HasSubstr("exponential sweep 0 at step 0"));
+  EXPECT_THAT(html, ::testing::HasSubstr("<circle class=\"mark\""));
+  EXPECT_THAT(html, ::testing::HasSubstr("data-metric=\"train_loss\""));
+
+  // A new logger on the same version folder starts again: the earlier
+  // run's sweeps are not its own.
+  auto fresh = std::make_shared<L::CSVLogger>(L::CSVLoggerOptions(dir.str()).version(0));
+  L::Trainer third(options(dir).logger(fresh).max_epochs(1).limit_train_batches(2));
+  third.fit(std::make_shared<LoggingModule>());
+  EXPECT_FALSE(std::filesystem::exists(run / "lr_find.csv"));
+}
+
 // Lightning's _TunerExitException: the fit ends after the finder's
 // on_fit_start (before the module's), teardown runs and the loggers are
 // finalized as a success; nothing reaches them during the sweep.

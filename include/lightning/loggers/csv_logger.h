@@ -25,6 +25,8 @@
 
 namespace lightning {
 
+class LRFinder;
+
 /// Options of CSVLogger, with Lightning's names and defaults.
 struct LIGHTNING_API CSVLoggerOptions {
   /// Root directory of the runs (required).
@@ -62,6 +64,15 @@ class LIGHTNING_API CSVLogger : public Logger {
   std::string log_dir() const override;
   const CSVLoggerOptions& options() const { return options_; }
 
+  /// Appends a learning-rate sweep to `lr_find.csv` in the run folder, for
+  /// report.html's "Learning-rate finder" charts: columns sweep (0, 1, ...
+  /// per logger), step (the global step the sweep started at), exponential
+  /// (1 or 0), lr, loss (smoothed) and suggested (1 on the row that
+  /// `finder.suggestion()` picks with its default skips). The learning-rate finder calls it after
+  /// each sweep (Tuner::lr_find, LearningRateFinder); Lightning keeps the sweep only in memory.
+  /// `lightning::Error` naming the file when it cannot be written.
+  void log_lr_find(const LRFinder& finder, int64_t step);
+
  private:
   using Row = std::map<std::string, double>;
   void mark_started();
@@ -78,6 +89,7 @@ class LIGHTNING_API CSVLogger : public Logger {
   bool dir_ready_ = false;
   bool hparams_written_ = false;
   int64_t calls_since_flush_ = 0;
+  int64_t lr_find_sweeps_ = 0;  // sweeps in lr_find.csv
   HParams hparams_;
   std::string started_;  // local time of the first log call, for report.html
   std::chrono::steady_clock::time_point started_at_;
