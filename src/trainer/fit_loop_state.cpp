@@ -243,7 +243,10 @@ void FitLoop::load_exact_position(const StateDict& exact, const std::string& pat
   counters_.global_step = state_int(exact, "global_step", who);
   counters_.total_batch_idx = state_int(exact, "total_batch_idx", who);
   counters_.batches_that_stepped = state_int(exact, "batches_that_stepped", who);
-  t_.should_stop_ = state_bool(exact, "should_stop", who);
+  // "should_stop" is not read back: as in Lightning, a stop request is not
+  // resumed; the callbacks that asked for it decide again from their
+  // restored state (a Timer whose budget is spent stops the resumed fit in
+  // on_fit_start), so a stopped run can go on with a larger budget.
   resume.batches_done = state_int(exact, "batches_done", who);
   resume.phase = phase_from_name(state_string(exact, "phase", who), who);
   // Saved outside the loop (after fit): the saved epoch starts from its beginning.

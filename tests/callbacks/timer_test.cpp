@@ -154,6 +154,34 @@ TEST(Timer, StateDictHasLightningsKeysAndResumeCountsTheSavedTime) {
   EXPECT_EQ(second->time_elapsed(), 4.0);
 }
 
+// A stop is not part of the resumed state (Lightning does not checkpoint
+// trainer.should_stop): resuming the stopped run with a larger budget trains
+// on; with the same budget the Timer, which checks the restored time in
+// on_fit_start as Lightning's does, stops it before any batch.
+TEST(Timer, AResumedFitAfterTheStopTrainsOnWithALargerBudget) {
+  L::testing::TempDir dir;
+  auto clock = std::make_shared<double>(0.0);
+  auto model = std::make_shared<TickingModule>(clock, 1.0);
+  L::Trainer first(
+      L::testing::quiet().enable_checkpointing(true).default_root_dir(dir.str()).callbacks(
+          {fake_timer(clock, 3.5)}));
+  first.fit(model);
+  ASSERT_EQ(model->trained, 4);
+  const std::string path = (dir.path() / "checkpoints" / "epoch=0-step=4.ckpt").string();
+  ASSERT_TRUE(std::filesystem::exists(path));
+
+  for (const auto& [budget, batches] : {std::pair<double, int64_t>{3.5, 0}, {10.0, 6}}) {
+    auto resumed = std::make_shared<TickingModule>(clock, 1.0);
+    auto timer = fake_timer(clock, budget);
+    L::Trainer again(L::testing::quiet().callbacks({timer}));
+    again.fit(resumed, path);
+    // The saved 4 s count: a batch per second until the budget is reached.
+    EXPECT_EQ(resumed->trained, batches) << "budget " << budget;
+    EXPECT_EQ(again.global_step(), 4 + batches) << "budget " << budget;
+    EXPECT_EQ(timer->time_elapsed(), 4.0 + static_cast<double>(batches)) << "budget " << budget;
+  }
+}
+
 TEST(Timer, MaxTimeAddsAStepTimerUnlessOneIsGiven) {
   L::Trainer trainer(L::testing::quiet().max_time("00:00:00:00"));
   L::Timer* added = nullptr;
