@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "lightning/error.h"
+#include "metrics/tensor_math.h"
 
 namespace lightning::metrics {
 
@@ -55,7 +56,8 @@ Cleaned clean_input(const std::string& name, const NanStrategy& strategy, at::Te
                      "nan_strategy \"warn\", \"ignore\", \"disable\" or a replacement number.");
     } else {
       if (*mode == "warn") {
-        detail::warn_once(name + ": encountered NaN values in the input; they are removed.");
+        lightning::detail::warn_once(name +
+                                     ": encountered NaN values in the input; they are removed.");
       }
       const at::Tensor keep = nans.logical_not();
       value = value.index({keep});
@@ -93,7 +95,6 @@ Cleaned mean_input(const std::string& name, const NanStrategy& strategy,
 at::Tensor float_scalar(double v) { return at::full({}, v, at::kFloat); }
 
 // torchmetrics squeezes every one-element result of compute() to 0-dim.
-at::Tensor squeeze_if_scalar(const at::Tensor& t) { return t.numel() == 1 ? t.squeeze() : t; }
 
 // A window state: the oldest entry drops out, `latest` comes in last.
 at::Tensor shift_in(const at::Tensor& window, const at::Tensor& latest) {
@@ -119,7 +120,7 @@ void MeanMetric::update_states(const std::vector<at::Tensor>& inputs) {
 }
 
 std::vector<at::Tensor> MeanMetric::compute_states() {
-  return {squeeze_if_scalar(state("mean_value") / state("weight"))};
+  return {detail::squeeze_if_scalar(state("mean_value") / state("weight"))};
 }
 
 // ---- SumMetric ----------------------------------------------------------------------
@@ -137,7 +138,7 @@ void SumMetric::update_states(const std::vector<at::Tensor>& inputs) {
 }
 
 std::vector<at::Tensor> SumMetric::compute_states() {
-  return {squeeze_if_scalar(state("sum_value"))};
+  return {detail::squeeze_if_scalar(state("sum_value"))};
 }
 
 // ---- MaxMetric / MinMetric ----------------------------------------------------------
@@ -155,7 +156,7 @@ void MaxMetric::update_states(const std::vector<at::Tensor>& inputs) {
 }
 
 std::vector<at::Tensor> MaxMetric::compute_states() {
-  return {squeeze_if_scalar(state("max_value"))};
+  return {detail::squeeze_if_scalar(state("max_value"))};
 }
 
 MinMetric::MinMetric(MinMetricOptions options) : Metric("MinMetric"), options_(std::move(options)) {
@@ -171,7 +172,7 @@ void MinMetric::update_states(const std::vector<at::Tensor>& inputs) {
 }
 
 std::vector<at::Tensor> MinMetric::compute_states() {
-  return {squeeze_if_scalar(state("min_value"))};
+  return {detail::squeeze_if_scalar(state("min_value"))};
 }
 
 // ---- CatMetric ----------------------------------------------------------------------
@@ -190,7 +191,7 @@ void CatMetric::update_states(const std::vector<at::Tensor>& inputs) {
 
 std::vector<at::Tensor> CatMetric::compute_states() {
   const at::Tensor empty = at::empty({0}, at::TensorOptions().dtype(at::kFloat).device(device()));
-  return {squeeze_if_scalar(cat_state("value", empty))};
+  return {detail::squeeze_if_scalar(cat_state("value", empty))};
 }
 
 // ---- RunningMean / RunningSum -------------------------------------------------------
@@ -219,7 +220,7 @@ void RunningMean::update_states(const std::vector<at::Tensor>& inputs) {
 }
 
 std::vector<at::Tensor> RunningMean::compute_states() {
-  return {squeeze_if_scalar(state("mean_value").sum() / state("weight").sum())};
+  return {detail::squeeze_if_scalar(state("mean_value").sum() / state("weight").sum())};
 }
 
 RunningSum::RunningSum(RunningSumOptions options)
@@ -237,7 +238,7 @@ void RunningSum::update_states(const std::vector<at::Tensor>& inputs) {
 }
 
 std::vector<at::Tensor> RunningSum::compute_states() {
-  return {squeeze_if_scalar(state("sum_value").sum())};
+  return {detail::squeeze_if_scalar(state("sum_value").sum())};
 }
 
 }  // namespace lightning::metrics

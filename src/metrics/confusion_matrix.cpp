@@ -7,6 +7,7 @@
 
 #include "lightning/error.h"
 #include "metrics/confusion_matrix_internal.h"
+#include "metrics/tensor_math.h"
 
 namespace lightning::metrics {
 
@@ -275,16 +276,13 @@ at::Tensor normalize_confmat(const at::Tensor& confmat, const std::string& norma
   return m;
 }
 
-at::Tensor safe_divide(const at::Tensor& num, const at::Tensor& denom, double zero_division) {
-  return at::where(denom.ne(0), num / denom, at::full({}, zero_division, num.options()));
-}
-
 // torchmetrics' _jaccard_index_reduce; `average` "binary" for the binary task.
 at::Tensor jaccard_reduce(const at::Tensor& confmat_long, const std::string& average,
                           std::optional<int64_t> ignore_index, double zero_division) {
   const at::Tensor confmat = confmat_long.to(at::kFloat);
   if (average == "binary") {
-    return safe_divide(confmat[1][1], confmat[0][1] + confmat[1][0] + confmat[1][1], zero_division);
+    return detail::safe_divide(confmat[1][1], confmat[0][1] + confmat[1][0] + confmat[1][1],
+                               zero_division);
   }
   const bool ignore_in_range =
       ignore_index && *ignore_index >= 0 && *ignore_index < confmat.size(0);
@@ -302,7 +300,7 @@ at::Tensor jaccard_reduce(const at::Tensor& confmat_long, const std::string& ave
     num = num.sum();
     denom = ignore_in_range ? denom.sum() - denom[*ignore_index] : denom.sum();
   }
-  const at::Tensor jaccard = safe_divide(num, denom, zero_division);
+  const at::Tensor jaccard = detail::safe_divide(num, denom, zero_division);
   if (average == "none" || average == "micro") return jaccard;
   at::Tensor weights;
   if (average == "weighted") {

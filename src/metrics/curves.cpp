@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "lightning/error.h"
+#include "metrics/tensor_math.h"
 
 namespace lightning::metrics {
 
@@ -28,13 +29,6 @@ struct Curves {
 namespace {
 
 using detail::Curves;
-
-/// num / den with 0 where den is 0 (torchmetrics' _safe_divide, zero_division=0).
-at::Tensor safe_divide(at::Tensor num, at::Tensor den) {
-  if (!num.is_floating_point()) num = num.to(at::kFloat);
-  if (!den.is_floating_point()) den = den.to(at::kFloat);
-  return at::where(den != 0, num / den, at::zeros({}, num.options()));
-}
 
 /// num / den as floats, NaN where both are 0.
 at::Tensor float_divide(at::Tensor num, at::Tensor den) {
@@ -160,8 +154,8 @@ Curves binned_curves(const at::Tensor& confmat, const at::Tensor& thresholds, bo
   const bool per_class = confmat.dim() == 4;
   if (roc) {
     at::Tensor tns = confmat.select(-2, 0).select(-1, 0);
-    out.y = safe_divide(tps, tps + fns).flip(0);
-    out.x = safe_divide(fps, fps + tns).flip(0);
+    out.y = detail::safe_divide(tps, tps + fns).flip(0);
+    out.x = detail::safe_divide(fps, fps + tns).flip(0);
     out.thr = thresholds.flip(0);
   } else {
     at::Tensor precision = float_divide(tps, tps + fps);
@@ -184,8 +178,8 @@ Curves binned_curves(const at::Tensor& confmat, const at::Tensor& thresholds, bo
 /// xp need not be sorted; the count of xp <= x comes from a sorted copy.
 at::Tensor interp(const at::Tensor& x, const at::Tensor& xp, const at::Tensor& fp) {
   const int64_t n = xp.size(0);
-  at::Tensor m =
-      safe_divide(fp.slice(0, 1) - fp.slice(0, 0, n - 1), xp.slice(0, 1) - xp.slice(0, 0, n - 1));
+  at::Tensor m = detail::safe_divide(fp.slice(0, 1) - fp.slice(0, 0, n - 1),
+                                     xp.slice(0, 1) - xp.slice(0, 0, n - 1));
   at::Tensor b = fp.slice(0, 0, n - 1) - m * xp.slice(0, 0, n - 1);
   at::ScalarType type = at::promote_types(x.scalar_type(), xp.scalar_type());
   at::Tensor sorted = std::get<0>(xp.to(type).sort());
@@ -348,7 +342,7 @@ at::Tensor reduce_scores(const std::string& metric, const at::Tensor& scores,
   at::Tensor kept = scores.masked_select(keep);
   if (average == "macro") return kept.mean();
   at::Tensor w = weights.masked_select(keep);
-  return (kept * safe_divide(w, w.sum())).sum();
+  return (kept * detail::safe_divide(w, w.sum())).sum();
 }
 
 // --- argument checks ---------------------------------------------------------

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "lightning/error.h"
+#include "metrics/tensor_math.h"
 
 namespace lightning::metrics {
 
@@ -68,7 +69,6 @@ void check_multioutput(const std::string& name, const std::string& multioutput) 
 }
 
 // torchmetrics squeezes every one-element result of compute() to 0-dim.
-at::Tensor squeeze_if_scalar(const at::Tensor& t) { return t.numel() == 1 ? t.squeeze() : t; }
 
 at::Tensor float_zeros(std::vector<int64_t> shape) { return at::zeros(shape, at::kFloat); }
 
@@ -116,7 +116,7 @@ void MeanSquaredError::update_states(const std::vector<at::Tensor>& inputs) {
 
 std::vector<at::Tensor> MeanSquaredError::compute_states() {
   const at::Tensor mse = state("sum_squared_error") / state("total");
-  return {squeeze_if_scalar(options_.squared() ? mse : mse.sqrt())};
+  return {detail::squeeze_if_scalar(options_.squared() ? mse : mse.sqrt())};
 }
 
 // ---- MeanAbsoluteError --------------------------------------------------------------
@@ -137,7 +137,7 @@ void MeanAbsoluteError::update_states(const std::vector<at::Tensor>& inputs) {
 }
 
 std::vector<at::Tensor> MeanAbsoluteError::compute_states() {
-  return {squeeze_if_scalar(state("sum_abs_error") / state("total"))};
+  return {detail::squeeze_if_scalar(state("sum_abs_error") / state("total"))};
 }
 
 // ---- (Symmetric)MeanAbsolutePercentageError -----------------------------------------
@@ -163,7 +163,7 @@ void MeanAbsolutePercentageError::update_states(const std::vector<at::Tensor>& i
 }
 
 std::vector<at::Tensor> MeanAbsolutePercentageError::compute_states() {
-  return {squeeze_if_scalar(state("sum_abs_per_error") / state("total"))};
+  return {detail::squeeze_if_scalar(state("sum_abs_per_error") / state("total"))};
 }
 
 SymmetricMeanAbsolutePercentageError::SymmetricMeanAbsolutePercentageError()
@@ -185,7 +185,7 @@ void SymmetricMeanAbsolutePercentageError::update_states(const std::vector<at::T
 }
 
 std::vector<at::Tensor> SymmetricMeanAbsolutePercentageError::compute_states() {
-  return {squeeze_if_scalar(state("sum_abs_per_error") / state("total"))};
+  return {detail::squeeze_if_scalar(state("sum_abs_per_error") / state("total"))};
 }
 
 // ---- R2Score ------------------------------------------------------------------------
@@ -235,18 +235,18 @@ std::vector<at::Tensor> R2Score::compute_states() {
   const int64_t adjusted = options_.adjusted();
   if (adjusted != 0) {
     if (adjusted > num_obs - 1) {
-      detail::warn_once(
+      lightning::detail::warn_once(
           "R2Score: more independent regressions (adjusted) than data points; falls back to the "
           "standard r2 score.");
     } else if (adjusted == num_obs - 1) {
-      detail::warn_once(
+      lightning::detail::warn_once(
           "R2Score: division by zero in the adjusted r2 score (adjusted == samples - 1); falls "
           "back to the standard r2 score.");
     } else {
       r2 = 1 - (1 - r2) * (total - 1) / (total - adjusted - 1);
     }
   }
-  return {squeeze_if_scalar(r2)};
+  return {detail::squeeze_if_scalar(r2)};
 }
 
 // ---- PearsonCorrCoef ----------------------------------------------------------------
@@ -419,7 +419,7 @@ std::vector<at::Tensor> PearsonCorrCoef::compute_states() {
   const at::Tensor degenerate = (var_x < bound) | (var_y < bound) | var_x.isfinite().logical_not() |
                                 var_y.isfinite().logical_not() | corr_xy.isfinite().logical_not();
   if (degenerate.any().item<bool>()) {
-    detail::warn_once(
+    lightning::detail::warn_once(
         "PearsonCorrCoef: the variance of preds or target is close to zero (or there is a single "
         "sample); the correlation coefficient is set to NaN. Consider re-scaling the inputs or a "
         "larger dtype.");
@@ -428,7 +428,7 @@ std::vector<at::Tensor> PearsonCorrCoef::compute_states() {
   const at::Tensor corr =
       at::where(degenerate, at::full_like(value, std::numeric_limits<double>::quiet_NaN()), value)
           .clamp(-1.0, 1.0);
-  return {squeeze_if_scalar(corr.squeeze())};
+  return {detail::squeeze_if_scalar(corr.squeeze())};
 }
 
 // ---- SpearmanCorrCoef ---------------------------------------------------------------
@@ -488,7 +488,7 @@ std::vector<at::Tensor> SpearmanCorrCoef::compute_states() {
   const at::Tensor cov = (preds_diff * target_diff).mean(0);
   const at::Tensor preds_std = (preds_diff * preds_diff).mean(0).sqrt();
   const at::Tensor target_std = (target_diff * target_diff).mean(0).sqrt();
-  return {squeeze_if_scalar((cov / (preds_std * target_std + 1e-6)).clamp(-1.0, 1.0))};
+  return {detail::squeeze_if_scalar((cov / (preds_std * target_std + 1e-6)).clamp(-1.0, 1.0))};
 }
 
 // ---- ExplainedVariance --------------------------------------------------------------
@@ -531,7 +531,7 @@ std::vector<at::Tensor> ExplainedVariance::compute_states() {
       at::where(numerator_nonzero & denominator_nonzero, 1.0 - numerator / denominator, scores);
   scores = at::where(numerator_nonzero & denominator_nonzero.logical_not(), at::zeros_like(scores),
                      scores);
-  return {squeeze_if_scalar(reduce_outputs(scores, denominator, options_.multioutput()))};
+  return {detail::squeeze_if_scalar(reduce_outputs(scores, denominator, options_.multioutput()))};
 }
 
 // ---- CosineSimilarity ---------------------------------------------------------------
@@ -566,9 +566,9 @@ std::vector<at::Tensor> CosineSimilarity::compute_states() {
   const at::Tensor norms =
       at::linalg_vector_norm(preds, 2, {-1}) * at::linalg_vector_norm(target, 2, {-1});
   const at::Tensor similarity = dot / norms;
-  if (options_.reduction() == "sum") return {squeeze_if_scalar(similarity.sum())};
-  if (options_.reduction() == "mean") return {squeeze_if_scalar(similarity.mean())};
-  return {squeeze_if_scalar(similarity)};
+  if (options_.reduction() == "sum") return {detail::squeeze_if_scalar(similarity.sum())};
+  if (options_.reduction() == "mean") return {detail::squeeze_if_scalar(similarity.mean())};
+  return {detail::squeeze_if_scalar(similarity)};
 }
 
 // ---- KLDivergence -------------------------------------------------------------------
@@ -615,10 +615,10 @@ std::vector<at::Tensor> KLDivergence::compute_states() {
   if (options_.reduction() == "none") {
     LIGHTNING_CHECK(!list_state("measures").empty(), metric_name(),
                     ": compute() before any update: there are no samples.");
-    return {squeeze_if_scalar(cat_state("measures", at::Tensor()))};
+    return {detail::squeeze_if_scalar(cat_state("measures", at::Tensor()))};
   }
-  if (options_.reduction() == "sum") return {squeeze_if_scalar(state("measures"))};
-  return {squeeze_if_scalar(state("measures") / state("total"))};
+  if (options_.reduction() == "sum") return {detail::squeeze_if_scalar(state("measures"))};
+  return {detail::squeeze_if_scalar(state("measures") / state("total"))};
 }
 
 }  // namespace lightning::metrics

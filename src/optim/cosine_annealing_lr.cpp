@@ -4,12 +4,11 @@
 #include <utility>
 
 #include "lightning/error.h"
+#include "util/math_constants.h"
 
 namespace lightning {
 
 namespace {
-
-constexpr double kPi = 3.141592653589793;  // Python's math.pi
 
 // Python's `a % b` (takes the sign of b).
 int64_t py_mod(int64_t a, int64_t b) {
@@ -73,19 +72,20 @@ std::vector<double> CosineAnnealingLR::get_lr() {
   if (step_count_ == 1 && last_epoch_ > 0) {
     // Built with last_epoch > -1: the closed form.
     for (size_t i = 0; i < lrs.size(); ++i) {
-      lrs[i] = eta_min + (base_lrs_[i] - eta_min) * (1 + std::cos(epoch * kPi / t_max)) / 2;
+      lrs[i] = eta_min + (base_lrs_[i] - eta_min) * (1 + std::cos(epoch * detail::kPi / t_max)) / 2;
     }
     return lrs;
   }
   if (py_mod(last_epoch_ - 1 - T_max, 2 * T_max) == 0) {
     for (size_t i = 0; i < lrs.size(); ++i) {
-      lrs[i] = lrs[i] + (base_lrs_[i] - eta_min) * (1 - std::cos(kPi / t_max)) / 2;
+      lrs[i] = lrs[i] + (base_lrs_[i] - eta_min) * (1 - std::cos(detail::kPi / t_max)) / 2;
     }
     return lrs;
   }
   for (double& lr : lrs) {
-    lr = (1 + std::cos(kPi * epoch / t_max)) /
-             (1 + std::cos(kPi * static_cast<double>(last_epoch_ - 1) / t_max)) * (lr - eta_min) +
+    lr = (1 + std::cos(detail::kPi * epoch / t_max)) /
+             (1 + std::cos(detail::kPi * static_cast<double>(last_epoch_ - 1) / t_max)) *
+             (lr - eta_min) +
          eta_min;
   }
   return lrs;
@@ -96,8 +96,9 @@ std::optional<std::vector<double>> CosineAnnealingLR::closed_form_lr() {
   const double t_max = static_cast<double>(options_.T_max());
   std::vector<double> lrs;
   for (double base_lr : base_lrs_) {
-    lrs.push_back(eta_min + (base_lr - eta_min) *
-                                (1 + std::cos(kPi * static_cast<double>(last_epoch_) / t_max)) / 2);
+    lrs.push_back(eta_min +
+                  (base_lr - eta_min) *
+                      (1 + std::cos(detail::kPi * static_cast<double>(last_epoch_) / t_max)) / 2);
   }
   return lrs;
 }
@@ -136,7 +137,8 @@ std::vector<double> CosineAnnealingWarmRestarts::get_lr() {
   std::vector<double> lrs;
   for (double base_lr : base_lrs_) {
     lrs.push_back(eta_min + (base_lr - eta_min) *
-                                (1 + std::cos(kPi * T_cur_ / static_cast<double>(T_i_))) / 2);
+                                (1 + std::cos(detail::kPi * T_cur_ / static_cast<double>(T_i_))) /
+                                2);
   }
   return lrs;
 }

@@ -9,22 +9,14 @@
 
 #include "lightning/error.h"
 #include "lightning/optim/param_groups.h"
+#include "optim/cycle_params.h"
+#include "util/math_constants.h"
 
 namespace lightning {
 
 namespace {
 
-constexpr const char* kName = "CyclicLR";
-
-// PyTorch's _format_param: one value for every group, or one per group.
-std::vector<double> format_param(const torch::optim::Optimizer& optimizer,
-                                 const std::vector<double>& values, const char* what) {
-  const size_t n = optimizer.param_groups().size();
-  if (values.size() == 1) return std::vector<double>(n, values[0]);
-  LIGHTNING_CHECK(values.size() == n, kName, ": expected ", n, " values for ", what, ", got ",
-                  values.size(), " (give one per parameter group, or a single value for all).");
-  return values;
-}
+constexpr const char* kCyclicLR = "CyclicLR";
 
 bool builtin_mode(const std::string& mode) {
   return mode == "triangular" || mode == "triangular2" || mode == "exp_range";
@@ -36,14 +28,6 @@ std::vector<double> group_momentums(const torch::optim::Optimizer& optimizer) {
   return out;
 }
 
-void require_momentum(const torch::optim::Optimizer& optimizer) {
-  LIGHTNING_CHECK(momentum_of(optimizer.defaults()).has_value(), kName,
-                  ": optimizer must support momentum with `cycle_momentum` option enabled; ",
-                  optimizer_name(optimizer),
-                  " has no momentum or beta1 to cycle. Use SGD, RMSprop, Adam or AdamW, or set "
-                  "cycle_momentum(false).");
-}
-
 }  // namespace
 
 std::shared_ptr<torch::optim::Optimizer> CyclicLR::prepare(
@@ -51,23 +35,25 @@ std::shared_ptr<torch::optim::Optimizer> CyclicLR::prepare(
   LIGHTNING_CHECK(optimizer != nullptr,
                   "A learning-rate scheduler needs an optimizer, got a null pointer.");
   // Every check first, so that a refused configuration leaves the optimizer as it was.
-  const auto base_lrs = format_param(*optimizer, options.base_lr(), "base_lr");
-  format_param(*optimizer, options.max_lr(), "max_lr");
-  LIGHTNING_CHECK(options.step_size_up() >= 1, kName, ": step_size_up must be >= 1, got ",
+  const auto base_lrs =
+      detail::per_group_values(*optimizer, options.base_lr(), kCyclicLR, "base_lr");
+  detail::per_group_values(*optimizer, options.max_lr(), kCyclicLR, "max_lr");
+  LIGHTNING_CHECK(options.step_size_up() >= 1, kCyclicLR, ": step_size_up must be >= 1, got ",
                   options.step_size_up(), ".");
-  LIGHTNING_CHECK(!options.step_size_down() || *options.step_size_down() >= 0, kName,
+  LIGHTNING_CHECK(!options.step_size_down() || *options.step_size_down() >= 0, kCyclicLR,
                   ": step_size_down must be >= 0, got ", options.step_size_down().value_or(0), ".");
-  LIGHTNING_CHECK(builtin_mode(options.mode()) || options.scale_fn(), kName,
+  LIGHTNING_CHECK(builtin_mode(options.mode()) || options.scale_fn(), kCyclicLR,
                   ": mode is invalid and scale_fn is None: got mode \"", options.mode(),
                   "\"; use \"triangular\", \"triangular2\" or \"exp_range\", or give a scale_fn.");
-  LIGHTNING_CHECK(options.scale_mode() == "cycle" || options.scale_mode() == "iterations", kName,
-                  ": scale_mode must be \"cycle\" or \"iterations\", got \"", options.scale_mode(),
-                  "\".");
+  LIGHTNING_CHECK(options.scale_mode() == "cycle" || options.scale_mode() == "iterations",
+                  kCyclicLR, ": scale_mode must be \"cycle\" or \"iterations\", got \"",
+                  options.scale_mode(), "\".");
   std::vector<double> base_momentums;
   if (options.cycle_momentum()) {
-    require_momentum(*optimizer);
-    base_momentums = format_param(*optimizer, options.base_momentum(), "base_momentum");
-    format_param(*optimizer, options.max_momentum(), "max_momentum");
+    detail::require_momentum(*optimizer, kCyclicLR);
+    base_momentums =
+        detail::per_group_values(*optimizer, options.base_momentum(), kCyclicLR, "base_momentum");
+    detail::per_group_values(*optimizer, options.max_momentum(), kCyclicLR, "max_momentum");
   }
   // PyTorch sets the groups' rates (and momentums) before _LRScheduler.__init__
   // records them as initial_lr.
@@ -85,7 +71,7 @@ std::shared_ptr<torch::optim::Optimizer> CyclicLR::prepare(
 
 CyclicLR::CyclicLR(std::shared_ptr<torch::optim::Optimizer> optimizer, CyclicLROptions options)
     : LRScheduler(prepare(optimizer, options), options.last_epoch()), options_(std::move(options)) {
-  max_lrs_ = format_param(*optimizer_, options_.max_lr(), "max_lr");
+  max_lrs_ = detail::per_group_values(*optimizer_, options_.max_lr(), kCyclicLR, "max_lr");
   const double up = static_cast<double>(options_.step_size_up());
   const double down =
       options_.step_size_down() ? static_cast<double>(*options_.step_size_down()) : up;
@@ -98,11 +84,12 @@ CyclicLR::CyclicLR(std::shared_ptr<torch::optim::Optimizer> optimizer, CyclicLRO
   if (options_.cycle_momentum()) {
     // As 1.13: the groups' momentums, which are base_momentum unless resuming.
     base_momentums_ = group_momentums(*optimizer_);
-    max_momentums_ = format_param(*optimizer_, options_.max_momentum(), "max_momentum");
+    max_momentums_ =
+        detail::per_group_values(*optimizer_, options_.max_momentum(), kCyclicLR, "max_momentum");
   }
   initial_step();
   // As PyTorch, after the first step (which used the groups' initial_lr).
-  base_lrs_ = format_param(*optimizer_, options_.base_lr(), "base_lr");
+  base_lrs_ = detail::per_group_values(*optimizer_, options_.base_lr(), kCyclicLR, "base_lr");
 }
 
 double CyclicLR::scale(double x) const {
@@ -175,33 +162,33 @@ SchedulerState CyclicLR::state_dict() const {
 
 void CyclicLR::load_state_dict(const SchedulerState& state) {
   // Read everything before changing anything.
-  auto max_lrs = state_doubles(state, "max_lrs", kName);
-  const double total_size = state_double(state, "total_size", kName);
-  const double step_ratio = state_double(state, "step_ratio", kName);
-  const std::string mode = state_string(state, "mode", kName);
-  const double gamma = state_double(state, "gamma", kName);
-  const std::string scale_mode = state_string(state, "scale_mode", kName);
-  LIGHTNING_CHECK(scale_mode == "cycle" || scale_mode == "iterations", kName,
+  auto max_lrs = state_doubles(state, "max_lrs", kCyclicLR);
+  const double total_size = state_double(state, "total_size", kCyclicLR);
+  const double step_ratio = state_double(state, "step_ratio", kCyclicLR);
+  const std::string mode = state_string(state, "mode", kCyclicLR);
+  const double gamma = state_double(state, "gamma", kCyclicLR);
+  const std::string scale_mode = state_string(state, "scale_mode", kCyclicLR);
+  LIGHTNING_CHECK(scale_mode == "cycle" || scale_mode == "iterations", kCyclicLR,
                   ".load_state_dict: unknown scale_mode \"", scale_mode, "\".");
-  const bool cycle_momentum = state_bool(state, "cycle_momentum", kName);
-  const bool custom = !state_value(state, "_scale_fn_custom", kName).isNone();
+  const bool cycle_momentum = state_bool(state, "cycle_momentum", kCyclicLR);
+  const bool custom = !state_value(state, "_scale_fn_custom", kCyclicLR).isNone();
   std::string ref;
   if (custom) {
-    LIGHTNING_CHECK(options_.scale_fn() != nullptr, kName,
+    LIGHTNING_CHECK(options_.scale_fn() != nullptr, kCyclicLR,
                     ".load_state_dict: the state was saved with a custom scale_fn, which "
                     "cannot be saved; build this CyclicLR with the same scale_fn before loading.");
   } else {
-    const c10::IValue& r = state_value(state, "_scale_fn_ref", kName);
-    LIGHTNING_CHECK(r.isString() && builtin_mode(r.toStringRef()), kName,
+    const c10::IValue& r = state_value(state, "_scale_fn_ref", kCyclicLR);
+    LIGHTNING_CHECK(r.isString() && builtin_mode(r.toStringRef()), kCyclicLR,
                     ".load_state_dict: \"_scale_fn_ref\" must name \"triangular\", "
                     "\"triangular2\" or \"exp_range\" when \"_scale_fn_custom\" is None.");
     ref = r.toStringRef();
   }
   std::vector<double> base_momentums, max_momentums;
   if (cycle_momentum) {
-    require_momentum(*optimizer_);
-    base_momentums = state_doubles(state, "base_momentums", kName);
-    max_momentums = state_doubles(state, "max_momentums", kName);
+    detail::require_momentum(*optimizer_, kCyclicLR);
+    base_momentums = state_doubles(state, "base_momentums", kCyclicLR);
+    max_momentums = state_doubles(state, "max_momentums", kCyclicLR);
   }
 
   LRScheduler::load_state_dict(state);

@@ -11,47 +11,31 @@
 
 #include "lightning/error.h"
 #include "lightning/optim/param_groups.h"
+#include "optim/cycle_params.h"
+#include "util/math_constants.h"
 
 namespace lightning {
 
 namespace {
 
-constexpr const char* kName = "OneCycleLR";
-constexpr double kPi = 3.14159265358979323846;  // math.pi
-
-std::vector<double> format_param(const torch::optim::Optimizer& optimizer,
-                                 const std::vector<double>& values, const char* what) {
-  const size_t n = optimizer.param_groups().size();
-  if (values.size() == 1) return std::vector<double>(n, values[0]);
-  LIGHTNING_CHECK(values.size() == n, kName, ": expected ", n, " values for ", what, ", got ",
-                  values.size(), " (give one per parameter group, or a single value for all).");
-  return values;
-}
+constexpr const char* kOneCycleLR = "OneCycleLR";
 
 int64_t total_steps_of(const OneCycleLROptions& o) {
   if (o.total_steps()) {
-    LIGHTNING_CHECK(*o.total_steps() > 0, kName,
+    LIGHTNING_CHECK(*o.total_steps() > 0, kOneCycleLR,
                     ": Expected positive integer total_steps, but got ", *o.total_steps(), ".");
     return *o.total_steps();
   }
-  LIGHTNING_CHECK(o.epochs() && o.steps_per_epoch(), kName,
+  LIGHTNING_CHECK(o.epochs() && o.steps_per_epoch(), kOneCycleLR,
                   ": You must define either total_steps OR (epochs AND steps_per_epoch); with "
                   "the Trainer, total_steps(trainer().estimated_stepping_batches()) is the usual "
                   "choice.");
-  LIGHTNING_CHECK(*o.epochs() > 0, kName, ": Expected positive integer epochs, but got ",
+  LIGHTNING_CHECK(*o.epochs() > 0, kOneCycleLR, ": Expected positive integer epochs, but got ",
                   *o.epochs(), ".");
-  LIGHTNING_CHECK(*o.steps_per_epoch() > 0, kName,
+  LIGHTNING_CHECK(*o.steps_per_epoch() > 0, kOneCycleLR,
                   ": Expected positive integer steps_per_epoch, but got ", *o.steps_per_epoch(),
                   ".");
   return *o.epochs() * *o.steps_per_epoch();
-}
-
-void require_momentum(const torch::optim::Optimizer& optimizer) {
-  LIGHTNING_CHECK(momentum_of(optimizer.defaults()).has_value(), kName,
-                  ": optimizer must support momentum with `cycle_momentum` option enabled; ",
-                  optimizer_name(optimizer),
-                  " has no momentum or beta1 to cycle. Use SGD, RMSprop, Adam or AdamW, or set "
-                  "cycle_momentum(false).");
 }
 
 bool known_value(const std::string& key) {
@@ -62,7 +46,7 @@ bool known_value(const std::string& key) {
 double anneal(const std::string& strategy, double start, double end, double pct) {
   if (strategy == "cos") {
     // _annealing_cos
-    const double cos_out = std::cos(kPi * pct) + 1;
+    const double cos_out = std::cos(detail::kPi * pct) + 1;
     return end + (start - end) / 2.0 * cos_out;
   }
   // _annealing_linear
@@ -78,17 +62,19 @@ std::shared_ptr<torch::optim::Optimizer> OneCycleLR::prepare(
   // Every check first, so that a refused configuration leaves the optimizer as it was.
   total_steps_of(options);
   const double pct = options.pct_start();
-  LIGHTNING_CHECK(pct >= 0 && pct <= 1, kName,
+  LIGHTNING_CHECK(pct >= 0 && pct <= 1, kOneCycleLR,
                   ": Expected float between 0 and 1 pct_start, but got ", pct, ".");
   LIGHTNING_CHECK(options.anneal_strategy() == "cos" || options.anneal_strategy() == "linear",
-                  kName, ": anneal_strategy must be one of 'cos' or 'linear', instead got '",
+                  kOneCycleLR, ": anneal_strategy must be one of 'cos' or 'linear', instead got '",
                   options.anneal_strategy(), "'.");
-  const auto max_lrs = format_param(*optimizer, options.max_lr(), "max_lr");
+  const auto max_lrs =
+      detail::per_group_values(*optimizer, options.max_lr(), kOneCycleLR, "max_lr");
   std::vector<double> max_momentums;
   if (options.cycle_momentum()) {
-    require_momentum(*optimizer);
-    max_momentums = format_param(*optimizer, options.max_momentum(), "max_momentum");
-    format_param(*optimizer, options.base_momentum(), "base_momentum");
+    detail::require_momentum(*optimizer, kOneCycleLR);
+    max_momentums =
+        detail::per_group_values(*optimizer, options.max_momentum(), kOneCycleLR, "max_momentum");
+    detail::per_group_values(*optimizer, options.base_momentum(), kOneCycleLR, "base_momentum");
   }
   if (options.last_epoch() == -1) {
     // PyTorch: group['initial_lr'] = max_lr / div_factor (overwriting any), read
@@ -127,7 +113,8 @@ OneCycleLR::OneCycleLR(std::shared_ptr<torch::optim::Optimizer> optimizer,
   }
   // The group values PyTorch stores in param_groups. initial_lr is the base's
   // (max_lr / div_factor unless resuming with last_epoch != -1).
-  const auto max_lrs = format_param(*optimizer_, options_.max_lr(), "max_lr");
+  const auto max_lrs =
+      detail::per_group_values(*optimizer_, options_.max_lr(), kOneCycleLR, "max_lr");
   group_values_.assign(num_groups(), {});
   for (size_t i = 0; i < group_values_.size(); ++i) {
     auto& v = group_values_[i];
@@ -140,8 +127,10 @@ OneCycleLR::OneCycleLR(std::shared_ptr<torch::optim::Optimizer> optimizer,
 }
 
 void OneCycleLR::fill_momentum_bounds() {
-  const auto max_m = format_param(*optimizer_, options_.max_momentum(), "max_momentum");
-  const auto base_m = format_param(*optimizer_, options_.base_momentum(), "base_momentum");
+  const auto max_m =
+      detail::per_group_values(*optimizer_, options_.max_momentum(), kOneCycleLR, "max_momentum");
+  const auto base_m =
+      detail::per_group_values(*optimizer_, options_.base_momentum(), kOneCycleLR, "base_momentum");
   for (size_t i = 0; i < group_values_.size(); ++i) {
     group_values_[i]["max_momentum"] = max_m[i];
     group_values_[i]["base_momentum"] = base_m[i];
@@ -149,7 +138,7 @@ void OneCycleLR::fill_momentum_bounds() {
 }
 
 std::vector<double> OneCycleLR::compute(int64_t step_num, std::vector<double>* momentums) const {
-  LIGHTNING_CHECK(step_num <= total_steps_, kName, ": Tried to step ", step_num + 1,
+  LIGHTNING_CHECK(step_num <= total_steps_, kOneCycleLR, ": Tried to step ", step_num + 1,
                   " times. The specified number of total steps is ", total_steps_,
                   ". Build it with total_steps (or epochs * steps_per_epoch) covering every "
                   "scheduler step; with the Trainer, "
@@ -166,7 +155,7 @@ std::vector<double> OneCycleLR::compute(int64_t step_num, std::vector<double>* m
       const double end_step = phase.end_step;
       if (step_num <= end_step || i == phases_.size() - 1) {
         // PyTorch raises ZeroDivisionError here.
-        LIGHTNING_CHECK(end_step - start_step != 0, kName, ": phase ", i,
+        LIGHTNING_CHECK(end_step - start_step != 0, kOneCycleLR, ": phase ", i,
                         " of the schedule is empty (it starts and ends at step ", end_step,
                         ") with total_steps=", total_steps_,
                         " and pct_start=", options_.pct_start(),
@@ -228,27 +217,27 @@ SchedulerState OneCycleLR::state_dict() const {
 
 void OneCycleLR::load_state_dict(const SchedulerState& state) {
   // Read everything before changing anything.
-  const int64_t total_steps = state_int(state, "total_steps", kName);
-  const c10::IValue& list = state_value(state, "_schedule_phases", kName);
-  LIGHTNING_CHECK(list.isList(), kName,
+  const int64_t total_steps = state_int(state, "total_steps", kOneCycleLR);
+  const c10::IValue& list = state_value(state, "_schedule_phases", kOneCycleLR);
+  LIGHTNING_CHECK(list.isList(), kOneCycleLR,
                   ".load_state_dict: \"_schedule_phases\" must be a list of dicts, got a ",
                   list.tagKind(), ".");
   std::vector<Phase> phases;
   for (const c10::IValue& e : list.toListRef()) {
-    LIGHTNING_CHECK(e.isGenericDict(), kName,
+    LIGHTNING_CHECK(e.isGenericDict(), kOneCycleLR,
                     ".load_state_dict: \"_schedule_phases\" must hold dicts, found a ", e.tagKind(),
                     ".");
     const StateDict d = e.toGenericDict();
-    Phase p{state_double(d, "end_step", kName), state_string(d, "start_lr", kName),
-            state_string(d, "end_lr", kName), state_string(d, "start_momentum", kName),
-            state_string(d, "end_momentum", kName)};
+    Phase p{state_double(d, "end_step", kOneCycleLR), state_string(d, "start_lr", kOneCycleLR),
+            state_string(d, "end_lr", kOneCycleLR), state_string(d, "start_momentum", kOneCycleLR),
+            state_string(d, "end_momentum", kOneCycleLR)};
     for (const std::string* key : {&p.start_lr, &p.end_lr, &p.start_momentum, &p.end_momentum}) {
-      LIGHTNING_CHECK(known_value(*key), kName, ".load_state_dict: unknown schedule value \"", *key,
-                      "\" in \"_schedule_phases\".");
+      LIGHTNING_CHECK(known_value(*key), kOneCycleLR, ".load_state_dict: unknown schedule value \"",
+                      *key, "\" in \"_schedule_phases\".");
     }
     phases.push_back(std::move(p));
   }
-  LIGHTNING_CHECK(!phases.empty(), kName, ".load_state_dict: \"_schedule_phases\" is empty.");
+  LIGHTNING_CHECK(!phases.empty(), kOneCycleLR, ".load_state_dict: \"_schedule_phases\" is empty.");
   // Recent PyTorch 2.x (e.g. 2.15) saves the strategy's name as
   // "_anneal_func_type" and no "anneal_func"; 1.13 pickles the bound method as
   // "anneal_func" (which the Trainer swaps for ours), and this class saves the
@@ -256,11 +245,12 @@ void OneCycleLR::load_state_dict(const SchedulerState& state) {
   const char* anneal_key = state.contains("anneal_func") || !state.contains("_anneal_func_type")
                                ? "anneal_func"
                                : "_anneal_func_type";
-  const std::string anneal_func = state_string(state, anneal_key, kName);
-  LIGHTNING_CHECK(anneal_func == "cos" || anneal_func == "linear", kName, ".load_state_dict: \"",
-                  anneal_key, "\" must be \"cos\" or \"linear\", got \"", anneal_func, "\".");
-  const bool cycle_momentum = state_bool(state, "cycle_momentum", kName);
-  if (cycle_momentum) require_momentum(*optimizer_);
+  const std::string anneal_func = state_string(state, anneal_key, kOneCycleLR);
+  LIGHTNING_CHECK(anneal_func == "cos" || anneal_func == "linear", kOneCycleLR,
+                  ".load_state_dict: \"", anneal_key, "\" must be \"cos\" or \"linear\", got \"",
+                  anneal_func, "\".");
+  const bool cycle_momentum = state_bool(state, "cycle_momentum", kOneCycleLR);
+  if (cycle_momentum) detail::require_momentum(*optimizer_, kOneCycleLR);
 
   LRScheduler::load_state_dict(state);
   total_steps_ = total_steps;

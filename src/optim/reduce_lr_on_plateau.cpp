@@ -15,13 +15,13 @@ namespace lightning {
 
 namespace {
 
-constexpr const char* kName = "ReduceLROnPlateau";
+constexpr const char* kPlateau = "ReduceLROnPlateau";
 
 void check_modes(const std::string& mode, const std::string& threshold_mode,
                  const std::string& where) {
-  LIGHTNING_CHECK(mode == "min" || mode == "max", kName, where, ": mode ", mode,
+  LIGHTNING_CHECK(mode == "min" || mode == "max", kPlateau, where, ": mode ", mode,
                   " is unknown! Use \"min\" or \"max\".");
-  LIGHTNING_CHECK(threshold_mode == "rel" || threshold_mode == "abs", kName, where,
+  LIGHTNING_CHECK(threshold_mode == "rel" || threshold_mode == "abs", kPlateau, where,
                   ": threshold mode ", threshold_mode, " is unknown! Use \"rel\" or \"abs\".");
 }
 
@@ -35,14 +35,14 @@ double worse_for(const std::string& mode) {
 ReduceLROnPlateau::ReduceLROnPlateau(std::shared_ptr<torch::optim::Optimizer> optimizer,
                                      ReduceLROnPlateauOptions options)
     : LRScheduler(std::move(optimizer), NoInit{}), options_(std::move(options)) {
-  LIGHTNING_CHECK(options_.factor() < 1.0, kName, ": Factor should be < 1.0, got ",
+  LIGHTNING_CHECK(options_.factor() < 1.0, kPlateau, ": Factor should be < 1.0, got ",
                   options_.factor(), ".");
   const size_t n = num_groups();
   const auto& min_lr = options_.min_lr();
   if (min_lr.size() == 1) {
     min_lrs_.assign(n, min_lr[0]);
   } else {
-    LIGHTNING_CHECK(min_lr.size() == n, kName, ": expected ", n, " min_lrs, got ", min_lr.size(),
+    LIGHTNING_CHECK(min_lr.size() == n, kPlateau, ": expected ", n, " min_lrs, got ", min_lr.size(),
                     " (give one value, or one per parameter group).");
     min_lrs_ = min_lr;
   }
@@ -60,7 +60,7 @@ ReduceLROnPlateau::ReduceLROnPlateau(std::shared_ptr<torch::optim::Optimizer> op
 }
 
 void ReduceLROnPlateau::step() {
-  LIGHTNING_FAIL(kName,
+  LIGHTNING_FAIL(kPlateau,
                  ".step() needs the monitored metric: call step(metric) with the value it "
                  "watches (e.g. the validation loss). In the Trainer, give its SchedulerConfig "
                  "the metric's name: SchedulerConfig().monitor(\"val_loss\").");
@@ -110,7 +110,7 @@ void ReduceLROnPlateau::step(double metric) {
 
 void ReduceLROnPlateau::reduce_lr(int64_t epoch) {
   auto& groups = optimizer_->param_groups();
-  LIGHTNING_CHECK(min_lrs_.size() == groups.size(), kName, " has ", min_lrs_.size(),
+  LIGHTNING_CHECK(min_lrs_.size() == groups.size(), kPlateau, " has ", min_lrs_.size(),
                   " min_lr(s) for ", groups.size(),
                   " parameter group(s); build the scheduler after the last add_param_group.");
   for (size_t i = 0; i < groups.size(); ++i) {
@@ -155,28 +155,28 @@ SchedulerState ReduceLROnPlateau::state_dict() const {
 void ReduceLROnPlateau::load_state_dict(const SchedulerState& state) {
   // PyTorch's keys are required; the base's bookkeeping keys (absent from a
   // PyTorch state) are optional. Read everything before changing anything.
-  const double factor = state_double(state, "factor", kName);
-  auto min_lrs = state_doubles(state, "min_lrs", kName);
-  const int64_t patience = state_int(state, "patience", kName);
-  const bool verbose = state_bool(state, "verbose", kName);
-  const int64_t cooldown = state_int(state, "cooldown", kName);
-  const int64_t cooldown_counter = state_int(state, "cooldown_counter", kName);
-  const std::string mode = state_string(state, "mode", kName);
-  const double threshold = state_double(state, "threshold", kName);
-  const std::string threshold_mode = state_string(state, "threshold_mode", kName);
-  const double best = state_double(state, "best", kName);
-  const int64_t num_bad_epochs = state_int(state, "num_bad_epochs", kName);
-  const double eps = state_double(state, "eps", kName);
-  const int64_t last_epoch = state_int(state, "last_epoch", kName);
+  const double factor = state_double(state, "factor", kPlateau);
+  auto min_lrs = state_doubles(state, "min_lrs", kPlateau);
+  const int64_t patience = state_int(state, "patience", kPlateau);
+  const bool verbose = state_bool(state, "verbose", kPlateau);
+  const int64_t cooldown = state_int(state, "cooldown", kPlateau);
+  const int64_t cooldown_counter = state_int(state, "cooldown_counter", kPlateau);
+  const std::string mode = state_string(state, "mode", kPlateau);
+  const double threshold = state_double(state, "threshold", kPlateau);
+  const std::string threshold_mode = state_string(state, "threshold_mode", kPlateau);
+  const double best = state_double(state, "best", kPlateau);
+  const int64_t num_bad_epochs = state_int(state, "num_bad_epochs", kPlateau);
+  const double eps = state_double(state, "eps", kPlateau);
+  const int64_t last_epoch = state_int(state, "last_epoch", kPlateau);
   // PyTorch's load_state_dict re-runs _init_is_better: checks the modes and
   // recomputes mode_worse.
   check_modes(mode, threshold_mode, ".load_state_dict");
   const c10::IValue key_last_lr("_last_lr"), key_base_lrs("base_lrs"), key_steps("_step_count");
   std::vector<double> last_lr, base_lrs;
-  if (state.contains(key_last_lr)) last_lr = state_doubles(state, "_last_lr", kName);
-  if (state.contains(key_base_lrs)) base_lrs = state_doubles(state, "base_lrs", kName);
+  if (state.contains(key_last_lr)) last_lr = state_doubles(state, "_last_lr", kPlateau);
+  if (state.contains(key_base_lrs)) base_lrs = state_doubles(state, "base_lrs", kPlateau);
   const int64_t step_count =
-      state.contains(key_steps) ? state_int(state, "_step_count", kName) : last_epoch;
+      state.contains(key_steps) ? state_int(state, "_step_count", kPlateau) : last_epoch;
 
   options_.factor(factor)
       .patience(patience)

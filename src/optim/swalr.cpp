@@ -6,12 +6,11 @@
 #include <utility>
 
 #include "lightning/error.h"
+#include "util/math_constants.h"
 
 namespace lightning {
 
 namespace {
-
-constexpr double kPi = 3.141592653589793;  // Python's math.pi
 
 void check_strategy(const std::string& strategy) {
   LIGHTNING_CHECK(strategy == "cos" || strategy == "linear",
@@ -53,7 +52,7 @@ SWALR::SWALR(std::shared_ptr<torch::optim::Optimizer> optimizer, SWALROptions op
 }
 
 double SWALR::anneal(double t) const {
-  return anneal_strategy_ == "cos" ? (1 - std::cos(kPi * t)) / 2 : t;
+  return anneal_strategy_ == "cos" ? (1 - std::cos(detail::kPi * t)) / 2 : t;
 }
 
 std::vector<double> SWALR::get_lr() {

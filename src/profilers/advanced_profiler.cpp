@@ -17,23 +17,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-struct Site {
-  double total = 0.0;
-  int64_t calls = 0;
-};
-
-struct Action {
-  std::vector<double> durations;
-  std::map<std::string, Site> sites;  // enclosing chain -> time spent there
-};
-
-struct Open {
-  std::string name;
-  std::string site;   // the chain of actions open when it started
-  std::string chain;  // site + this action: the site of what starts inside it
-  Clock::time_point start;
-};
-
 std::string seconds(double s) {
   char buffer[32];
   std::snprintf(buffer, sizeof(buffer), "%.6f", s);
@@ -43,6 +26,23 @@ std::string seconds(double s) {
 }  // namespace
 
 struct AdvancedProfiler::Impl {
+  struct Site {
+    double total = 0.0;
+    int64_t calls = 0;
+  };
+
+  struct Action {
+    std::vector<double> durations;
+    std::map<std::string, Site> sites;  // enclosing chain -> time spent there
+  };
+
+  struct Open {
+    std::string name;
+    std::string site;   // the chain of actions open when it started
+    std::string chain;  // site + this action: the site of what starts inside it
+    Clock::time_point start;
+  };
+
   AdvancedProfilerOptions options;
   std::vector<Open> open;  // innermost last
   std::vector<std::pair<std::string, Action>> actions;
@@ -68,7 +68,7 @@ AdvancedProfiler::AdvancedProfiler(AdvancedProfilerOptions options)
 AdvancedProfiler::~AdvancedProfiler() = default;
 
 void AdvancedProfiler::start(const std::string& action_name) {
-  for (const Open& o : impl_->open) {
+  for (const Impl::Open& o : impl_->open) {
     LIGHTNING_CHECK(o.name != action_name, "AdvancedProfiler: attempted to start \"", action_name,
                     "\", which has already started; stop it first (each start needs one stop).");
   }
@@ -81,17 +81,17 @@ void AdvancedProfiler::stop(const std::string& action_name) {
   const Clock::time_point end = Clock::now();
   auto& open = impl_->open;
   auto it = std::find_if(open.rbegin(), open.rend(),
-                         [&](const Open& o) { return o.name == action_name; });
+                         [&](const Impl::Open& o) { return o.name == action_name; });
   LIGHTNING_CHECK(it != open.rend(), "AdvancedProfiler: attempted to stop \"", action_name,
                   "\", which was never started; call start(\"", action_name, "\") first.");
   const double duration = std::chrono::duration<double>(end - it->start).count();
   const std::string site = std::move(it->site);
   open.erase(std::next(it).base());
   auto [slot, added] = impl_->index.emplace(action_name, impl_->actions.size());
-  if (added) impl_->actions.emplace_back(action_name, Action{});
-  Action& action = impl_->actions[slot->second].second;
+  if (added) impl_->actions.emplace_back(action_name, Impl::Action{});
+  Impl::Action& action = impl_->actions[slot->second].second;
   action.durations.push_back(duration);
-  Site& s = action.sites[site];
+  Impl::Site& s = action.sites[site];
   s.total += duration;
   ++s.calls;
 }
@@ -103,7 +103,7 @@ std::vector<std::string> AdvancedProfiler::actions() const {
 }
 
 ActionStats AdvancedProfiler::stats(const std::string& action_name) const {
-  const Action& a = impl_->find(action_name);
+  const Impl::Action& a = impl_->find(action_name);
   ActionStats s;
   s.calls = static_cast<int64_t>(a.durations.size());
   s.total = detail::compensated_sum(a.durations);
@@ -117,7 +117,7 @@ ActionStats AdvancedProfiler::stats(const std::string& action_name) const {
 
 std::vector<std::tuple<std::string, double, int64_t>> AdvancedProfiler::call_sites(
     const std::string& action_name) const {
-  const Action& a = impl_->find(action_name);
+  const Impl::Action& a = impl_->find(action_name);
   std::vector<std::tuple<std::string, double, int64_t>> out;
   for (const auto& [site, s] : a.sites) out.emplace_back(site, s.total, s.calls);
   std::stable_sort(out.begin(), out.end(),

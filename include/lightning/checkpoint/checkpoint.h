@@ -71,6 +71,29 @@ class LIGHTNING_API Checkpoint {
   StateDict dict_;
 };
 
+// The types get<T> reads, defined in the library; declared here so that every
+// translation unit uses these and none instantiates the undefined primary.
+template <>
+c10::IValue Checkpoint::get<c10::IValue>(const std::string& key) const;
+template <>
+int64_t Checkpoint::get<int64_t>(const std::string& key) const;
+template <>
+int Checkpoint::get<int>(const std::string& key) const;
+template <>
+double Checkpoint::get<double>(const std::string& key) const;
+template <>
+bool Checkpoint::get<bool>(const std::string& key) const;
+template <>
+std::string Checkpoint::get<std::string>(const std::string& key) const;
+template <>
+at::Tensor Checkpoint::get<at::Tensor>(const std::string& key) const;
+template <>
+StateDict Checkpoint::get<StateDict>(const std::string& key) const;
+template <>
+std::vector<double> Checkpoint::get<std::vector<double>>(const std::string& key) const;
+template <>
+std::vector<int64_t> Checkpoint::get<std::vector<int64_t>>(const std::string& key) const;
+
 /// The version written as "pytorch-lightning_version": the Lightning release
 /// whose checkpoint layout this library writes.
 inline constexpr const char* kLightningCheckpointVersion = "2.1.0";
