@@ -13,16 +13,11 @@
 #include "lightning/module.h"
 #include "lightning/optim/param_groups.h"
 #include "lightning/trainer.h"
+#include "util/batch_norm.h"
 #include "util/float_format.h"
 
 namespace lightning {
 namespace {
-
-bool is_batch_norm(const torch::nn::Module& module) {
-  return dynamic_cast<const torch::nn::BatchNorm1dImpl*>(&module) != nullptr ||
-         dynamic_cast<const torch::nn::BatchNorm2dImpl*>(&module) != nullptr ||
-         dynamic_cast<const torch::nn::BatchNorm3dImpl*>(&module) != nullptr;
-}
 
 const char* kOwner = "BaseFinetuning";
 
@@ -85,7 +80,7 @@ std::vector<at::Tensor> BaseFinetuning::filter_params(const FinetuneModules& mod
                                                       bool requires_grad) {
   std::vector<at::Tensor> out;
   for (const auto& m : flatten_modules(modules)) {
-    if (is_batch_norm(*m) && !train_bn) continue;
+    if (detail::is_batch_norm(*m) && !train_bn) continue;
     for (const auto& p : m->parameters(/*recurse=*/false)) {
       if (p.requires_grad() == requires_grad) out.push_back(p);
     }
@@ -105,7 +100,7 @@ void BaseFinetuning::freeze_module(torch::nn::Module& module) {
 
 void BaseFinetuning::freeze(const FinetuneModules& modules, bool train_bn) {
   for (const auto& m : flatten_modules(modules)) {
-    if (is_batch_norm(*m) && train_bn) {
+    if (detail::is_batch_norm(*m) && train_bn) {
       make_trainable({m});
     } else {
       freeze_module(*m);

@@ -16,6 +16,7 @@
 #include "lightning/optim/swalr.h"
 #include "lightning/trainer.h"
 #include "trainer/trainer_impl.h"
+#include "util/batch_norm.h"
 #include "util/float_format.h"
 
 namespace lightning {
@@ -39,12 +40,6 @@ bool reset_batch_norm(torch::nn::Module& m, std::vector<std::function<void()>>& 
   bn->options.momentum(c10::nullopt);
   restore.push_back([bn, momentum] { bn->options.momentum(momentum); });
   return true;
-}
-
-bool is_batch_norm(const torch::nn::Module& m) {
-  return dynamic_cast<const torch::nn::BatchNorm1dImpl*>(&m) != nullptr ||
-         dynamic_cast<const torch::nn::BatchNorm2dImpl*>(&m) != nullptr ||
-         dynamic_cast<const torch::nn::BatchNorm3dImpl*>(&m) != nullptr;
 }
 
 }  // namespace
@@ -173,7 +168,7 @@ void StochasticWeightAveraging::on_fit_start(Trainer& trainer, LightningModule& 
   }
   s.contains_batch_norm = false;
   for (const auto& m : module.modules(/*include_self=*/true)) {
-    s.contains_batch_norm = s.contains_batch_norm || is_batch_norm(*m);
+    s.contains_batch_norm = s.contains_batch_norm || detail::is_batch_norm(*m);
   }
   s.max_epochs = trainer.max_epochs();
   if (s.contains_batch_norm && s.max_epochs != -1) {

@@ -4,18 +4,11 @@
 #include <utility>
 
 #include "lightning/error.h"
-#include "util/math_constants.h"
+#include "util/python_math.h"
 
 namespace lightning {
 
 namespace {
-
-// Python's `a % b` (takes the sign of b).
-int64_t py_mod(int64_t a, int64_t b) {
-  int64_t r = a % b;
-  if (r != 0 && ((r < 0) != (b < 0))) r += b;
-  return r;
-}
 
 // Python's `base ** exp` for ints (exp >= 0).
 int64_t int_pow(int64_t base, int64_t exp) {
@@ -76,7 +69,7 @@ std::vector<double> CosineAnnealingLR::get_lr() {
     }
     return lrs;
   }
-  if (py_mod(last_epoch_ - 1 - T_max, 2 * T_max) == 0) {
+  if (detail::py_mod(last_epoch_ - 1 - T_max, 2 * T_max) == 0) {
     for (size_t i = 0; i < lrs.size(); ++i) {
       lrs[i] = lrs[i] + (base_lrs_[i] - eta_min) * (1 - std::cos(detail::kPi / t_max)) / 2;
     }

@@ -7,15 +7,11 @@
 #include <utility>
 
 #include "lightning/error.h"
+#include "util/python_math.h"
 
 namespace lightning {
 
 namespace {
-
-// Python's bisect.bisect_right on a sorted list.
-int64_t bisect_right(const std::vector<int64_t>& sorted, int64_t x) {
-  return std::upper_bound(sorted.begin(), sorted.end(), x) - sorted.begin();
-}
 
 // How often `epoch` occurs in `milestones` (PyTorch's Counter lookup).
 int64_t count_of(const std::vector<int64_t>& milestones, int64_t epoch) {
@@ -43,7 +39,7 @@ std::optional<std::vector<double>> MultiStepLR::closed_form_lr() {
   std::vector<int64_t> sorted = options_.milestones();
   std::sort(sorted.begin(), sorted.end());
   const double factor =
-      std::pow(options_.gamma(), static_cast<double>(bisect_right(sorted, last_epoch_)));
+      std::pow(options_.gamma(), static_cast<double>(detail::py_bisect_right(sorted, last_epoch_)));
   std::vector<double> lrs;
   for (double base_lr : base_lrs_) lrs.push_back(base_lr * factor);
   return lrs;

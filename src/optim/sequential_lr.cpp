@@ -6,26 +6,11 @@
 
 #include "lightning/error.h"
 #include "lightning/optim/param_groups.h"
+#include "util/python_math.h"
 
 namespace lightning {
 
 namespace {
-
-// Python's bisect.bisect_right, step for step (so that unsorted milestones
-// behave as in PyTorch too).
-int64_t bisect_right(const std::vector<int64_t>& a, int64_t x) {
-  size_t lo = 0;
-  size_t hi = a.size();
-  while (lo < hi) {
-    const size_t mid = (lo + hi) / 2;
-    if (x < a[mid]) {
-      hi = mid;
-    } else {
-      lo = mid + 1;
-    }
-  }
-  return static_cast<int64_t>(lo);
-}
 
 // The children must exist and not be ReduceLROnPlateau (which has no
 // chainable step).
@@ -116,7 +101,7 @@ SequentialLR::SequentialLR(std::shared_ptr<torch::optim::Optimizer> optimizer,
 
 void SequentialLR::step() {
   ++last_epoch_;
-  const int64_t idx = bisect_right(milestones_, last_epoch_);
+  const int64_t idx = detail::py_bisect_right(milestones_, last_epoch_);
   LRScheduler& scheduler = *schedulers_[static_cast<size_t>(idx)];
   if (idx > 0 && milestones_[static_cast<size_t>(idx - 1)] == last_epoch_) {
     scheduler.step_to_epoch(0);

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "lightning/error.h"
+#include "util/python_math.h"
 
 namespace lightning {
 
@@ -13,13 +14,6 @@ int64_t floor_div(int64_t a, int64_t b) {
   int64_t q = a / b;
   if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
   return q;
-}
-
-// Python's `a % b` (takes the sign of b).
-int64_t py_mod(int64_t a, int64_t b) {
-  int64_t r = a % b;
-  if (r != 0 && ((r < 0) != (b < 0))) r += b;
-  return r;
 }
 
 void check_step_size(int64_t step_size) {
@@ -38,7 +32,7 @@ StepLR::StepLR(std::shared_ptr<torch::optim::Optimizer> optimizer, StepLROptions
 
 std::vector<double> StepLR::get_lr() {
   std::vector<double> lrs = group_lrs();
-  if (last_epoch_ == 0 || py_mod(last_epoch_, options_.step_size()) != 0) return lrs;
+  if (last_epoch_ == 0 || detail::py_mod(last_epoch_, options_.step_size()) != 0) return lrs;
   for (double& lr : lrs) lr = lr * options_.gamma();
   return lrs;
 }

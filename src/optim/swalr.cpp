@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "lightning/error.h"
-#include "util/math_constants.h"
+#include "util/python_math.h"
 
 namespace lightning {
 
