@@ -44,6 +44,10 @@ const char* const kHint =
     "Pass a writable save_dir to CSVLoggerOptions (or a writable "
     "TrainerOptions().default_root_dir for the default logger).";
 
+[[noreturn]] void cannot_write(const std::string& path) {
+  LIGHTNING_FAIL("CSVLogger cannot write '", path, "': ", std::strerror(errno), ". ", kHint);
+}
+
 // "step" and "epoch" are ints in Lightning's rows, so they are written as ints.
 std::string format_cell(double v, bool integer_column) {
   if (integer_column && std::isfinite(v) && v == std::trunc(v) && std::abs(v) < 9.2e18) {
@@ -131,9 +135,7 @@ void CSVLogger::log_lr_find(const LRFinder& finder, int64_t step) {
   const std::string path = (fs::path(log_dir()) / "lr_find.csv").string();
   std::ofstream out(path,
                     std::ios::binary | (lr_find_sweeps_ == 0 ? std::ios::trunc : std::ios::app));
-  if (!out) {
-    LIGHTNING_FAIL("CSVLogger cannot write '", path, "': ", std::strerror(errno), ". ", kHint);
-  }
+  if (!out) cannot_write(path);
   if (lr_find_sweeps_ == 0) out << "sweep,step,exponential,lr,loss,suggested\n";
   const std::optional<int64_t> suggested = finder.suggestion_index();
   const int exponential = finder.mode() == "exponential" ? 1 : 0;
@@ -144,9 +146,7 @@ void CSVLogger::log_lr_find(const LRFinder& finder, int64_t step) {
         << (suggested && *suggested == static_cast<int64_t>(i) ? 1 : 0) << '\n';
   }
   out.flush();
-  if (!out) {
-    LIGHTNING_FAIL("CSVLogger cannot write '", path, "': ", std::strerror(errno), ". ", kHint);
-  }
+  if (!out) cannot_write(path);
   ++lr_find_sweeps_;
 }
 
@@ -205,18 +205,15 @@ void CSVLogger::write_file() {
     }
     out << '\n';
   };
-  auto fail = [&](const std::string& what) {
-    LIGHTNING_FAIL("CSVLogger cannot write '", what, "': ", std::strerror(errno), ". ", kHint);
-  };
 
   std::error_code ec;
   // Appending needs the file as last written; one deleted meanwhile is rewritten.
   if (file_written_ && columns_ == written_columns_ && fs::exists(path, ec)) {
     std::ofstream out(path, std::ios::binary | std::ios::app);
-    if (!out) fail(path);
+    if (!out) cannot_write(path);
     for (const Row& row : pending_) write_row(out, row);
     out.flush();
-    if (!out) fail(path);
+    if (!out) cannot_write(path);
   } else {
     // A new header: the rows already on disk are read back (exact, since every
     // value is written in round-trip form) and the whole file is rewritten
@@ -237,7 +234,7 @@ void CSVLogger::write_file() {
     const std::string tmp = path + ".tmp";
     {
       std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      if (!out) fail(tmp);
+      if (!out) cannot_write(tmp);
       for (size_t c = 0; c < columns_.size(); ++c) {
         out << (c ? "," : "") << detail::csv_field(columns_[c]);
       }
@@ -245,7 +242,7 @@ void CSVLogger::write_file() {
       for (const Row& row : old_rows) write_row(out, row);
       for (const Row& row : pending_) write_row(out, row);
       out.flush();
-      if (!out) fail(tmp);
+      if (!out) cannot_write(tmp);
     }
     fs::rename(tmp, path, ec);
     if (ec) {

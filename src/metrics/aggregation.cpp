@@ -94,8 +94,6 @@ Cleaned mean_input(const std::string& name, const NanStrategy& strategy,
 
 at::Tensor float_scalar(double v) { return at::full({}, v, at::kFloat); }
 
-// torchmetrics squeezes every one-element result of compute() to 0-dim.
-
 // A window state: the oldest entry drops out, `latest` comes in last.
 at::Tensor shift_in(const at::Tensor& window, const at::Tensor& latest) {
   return at::cat({window.slice(0, 1), latest.reshape({1}).to(window.options())});

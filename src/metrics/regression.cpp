@@ -68,8 +68,6 @@ void check_multioutput(const std::string& name, const std::string& multioutput) 
                   multioutput, "\".");
 }
 
-// torchmetrics squeezes every one-element result of compute() to 0-dim.
-
 at::Tensor float_zeros(std::vector<int64_t> shape) { return at::zeros(shape, at::kFloat); }
 
 at::Tensor long_zero() { return at::zeros({}, at::kLong); }

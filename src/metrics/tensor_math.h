@@ -14,7 +14,7 @@ inline at::Tensor safe_divide(at::Tensor num, at::Tensor den, double zero_divisi
   return at::where(den != 0, num / den, at::full({}, zero_division, num.options()));
 }
 
-/// A one-element result as a 0-d tensor, as torchmetrics returns scalars.
+/// torchmetrics squeezes every one-element result of compute() to 0-dim.
 inline at::Tensor squeeze_if_scalar(const at::Tensor& t) {
   return t.numel() == 1 ? t.squeeze() : t;
 }

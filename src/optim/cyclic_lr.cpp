@@ -10,7 +10,6 @@
 #include "lightning/error.h"
 #include "lightning/optim/param_groups.h"
 #include "optim/cycle_params.h"
-#include "util/python_math.h"
 
 namespace lightning {
 

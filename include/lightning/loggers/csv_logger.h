@@ -68,9 +68,10 @@ class LIGHTNING_API CSVLogger : public Logger {
   /// report.html's "Learning-rate finder" charts: columns sweep (0, 1, ...
   /// per logger), step (the global step the sweep started at), exponential
   /// (1 or 0), lr, loss (smoothed) and suggested (1 on the row that
-  /// `finder.suggestion()` picks with its default skips). The learning-rate finder calls it after
-  /// each sweep (Tuner::lr_find, LearningRateFinder); Lightning keeps the sweep only in memory.
-  /// `lightning::Error` naming the file when it cannot be written.
+  /// `finder.suggestion()` picks with its default skips). The learning-rate
+  /// finder calls it after each sweep (Tuner::lr_find, LearningRateFinder);
+  /// Lightning keeps the sweep only in memory. `lightning::Error` naming the
+  /// file when it cannot be written.
   void log_lr_find(const LRFinder& finder, int64_t step);
 
  private:
